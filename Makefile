@@ -1,0 +1,24 @@
+# Two commands a newcomer needs: `make demo` (the example backtest committed by
+# `pytest --artifact-store`) and `make test` (the test suite). Both set up .venv first.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check pytest_artifact_store tests benchmarks
+	$(BIN)/ruff format --check pytest_artifact_store tests benchmarks
+	$(BIN)/mypy
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/run.py

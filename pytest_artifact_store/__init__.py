@@ -1,0 +1,32 @@
+"""pytest-artifact-store: commit passing backtest artifacts to per-task git branches.
+
+``ArtifactStore`` is imported lazily so that importing this package (as the pytest
+plugin does on every run) never pays for GitPython unless the store is used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pytest_artifact_store.config import ArtifactStoreConfig
+from pytest_artifact_store.errors import ArtifactStoreError, PushError, SecretDetectedError
+
+if TYPE_CHECKING:
+    from pytest_artifact_store.store import ArtifactStore
+
+__all__ = [
+    "ArtifactStore",
+    "ArtifactStoreConfig",
+    "ArtifactStoreError",
+    "PushError",
+    "SecretDetectedError",
+]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ArtifactStore":
+        from pytest_artifact_store.store import ArtifactStore
+
+        return ArtifactStore
+    raise AttributeError(f"module 'pytest_artifact_store' has no attribute {name!r}")

@@ -1,0 +1,65 @@
+"""The ``artifact-store`` command: parse, call the library, print.
+
+Exit codes: 0 ok, 1 findings/failure, 2 usage. Errors are one line on stderr,
+never a traceback. Each sub-command is a small function ``cmd_<name>(args) -> int``
+registered in :func:`build_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pytest_artifact_store.errors import ArtifactStoreError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="artifact-store",
+        description="Inspect, compare, roll back and push pytest-artifact-store artifacts.",
+    )
+    parser.add_argument(
+        "--repo", type=Path, default=None, help="the git repository (default: current directory)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for register in _REGISTRY:
+        register(sub)
+    return parser
+
+
+_REGISTRY: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        func: Command = args.func
+        return func(args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except ArtifactStoreError as exc:
+        print(f"artifact-store: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("artifact-store: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""ArtifactStoreConfig: every field of the seed with its default, plus the added ones.
+
+The seed's environment variables (GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_REMOTE_NAME,
+GIT_PUSH_TIMEOUT) replace the *defaults*; a value passed to the constructor wins.
+Everything is validated at construction, naming the field (or variable) at fault.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_artifact_store import naming
+from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.secrets import default_patterns
+
+MIB = 1024 * 1024
+
+
+def _env_str(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value else default
+
+
+def _env_timeout() -> float:
+    raw = os.environ.get("GIT_PUSH_TIMEOUT")
+    if not raw:
+        return 30
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ArtifactStoreError(
+            f"invalid GIT_PUSH_TIMEOUT {raw!r} in the environment: use a number of seconds"
+        ) from None
+    return int(value) if value.is_integer() else value
+
+
+@dataclass
+class ArtifactStoreConfig:
+    # Git repository settings
+    repo_path: Path = field(default_factory=Path.cwd)
+    remote_name: str = field(default_factory=lambda: _env_str("GIT_REMOTE_NAME", "origin"))
+    # Branch naming
+    branch_prefix: str = "ai/generated"
+    # Commit settings
+    commit_author_name: str = field(
+        default_factory=lambda: _env_str("GIT_AUTHOR_NAME", "algo-agent-bot")
+    )
+    commit_author_email: str = field(
+        default_factory=lambda: _env_str("GIT_AUTHOR_EMAIL", "algo-agent@example.com")
+    )
+    # Security: a list given here REPLACES the built-in rules (seed, troubleshooting).
+    scan_for_secrets: bool = True
+    secret_patterns: list[str] = field(default_factory=default_patterns)
+    # Metadata
+    include_metadata: bool = True
+    metadata_filename: str = "metadata.json"
+    # Push settings
+    auto_push: bool = True
+    push_timeout: float = field(default_factory=_env_timeout)
+    # Rollback
+    max_rollback_depth: int = 10
+    # Validation
+    require_test_passed: bool = True
+    require_correlation_id: bool = True
+    # Added by SPEC §2
+    artifact_root: str = "Backtest/codes"
+    base_ref: str | None = None
+    sign_commits: bool = False
+    max_file_size: int = 100 * MIB
+    # Patterns added to the built-in rules (or to secret_patterns) instead of replacing them.
+    extra_secret_patterns: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.repo_path, str):
+            self.repo_path = Path(self.repo_path)
+        if not isinstance(self.repo_path, os.PathLike):
+            raise ArtifactStoreError("repo_path must be a path")
+        self.repo_path = Path(self.repo_path)
+        for name in (
+            "scan_for_secrets",
+            "include_metadata",
+            "auto_push",
+            "require_test_passed",
+            "require_correlation_id",
+            "sign_commits",
+        ):
+            if not isinstance(getattr(self, name), bool):
+                raise ArtifactStoreError(
+                    f"{name} must be True or False, got {getattr(self, name)!r}"
+                )
+        self._check_text("remote_name", self.remote_name)
+        self._check_text("commit_author_name", self.commit_author_name, forbid="<>")
+        self._check_text("commit_author_email", self.commit_author_email, forbid="<>")
+        naming.check_ref_prefix("branch_prefix", self.branch_prefix)
+        self.branch_prefix = self.branch_prefix.strip("/")
+        self.artifact_root = naming.check_tree_path(
+            "artifact_root", self.artifact_root, allow_empty=True
+        )
+        naming.check_file_name("metadata_filename", self.metadata_filename)
+        self._check_number("push_timeout", self.push_timeout, integer=False)
+        self._check_number("max_rollback_depth", self.max_rollback_depth, integer=True)
+        self._check_number("max_file_size", self.max_file_size, integer=True)
+        if self.base_ref is not None and (
+            not isinstance(self.base_ref, str) or not self.base_ref.strip()
+        ):
+            raise ArtifactStoreError("base_ref must be None or a non-empty revision string")
+        for name in ("secret_patterns", "extra_secret_patterns"):
+            value = getattr(self, name)
+            if isinstance(value, str | bytes) or not all(isinstance(p, str) for p in value):
+                raise ArtifactStoreError(f"{name} must be a list of regular-expression strings")
+            setattr(self, name, list(value))
+
+    @staticmethod
+    def _check_text(name: str, value: object, forbid: str = "") -> None:
+        if (
+            not isinstance(value, str)
+            or not value.strip()
+            or any(c in value for c in "\n\r\x00" + forbid)
+        ):
+            raise ArtifactStoreError(
+                f"{name} must be a non-empty single-line string"
+                + (f" without {' '.join(forbid)}" if forbid else "")
+                + f", got {value!r}"
+            )
+
+    @staticmethod
+    def _check_number(name: str, value: object, *, integer: bool) -> None:
+        ok_types = (int,) if integer else (int, float)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, ok_types)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            kind = "a positive integer" if integer else "a positive number of seconds"
+            raise ArtifactStoreError(f"{name} must be {kind}, got {value!r}")

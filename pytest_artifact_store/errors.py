@@ -1,0 +1,39 @@
+"""The one error hierarchy of pytest-artifact-store.
+
+Every failure the library reports is an :class:`ArtifactStoreError`; messages say
+what is wrong, name the field or file, and say what to do next. No message ever
+contains a whole secret: secret findings carry a masked preview only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_artifact_store.secrets import Finding
+
+
+class ArtifactStoreError(Exception):
+    """Any refusal or failure of the artifact store (nothing was written to refs)."""
+
+
+class SecretDetectedError(ArtifactStoreError):
+    """The artifacts (or their metadata) contain what looks like a hardcoded secret.
+
+    ``findings`` lists each hit with path, line, rule id and a masked preview.
+    """
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = list(findings)
+        shown = "; ".join(f"{f.path}:{f.line}: {f.rule} {f.preview}" for f in self.findings[:5])
+        more = f" (and {len(self.findings) - 5} more)" if len(self.findings) > 5 else ""
+        super().__init__(
+            f"refusing to commit: {len(self.findings)} possible secret(s) found: {shown}{more}. "
+            "Remove them (read secrets from the environment instead), or mark a false "
+            "positive with '# pragma: allowlist secret' on that line."
+        )
+
+
+class PushError(ArtifactStoreError):
+    """A push to the remote failed or timed out (the local commit is kept)."""
