@@ -1,0 +1,381 @@
+"""The per-session state of ``pytest --artifact-store``: test outcomes, then one commit.
+
+Imported and registered only when the plugin is enabled (it imports the store, and
+with it GitPython). :func:`start` runs at configure time: it validates every setting
+and opens the repository, so a mistake is a usage error before any test runs.
+At session end, on the main process or the xdist controller only, a passing session's
+files, a generated ``test_report.json`` and the recorded metrics become one commit.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import glob
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_artifact_store import settings as settings_mod
+from pytest_artifact_store.config import ArtifactStoreConfig
+from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.recorder import REPORT_NAME, ArtifactRecorder
+from pytest_artifact_store.settings import Settings, Value
+from pytest_artifact_store.store import ArtifactStore
+
+PLUGIN_NAME = "artifact_store_session"
+OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
+# A later phase's outcome replaces an earlier one unless it ranks lower.
+_RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 1, "failed": 2, "error": 3}
+
+
+class CommitRefused(Exception):
+    """Why the artifacts were not committed, as one line for the terminal summary."""
+
+
+def start(config: pytest.Config, recorder: ArtifactRecorder) -> ArtifactSession:
+    """Validate the settings, open the repository and register the session plugin."""
+    resolved = settings_mod.resolve(config)
+    repo = resolved["repo"]
+    if repo.value is None:
+        repo = Value(repo.setting, find_repository(repo.base), "default", repo.base)
+        resolved.values["repo"] = repo
+    store_config = build_store_config(resolved)
+    try:
+        store = ArtifactStore(store_config)
+    except ArtifactStoreError as exc:
+        raise settings_mod.usage_error(repo, str(repo.value), str(exc)) from None
+    session = ArtifactSession(config, resolved, store, recorder)
+    config.pluginmanager.register(session, PLUGIN_NAME)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(recorder), PLUGIN_NAME + "_xdist")
+    return session
+
+
+def find_repository(start_dir: Path) -> Path:
+    """The nearest directory at or above ``start_dir`` with a ``.git`` (else ``start_dir``)."""
+    for candidate in (start_dir, *start_dir.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return start_dir
+
+
+def build_store_config(resolved: Settings) -> ArtifactStoreConfig:
+    """The store's configuration; a bad value is blamed on the setting it came from."""
+    try:
+        ArtifactStoreConfig()
+    except ArtifactStoreError as exc:  # e.g. a bad GIT_PUSH_TIMEOUT in the environment
+        raise pytest.UsageError(f"artifact-store: {exc}") from None
+    for value in resolved.values.values():
+        field_name = value.setting.config_field
+        if field_name and value.value is not None:
+            try:
+                ArtifactStoreConfig(**{field_name: value.value})
+            except ArtifactStoreError as exc:
+                raise settings_mod.usage_error(value, value.value, str(exc)) from None
+    return ArtifactStoreConfig(**resolved.store_config_kwargs())
+
+
+class XdistHooks:
+    """Controller-side hooks that exist only when pytest-xdist is installed."""
+
+    def __init__(self, recorder: ArtifactRecorder) -> None:
+        self.recorder = recorder
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        from pytest_artifact_store.plugin import WORKER_OUTPUT_KEY
+
+        wire = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+        if wire:
+            worker = getattr(getattr(node, "gateway", None), "id", "?")
+            self.recorder.merge(wire, str(worker))
+
+
+@dataclass
+class TestRecord:
+    nodeid: str
+    outcome: str = "passed"
+    duration: float = 0.0
+    seen: bool = False
+
+    def update(self, report: pytest.TestReport) -> None:
+        self.duration += report.duration
+        outcome = _phase_outcome(report)
+        if outcome is not None and (not self.seen or _RANK[outcome] >= _RANK[self.outcome]):
+            self.outcome = outcome
+            self.seen = True
+
+
+def _phase_outcome(report: pytest.TestReport) -> str | None:
+    xfail = hasattr(report, "wasxfail")
+    if report.when == "call":
+        if report.passed:
+            return "xpassed" if xfail else "passed"
+        if report.skipped:
+            return "xfailed" if xfail else "skipped"
+        return "failed"
+    if report.failed:
+        return "error"
+    if report.skipped:  # skipped (or xfail(run=False)) in setup
+        return "xfailed" if xfail else "skipped"
+    return None
+
+
+@dataclass
+class Summary:
+    """What the terminal summary says: committed lines, or the reason nothing was."""
+
+    lines: list[str] = field(default_factory=list)
+    refused: bool = False
+
+
+class ArtifactSession:
+    """Registered as a plugin when ``--artifact-store`` is given (controller/main only)."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        resolved: Settings,
+        store: ArtifactStore,
+        recorder: ArtifactRecorder,
+    ) -> None:
+        self.config = config
+        self.settings = resolved
+        self.store = store
+        self.recorder = recorder
+        self.tests: dict[str, TestRecord] = {}
+        self.collection_errors = 0
+        self.started = time.time()
+        self.started_perf = time.perf_counter()
+        self.summary = Summary()
+
+    # -- collecting outcomes ---------------------------------------------------------
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.started = time.time()
+        self.started_perf = time.perf_counter()
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors += 1
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.outcome == "rerun":  # type: ignore[comparison-overlap]
+            return
+        record = self.tests.get(report.nodeid)
+        if record is None:
+            record = self.tests[report.nodeid] = TestRecord(report.nodeid)
+        record.update(report)
+
+    # -- the commit ---------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)  # before tmp_path retention may delete added files
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        duration = time.perf_counter() - self.started_perf
+        counts = self.counts()
+        status, reason = self.session_status(int(exitstatus), counts)
+        if reason is not None:
+            self.summary.lines.append(f"nothing committed: {reason}")
+            return
+        try:
+            result = self.commit(status, int(exitstatus), counts, duration)
+        except CommitRefused as exc:
+            self.refuse(session, str(exc))
+            return
+        self.summary.lines.extend(describe_result(result))
+        try:
+            self.config.hook.pytest_artifact_store_committed(config=self.config, result=result)
+        except Exception as exc:
+            self.refuse(session, f"pytest_artifact_store_committed hook failed: {_one_line(exc)}")
+
+    def refuse(self, session: pytest.Session, reason: str) -> None:
+        self.summary.lines.append(f"commit refused: {reason}")
+        self.summary.refused = True
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def counts(self) -> Counter[str]:
+        counts: Counter[str] = Counter({outcome: 0 for outcome in OUTCOMES})
+        counts.update(record.outcome for record in self.tests.values())
+        return counts
+
+    def session_status(self, exitstatus: int, counts: Counter[str]) -> tuple[str, str | None]:
+        """("passed" | "failed", None) when committing, else (status, why not)."""
+        ran = sum(counts[o] for o in ("passed", "failed", "error", "xpassed"))
+        failed = counts["failed"] + counts["error"] + self.collection_errors
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return "interrupted", "the session was interrupted"
+        if exitstatus in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+            return "error", f"pytest stopped with exit status {exitstatus}"
+        if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED or ran == 0:
+            skipped = counts["skipped"] + counts["xfailed"]
+            return "no tests", "no tests ran" + (f" ({skipped} skipped)" if skipped else "")
+        if failed or exitstatus != pytest.ExitCode.OK:
+            if self.require_test_passed:
+                return "failed", f"tests failed ({format_counts(counts)})"
+            return "failed", None
+        return "passed", None
+
+    @property
+    def require_test_passed(self) -> bool:
+        return self.settings.get("require_test_passed") is not False
+
+    def commit(
+        self, status: str, exitstatus: int, counts: Counter[str], duration: float
+    ) -> dict[str, Any]:
+        if self.recorder.conflicts:
+            raise CommitRefused(self.recorder.conflicts[0])
+        files = self.collect_files()
+        report_dir = Path(tempfile.mkdtemp(prefix="artifact-store-"))
+        try:
+            report = self.test_report(status, exitstatus, counts, duration)
+            report_path = report_dir / REPORT_NAME
+            report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            files[REPORT_NAME] = report_path
+            metadata = self.metadata(status)
+            return self.store_commit(files, metadata)
+        finally:
+            shutil.rmtree(report_dir, ignore_errors=True)
+
+    def metadata(self, status: str) -> dict[str, Any]:
+        metadata = dict(self.recorder.metadata)
+        metadata["test_metrics"] = dict(self.recorder.metrics)
+        metadata["test_status"] = status
+        try:
+            self.config.hook.pytest_artifact_store_metadata(config=self.config, metadata=metadata)
+        except Exception as exc:
+            raise CommitRefused(
+                f"pytest_artifact_store_metadata hook failed: {_one_line(exc)}"
+            ) from None
+        return metadata
+
+    def store_commit(self, files: dict[str, Path], metadata: dict[str, Any]) -> dict[str, Any]:
+        get = self.settings.get
+        try:
+            return self.store.commit_artifacts(
+                get("workflow_id"),
+                get("task_id"),
+                files,
+                metadata=metadata,
+                correlation_id=get("correlation_id"),
+                prompt_hash=get("prompt_hash"),
+            )
+        except ArtifactStoreError as exc:  # SecretDetectedError's message is masked
+            raise CommitRefused(_one_line(exc)) from None
+        except Exception as exc:  # never a traceback in the summary of a long backtest
+            raise CommitRefused(f"{type(exc).__name__}: {_one_line(exc)}") from None
+
+    # -- what to commit -----------------------------------------------------------------
+
+    def collect_files(self) -> dict[str, Path]:
+        """{name in the task directory: source}: the ini/option globs, then fixture files."""
+        files: dict[str, Path] = {}
+        patterns = self.settings["files"]
+        for pattern in patterns.value or []:
+            matches = _glob(pattern, patterns.base)
+            if not matches and not _has_magic(pattern):
+                raise CommitRefused(
+                    f"{pattern} (in {patterns.origin}) does not exist in {patterns.base}"
+                )
+            for path in matches:
+                _put(files, path.name, path, f"{pattern} (in {patterns.origin})")
+        for name, path in self.recorder.files.items():
+            if not path.is_file():
+                raise CommitRefused(
+                    f"{path}, added by artifact_store.add() as {name!r}, no longer exists "
+                    "(keep added files until the session ends)"
+                )
+            for other in self.recorder.alternates.get(name, []):
+                if not other.is_file() or not filecmp.cmp(path, other, shallow=False):
+                    raise CommitRefused(
+                        f"{name!r} was added with different contents by two xdist workers "
+                        f"({path} and {other})"
+                    )
+            _put(files, name, path, "artifact_store.add()")
+        return files
+
+    def test_report(
+        self, status: str, exitstatus: int, counts: Counter[str], duration: float
+    ) -> dict[str, Any]:
+        tests = sorted(self.tests.values(), key=lambda r: r.nodeid)
+        return {
+            "status": status,
+            "exitstatus": exitstatus,
+            **{outcome: counts[outcome] for outcome in OUTCOMES},
+            "total": sum(counts.values()),
+            "collection_errors": self.collection_errors,
+            "duration": round(duration, 6),
+            "started": datetime.fromtimestamp(self.started, timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%S.%fZ"
+            ),
+            "pytest_version": pytest.__version__,
+            "python_version": platform.python_version(),
+            "platform": sys.platform,
+            "tests": [
+                {"nodeid": r.nodeid, "outcome": r.outcome, "duration": round(r.duration, 6)}
+                for r in tests
+            ],
+        }
+
+    # -- reporting ----------------------------------------------------------------------
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.summary.lines:
+            return
+        terminalreporter.section("artifact-store", sep="-", bold=True)
+        for index, line in enumerate(self.summary.lines):
+            red = self.summary.refused and index == len(self.summary.lines) - 1
+            terminalreporter.line(line, red=red)
+
+
+def _glob(pattern: str, base: Path) -> list[Path]:
+    expanded = os.path.expanduser(pattern)
+    root = Path(expanded) if os.path.isabs(expanded) else base / expanded
+    if not _has_magic(expanded):
+        return [root] if root.is_file() else []
+    matches = glob.glob(expanded, root_dir=base, recursive=True)
+    return sorted(p for p in (base / m for m in matches) if p.is_file())
+
+
+def _has_magic(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def _put(files: dict[str, Path], name: str, path: Path, where: str) -> None:
+    known = files.get(name)
+    if known is not None and known.resolve() != path.resolve():
+        raise CommitRefused(
+            f"two files would both be committed as {name!r}: {known} and {path} (from {where})"
+        )
+    files[name] = path
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def format_counts(counts: Counter[str]) -> str:
+    return ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o]) or "no tests"
+
+
+def describe_result(result: dict[str, Any]) -> list[str]:
+    sha = str(result.get("commit_sha", ""))[:10]
+    files = result.get("files") or []
+    tags = ", ".join(result.get("tags") or []) or "no tags"
+    verb = "committed" if result.get("created", True) else "already committed (same content)"
+    lines = [f"{verb} {len(files)} files to {result.get('branch')} at {sha} ({tags})"]
+    if result.get("pushed"):
+        lines.append("push: pushed")
+    else:
+        lines.append(f"push: not pushed ({result.get('push_error') or 'auto_push is off'})")
+    return lines

@@ -1,0 +1,386 @@
+"""The plugin's settings: one table, registered as options and ini keys, resolved with sources.
+
+Each setting has one help text, shared by its command-line option (``--artifact-<name>``)
+and its ini key (``artifact_store_<name>``); ``ARTIFACT_STORE_<NAME>`` in the environment
+sets it too. Precedence: command line > environment > ini file > default.
+
+Every resolved value remembers where it came from, so that a bad value is reported as
+"invalid artifact_store_task_id 'a b' from pytest.ini: ..." before a single test runs.
+This module imports no git code: it is loaded on every pytest run.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from pytest_artifact_store import naming
+from pytest_artifact_store.errors import ArtifactStoreError
+
+Kind = Literal["id", "text", "path", "bool", "seconds", "globs", "correlation", "prompt"]
+
+ENABLE_OPTION = "--artifact-store"
+_TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
+_FALSE = frozenset({"0", "false", "no", "off", "n", "f"})
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One plugin setting and the names it goes by on the command line, in env and ini."""
+
+    name: str
+    kind: Kind
+    help: str
+    # Per-run values (correlation id, prompt hash) have no ini key.
+    in_ini: bool = True
+    # The "off" spelling of a bool option; the "on" spelling is ``option``.
+    negative: str | None = None
+    # The ArtifactStoreConfig field it sets (None: used by the plugin itself).
+    config_field: str | None = None
+
+    @property
+    def option(self) -> str:
+        return "--artifact-" + self.name.replace("_", "-")
+
+    @property
+    def ini_key(self) -> str:
+        return "artifact_store_" + self.name
+
+    @property
+    def env_var(self) -> str:
+        return "ARTIFACT_STORE_" + self.name.upper()
+
+    @property
+    def full_help(self) -> str:
+        """The help shown for both the option and the ini key."""
+        return f"{self.help} [env: {self.env_var}]"
+
+    @property
+    def dest(self) -> str:
+        return "artifact_store_" + self.name
+
+
+def _bool(name: str, help: str, config_field: str | None, negative: str | None = None) -> Setting:
+    neg = negative or "--artifact-no-" + name.replace("_", "-")
+    return Setting(name, "bool", help, negative=neg, config_field=config_field)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "repo",
+        "path",
+        "git repository to commit into (default: the repository containing the rootdir)",
+        config_field="repo_path",
+    ),
+    Setting("workflow_id", "id", "workflow id: the branch is <prefix>/<workflow_id>/<task_id>"),
+    Setting("task_id", "id", "task id: also the artifact directory <root>/<task_id>/"),
+    Setting(
+        "correlation_id",
+        "correlation",
+        "correlation id of this run, tagged corr_<id> (command line or environment only)",
+        in_ini=False,
+    ),
+    Setting(
+        "prompt_hash",
+        "prompt",
+        "hash (6-64 hex) of the prompt the code came from, tagged prompt_<hash> "
+        "(command line or environment only)",
+        in_ini=False,
+    ),
+    Setting(
+        "files",
+        "globs",
+        "files to commit, as glob patterns (one per line in the ini file, relative to its "
+        "directory; the option may be repeated)",
+    ),
+    Setting(
+        "root",
+        "text",
+        "directory in the tree holding one sub-directory per task (default: Backtest/codes)",
+        config_field="artifact_root",
+    ),
+    Setting(
+        "branch_prefix",
+        "text",
+        "prefix of the task branches (default: ai/generated)",
+        config_field="branch_prefix",
+    ),
+    Setting(
+        "remote",
+        "text",
+        "remote to push to (default: $GIT_REMOTE_NAME or origin)",
+        config_field="remote_name",
+    ),
+    _bool(
+        "auto_push",
+        "push the branch and its tags after committing (default: on; off: --artifact-no-push)",
+        "auto_push",
+        negative="--artifact-no-push",
+    ),
+    Setting(
+        "push_timeout",
+        "seconds",
+        "seconds before a push is abandoned (default: $GIT_PUSH_TIMEOUT or 30)",
+        config_field="push_timeout",
+    ),
+    _bool(
+        "scan_secrets",
+        "refuse to commit files that look like they hold secrets (default: on)",
+        "scan_for_secrets",
+    ),
+    _bool(
+        "require_test_passed",
+        "commit only when every test passed (default: on; off: failed sessions are "
+        "committed too, with their real test_status)",
+        "require_test_passed",
+    ),
+    _bool(
+        "require_correlation_id",
+        "refuse to run without a correlation id (default: on)",
+        "require_correlation_id",
+    ),
+    Setting(
+        "author_name",
+        "text",
+        "author and committer name (default: $GIT_AUTHOR_NAME or algo-agent-bot)",
+        config_field="commit_author_name",
+    ),
+    Setting(
+        "author_email",
+        "text",
+        "author and committer email (default: $GIT_AUTHOR_EMAIL or algo-agent@example.com)",
+        config_field="commit_author_email",
+    ),
+    _bool(
+        "sign",
+        "sign commits and tags with your git signing setup (default: off)",
+        "sign_commits",
+    ),
+)
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup(
+        "artifact-store", "commit a passing session's outputs to a per-task git branch"
+    )
+    group.addoption(
+        ENABLE_OPTION,
+        action="store_true",
+        default=False,
+        dest="artifact_store",
+        help="commit this session's artifacts when it passes (settings: artifact_store_* "
+        "ini keys, ARTIFACT_STORE_* environment, --artifact-* options)",
+    )
+    for setting in SETTINGS:
+        if setting.kind == "bool":
+            group.addoption(
+                setting.option,
+                action="store_true",
+                default=None,
+                dest=setting.dest,
+                help=setting.full_help,
+            )
+            group.addoption(
+                setting.negative or "",
+                action="store_false",
+                default=None,
+                dest=setting.dest,
+                help=f"the opposite of {setting.option}",
+            )
+        elif setting.kind == "globs":
+            group.addoption(
+                setting.option,
+                action="append",
+                default=None,
+                dest=setting.dest,
+                metavar="GLOB",
+                help=setting.full_help,
+            )
+        else:
+            group.addoption(
+                setting.option,
+                default=None,
+                dest=setting.dest,
+                metavar=setting.name.upper(),
+                help=setting.full_help,
+            )
+        if setting.in_ini:
+            ini_type = {"bool": "bool", "globs": "linelist"}.get(setting.kind, "string")
+            parser.addini(setting.ini_key, setting.full_help, type=ini_type, default=None)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Value:
+    """A resolved setting: its value, where it came from, and the base for relative paths."""
+
+    setting: Setting
+    value: Any
+    source: str  # "command line", "environment", "default", or the ini file's name
+    base: Path
+
+    @property
+    def origin(self) -> str:
+        """How the user set it, for messages: ``artifact_store_task_id from pytest.ini``."""
+        if self.source == "command line":
+            return f"{self.setting.option} from the command line"
+        if self.source == "environment":
+            return f"{self.setting.env_var} from the environment"
+        if self.source == "default":
+            return f"{self.setting.name} (default)"
+        return f"{self.setting.ini_key} from {self.source}"
+
+
+@dataclass
+class Settings:
+    """Every setting, resolved and validated; built by :func:`resolve` at configure time."""
+
+    values: dict[str, Value] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        return self.values[name].value
+
+    def __getitem__(self, name: str) -> Value:
+        return self.values[name]
+
+    def store_config_kwargs(self) -> dict[str, Any]:
+        """ArtifactStoreConfig keyword arguments for the settings the user gave."""
+        kwargs: dict[str, Any] = {}
+        for value in self.values.values():
+            field_name = value.setting.config_field
+            if field_name and value.value is not None:
+                kwargs[field_name] = value.value
+        return kwargs
+
+
+def usage_error(value: Value, raw: object, reason: str) -> pytest.UsageError:
+    where = value.origin.split(" ", 1)
+    return pytest.UsageError(f"artifact-store: invalid {where[0]} {raw!r} {where[1]}: {reason}")
+
+
+def _reason(exc: ArtifactStoreError) -> str:
+    # naming's messages read "invalid <field> <value>: <reason>"; keep only the reason.
+    text = str(exc)
+    for marker in (": it ", ": use "):
+        index = text.find(marker)
+        if index >= 0:
+            return text[index + 2 :]
+    return text
+
+
+def _parse_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("use true/false, yes/no, on/off or 1/0")
+
+
+def _parse_seconds(raw: object) -> float:
+    try:
+        number = float(str(raw))
+    except ValueError:
+        raise ValueError("use a positive number of seconds") from None
+    if not number > 0 or number == float("inf"):
+        raise ValueError("use a positive number of seconds")
+    return int(number) if number.is_integer() else number
+
+
+def _convert(value: Value, raw: Any) -> Any:
+    """Turn a raw command-line/env/ini value into the setting's type, or raise UsageError."""
+    kind = value.setting.kind
+    try:
+        if kind == "bool":
+            return _parse_bool(raw)
+        if kind == "seconds":
+            return _parse_seconds(raw)
+        if kind == "globs":
+            patterns = shlex.split(raw) if isinstance(raw, str) else list(raw)
+            return [p for p in (str(p).strip() for p in patterns) if p]
+        if kind == "path":
+            return (value.base / os.path.expanduser(str(raw))).resolve()
+        if kind == "id":
+            return naming.check_id(value.setting.name, raw)
+        if kind == "correlation":
+            return naming.correlation_tag(raw)
+        if kind == "prompt":
+            return naming.prompt_hash(raw)
+        if not isinstance(raw, str) or not raw.strip():
+            raise ValueError("it must not be empty")
+        return raw
+    except ArtifactStoreError as exc:
+        raise usage_error(value, raw, _reason(exc)) from None
+    except ValueError as exc:
+        raise usage_error(value, raw, str(exc)) from None
+
+
+def _ini_source(config: pytest.Config, setting: Setting) -> str:
+    overrides = getattr(config.option, "override_ini", None) or []
+    if any(str(o).split("=", 1)[0].strip() == setting.ini_key for o in overrides):
+        return "-o"
+    return config.inipath.name if config.inipath else "the ini file"
+
+
+def _raw(
+    config: pytest.Config, setting: Setting, environ: Mapping[str, str]
+) -> tuple[Any, str, Path]:
+    """The winning raw value, its source and the directory relative paths resolve against."""
+    invocation_dir = config.invocation_params.dir
+    cli = getattr(config.option, setting.dest, None)
+    if cli is not None:
+        return cli, "command line", invocation_dir
+    env = environ.get(setting.env_var, "")
+    if env.strip():
+        return env.strip(), "environment", invocation_dir
+    ini_dir = config.inipath.parent if config.inipath else config.rootpath
+    if setting.in_ini:
+        try:
+            ini = config.getini(setting.ini_key)
+        except (ValueError, pytest.UsageError) as exc:
+            source = _ini_source(config, setting)
+            raise pytest.UsageError(
+                f"artifact-store: invalid {setting.ini_key} from {source}: {exc}"
+            ) from None
+        if ini is not None and ini != []:
+            return ini, _ini_source(config, setting), ini_dir
+    return None, "default", ini_dir
+
+
+def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve and validate every setting; raise pytest.UsageError naming the culprit."""
+    environ = os.environ if environ is None else environ
+    settings = Settings()
+    for setting in SETTINGS:
+        raw, source, base = _raw(config, setting, environ)
+        value = Value(setting, None, source, base)
+        if raw is not None:
+            value = Value(setting, _convert(value, raw), source, base)
+        settings.values[setting.name] = value
+    _require(settings)
+    return settings
+
+
+def _require(settings: Settings) -> None:
+    for name in ("workflow_id", "task_id"):
+        if settings.get(name) is None:
+            setting = BY_NAME[name]
+            raise pytest.UsageError(
+                f"artifact-store: missing {name}: set {setting.ini_key} in pytest.ini, "
+                f"{setting.env_var} in the environment, or pass {setting.option}"
+            )
+    required = settings["require_correlation_id"]
+    if settings.get("correlation_id") is None and required.value is not False:
+        setting = BY_NAME["correlation_id"]
+        raise pytest.UsageError(
+            f"artifact-store: missing correlation_id: pass {setting.option} or set "
+            f"{setting.env_var} (or set artifact_store_require_correlation_id = false)"
+        )
