@@ -57,7 +57,11 @@ def correlation_tag(correlation_id: object) -> str:
         raise ArtifactStoreError(
             f"correlation_id must be a string, got {type(correlation_id).__name__}"
         )
-    bare = correlation_id[len(CORR_PREFIX) :] if correlation_id.startswith(CORR_PREFIX) else correlation_id
+    bare = (
+        correlation_id[len(CORR_PREFIX) :]
+        if correlation_id.startswith(CORR_PREFIX)
+        else correlation_id
+    )
     check_id("correlation_id", bare, CORRELATION_MAX)
     return CORR_PREFIX + bare
 

@@ -19,7 +19,7 @@ def isolated_git_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Test User\n\temail = test@example.com\n"
         "[init]\n\tdefaultBranch = main\n"
-        "[protocol \"file\"]\n\tallow = always\n"
+        '[protocol "file"]\n\tallow = always\n'
     )
     saved = dict(os.environ)
     for key in list(os.environ):
@@ -39,9 +39,7 @@ def isolated_git_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 
 def _git(cwd: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, input=input, capture_output=True, check=False
-    )
+    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
     if check and proc.returncode:
         raise AssertionError(
             f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}"

@@ -1,0 +1,620 @@
+"""The one module that talks to git.
+
+Objects are written with plumbing: loose objects hashed and zlib-compressed in-process
+(as git writes them), trees rebuilt only along ``<artifact_root>/<task_id>``, and refs
+moved in ONE ``git update-ref --stdin`` transaction with compare-and-swap. Reads go
+through one long-lived ``git cat-file --batch`` process, pipelined. Nothing here
+touches the work tree, the index or HEAD (revert's work-tree follow-up is the one
+documented exception and runs only on a clean directory).
+
+GitPython opens and validates the repository; every git failure becomes an
+:class:`ArtifactStoreError` that says which command failed and why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+from pytest_artifact_store.errors import ArtifactStoreError
+
+MODE_TREE = b"40000"
+MODE_FILE = b"100644"
+MODE_EXEC = b"100755"
+_CHUNK = 1 << 20
+# Inherited variables that would redirect git away from the repository we opened
+# (git exports them to hooks). Kept: transport, auth and config-isolation settings.
+_KEEP_GIT_ENV = {
+    "GIT_EXEC_PATH",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_SSH_VARIANT",
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_NO_VERIFY",
+    "GIT_CONFIG_COUNT",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_NOSYSTEM",
+    "GIT_HTTP_PROXY_AUTHMETHOD",
+    "GIT_ALLOW_PROTOCOL",
+    "GIT_PROTOCOL_FROM_USER",
+    "GIT_ASKPASS",
+    "GIT_TERMINAL_PROMPT",
+    "GIT_TRACE",
+    "GIT_TRACE_PACKET",
+    "GIT_CEILING_DIRECTORIES",
+}
+_CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s:]*:[^/@\s]*@")
+
+
+def git_env() -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GIT_")
+        or k in _KEEP_GIT_ENV
+        or k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
+    }
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["LC_ALL"] = "C"
+    return env
+
+
+def redact(text: str) -> str:
+    """Hide credentials embedded in URLs (git prints remote URLs in its errors)."""
+    return _CREDENTIALS_IN_URL.sub(r"\1***@", text)
+
+
+def _last_lines(text: str, n: int = 3) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return redact(" / ".join(lines[-n:])) or "no message"
+
+
+@dataclass
+class TreeEntry:
+    mode: bytes
+    name: bytes
+    sha: bytes  # raw
+
+
+@dataclass
+class Commit:
+    sha: str
+    tree: str
+    parents: list[str]
+    author: bytes
+    committer: bytes
+    message: bytes
+    trailers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def commit_time(self) -> int:
+        return int(self.committer.rsplit(b" ", 2)[-2])
+
+
+@dataclass
+class GitResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+def parse_trailers(message: bytes) -> dict[str, str]:
+    """Trailers of the last paragraph (``Key: value`` lines), first value per key."""
+    text = message.decode("utf-8", "replace").rstrip("\n")
+    last = text.rsplit("\n\n", 1)[-1]
+    out: dict[str, str] = {}
+    for line in last.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and re.fullmatch(r"[A-Za-z0-9-]+", key):
+            out.setdefault(key, value.strip())
+    return out
+
+
+def parse_commit(sha: str, data: bytes) -> Commit:
+    header, _, message = data.partition(b"\n\n")
+    tree = ""
+    parents: list[str] = []
+    author = committer = b""
+    for line in header.split(b"\n"):
+        if line.startswith(b"tree "):
+            tree = line[5:].decode()
+        elif line.startswith(b"parent "):
+            parents.append(line[7:].decode())
+        elif line.startswith(b"author "):
+            author = line[7:]
+        elif line.startswith(b"committer "):
+            committer = line[10:]
+    return Commit(sha, tree, parents, author, committer, message, parse_trailers(message))
+
+
+class _CatFile:
+    """A long-lived ``git cat-file --batch``; requests are pipelined in chunks."""
+
+    def __init__(self, cwd: Path) -> None:
+        self._cwd = cwd
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pid = 0
+
+    def _process(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._pid != os.getpid() or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                ["git", "cat-file", "--batch"],
+                cwd=self._cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=git_env(),
+            )
+            self._pid = os.getpid()
+        return self._proc
+
+    def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        """(sha, type, data) for each name, or None where git says it is missing."""
+        out: list[tuple[str, str, bytes] | None] = []
+        with self._lock:
+            for start in range(0, len(names), 256):
+                chunk = names[start : start + 256]
+                for name in chunk:
+                    if "\n" in name or not name:
+                        raise ArtifactStoreError(f"invalid object name {name!r}")
+                proc = self._process()
+                assert proc.stdin is not None and proc.stdout is not None
+                try:
+                    proc.stdin.write("".join(n + "\n" for n in chunk).encode())
+                    proc.stdin.flush()
+                    for _ in chunk:
+                        header = proc.stdout.readline().split()
+                        if len(header) != 3:
+                            out.append(None)
+                            continue
+                        data = proc.stdout.read(int(header[2]) + 1)[:-1]
+                        out.append((header[0].decode(), header[1].decode(), data))
+                except (OSError, ValueError) as exc:
+                    self.close_locked()
+                    raise ArtifactStoreError(f"git cat-file failed: {exc}") from exc
+        return out
+
+    def read(self, name: str) -> tuple[str, str, bytes] | None:
+        return self.read_many([name])[0]
+
+    def close_locked(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and self._pid == os.getpid():
+            try:
+                if proc.stdin:
+                    proc.stdin.close()
+                proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                proc.kill()
+                proc.wait()
+
+    def close(self) -> None:
+        with self._lock:
+            self.close_locked()
+
+
+class Repository:
+    """A git repository opened for plumbing-level reads and writes."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            repo = git.Repo(path, search_parent_directories=True)
+        except git.NoSuchPathError:
+            raise ArtifactStoreError(
+                f"repo_path {str(path)!r} does not exist; point repo_path at a git repository"
+            ) from None
+        except git.InvalidGitRepositoryError:
+            raise ArtifactStoreError(
+                f"{str(path)!r} is not a git repository; run 'git init' there or point "
+                "repo_path at the repository's root"
+            ) from None
+        except Exception as exc:  # GitPython raises assorted errors on broken repos
+            raise ArtifactStoreError(f"cannot open git repository at {str(path)!r}: {exc}") from exc
+        self.bare: bool = bool(repo.bare)
+        self.git_dir = Path(repo.git_dir)
+        self.common_dir = Path(repo.common_dir)
+        self.work_tree: Path | None = None if self.bare else Path(str(repo.working_tree_dir))
+        self.cwd = self.work_tree or self.git_dir
+        self.objects_dir = self.common_dir / "objects"
+        fmt = "sha1"
+        with contextlib.suppress(Exception):
+            fmt = str(repo.config_reader("repository").get_value("extensions", "objectformat"))
+        repo.close()
+        if fmt not in ("sha1", "sha256"):
+            raise ArtifactStoreError(f"unsupported object format {fmt!r} in {self.git_dir}")
+        self.hash_name = fmt
+        self.null_sha = "0" * (40 if fmt == "sha1" else 64)
+        self._cat = _CatFile(self.cwd)
+
+    def close(self) -> None:
+        self._cat.close()
+
+    # ------------------------------------------------------------------ commands
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        cwd: Path | None = None,
+    ) -> GitResult:
+        """Run git in its own process group; on timeout the whole group is killed."""
+        cmd = ["git", *args]
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd or self.cwd,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=git_env(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ArtifactStoreError(
+                f"cannot run git ({exc}); is git installed and on PATH?"
+            ) from exc
+        timed_out = False
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+            out, err = proc.communicate()
+        result = GitResult(
+            proc.returncode,
+            out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"),
+            timed_out,
+        )
+        if check and (result.returncode or timed_out):
+            what = f"timed out after {timeout} s" if timed_out else f"exit {result.returncode}"
+            raise ArtifactStoreError(f"git {args[0]} failed ({what}): {_last_lines(result.stderr)}")
+        return result
+
+    # ------------------------------------------------------------------ reading
+    def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        return self._cat.read_many(names)
+
+    def resolve(self, names: Sequence[str]) -> list[str | None]:
+        """Object ids of revision names (refs, ``rev^{commit}``, ``rev:path``), or None."""
+        return [r[0] if r else None for r in self.read_many(names)]
+
+    def read_commit(self, name: str) -> Commit | None:
+        found = self._cat.read(name + "^{commit}")
+        if found is None:
+            return None
+        return parse_commit(found[0], found[2])
+
+    def read_commits(self, shas: Sequence[str]) -> list[Commit]:
+        out = []
+        for name, found in zip(shas, self.read_many(list(shas)), strict=True):
+            if found is None or found[1] != "commit":
+                raise ArtifactStoreError(f"commit {name} is missing from the object database")
+            out.append(parse_commit(found[0], found[2]))
+        return out
+
+    def parse_tree(self, data: bytes) -> list[TreeEntry]:
+        size = 20 if self.hash_name == "sha1" else 32
+        entries = []
+        pos = 0
+        while pos < len(data):
+            space = data.index(b" ", pos)
+            nul = data.index(b"\0", space)
+            entries.append(
+                TreeEntry(data[pos:space], data[space + 1 : nul], data[nul + 1 : nul + 1 + size])
+            )
+            pos = nul + 1 + size
+        return entries
+
+    def read_trees(self, names: Sequence[str]) -> list[list[TreeEntry] | None]:
+        out: list[list[TreeEntry] | None] = []
+        for found in self.read_many(names):
+            out.append(self.parse_tree(found[2]) if found and found[1] == "tree" else None)
+        return out
+
+    def ls_tree_blobs(self, tree_name: str) -> dict[str, str]:
+        """{relative path: blob sha} of every file under a tree (recursively)."""
+        result: dict[str, str] = {}
+        pending = [("", tree_name)]
+        while pending:
+            names = [name for _, name in pending]
+            prefixes = [prefix for prefix, _ in pending]
+            pending = []
+            for prefix, entries in zip(prefixes, self.read_trees(names), strict=True):
+                for e in entries or []:
+                    path = prefix + e.name.decode("utf-8", "surrogateescape")
+                    if e.mode == MODE_TREE:
+                        pending.append((path + "/", e.sha.hex()))
+                    else:
+                        result[path] = e.sha.hex()
+        return result
+
+    # ------------------------------------------------------------------ writing
+    def _object_path(self, hexsha: str) -> Path:
+        return self.objects_dir / hexsha[:2] / hexsha[2:]
+
+    def hash_object(self, kind: bytes, data: bytes | memoryview) -> str:
+        h = hashlib.new(self.hash_name)
+        h.update(b"%s %d\0" % (kind, len(data)))
+        h.update(data)
+        return h.hexdigest()
+
+    def write_object(self, kind: bytes, data: bytes | memoryview, hexsha: str | None = None) -> str:
+        """Write a loose object (zlib level 1, temp file + rename, like git)."""
+        hexsha = hexsha or self.hash_object(kind, data)
+        final = self._object_path(hexsha)
+        if final.exists():
+            return hexsha
+        final.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=final.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                comp = zlib.compressobj(1)
+                fh.write(comp.compress(b"%s %d\0" % (kind, len(data))))
+                view = memoryview(data)
+                for start in range(0, len(view), _CHUNK):
+                    fh.write(comp.compress(view[start : start + _CHUNK]))
+                fh.write(comp.flush())
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        except BaseException:
+            with _suppress_oserror():
+                os.unlink(tmp)
+            raise
+        return hexsha
+
+    def tree_bytes(self, entries: Iterable[TreeEntry]) -> bytes:
+        def key(e: TreeEntry) -> bytes:
+            return e.name + b"/" if e.mode == MODE_TREE else e.name
+
+        return b"".join(e.mode + b" " + e.name + b"\0" + e.sha for e in sorted(entries, key=key))
+
+    def write_tree(self, entries: Iterable[TreeEntry]) -> str:
+        return self.write_object(b"tree", self.tree_bytes(entries))
+
+    def sign(self, payload: bytes) -> bytes:
+        """A detached signature of ``payload`` with the user's git signing setup."""
+        return _Signer(self).sign(payload)
+
+    def write_commit(
+        self,
+        tree: str,
+        parents: Sequence[str],
+        author: bytes,
+        committer: bytes,
+        message: bytes,
+        *,
+        sign: bool = False,
+    ) -> str:
+        head = b"tree %s\n" % tree.encode()
+        head += b"".join(b"parent %s\n" % p.encode() for p in parents)
+        head += b"author %s\ncommitter %s\n" % (author, committer)
+        body = b"\n" + message
+        if sign:
+            sig = self.sign(head + body).rstrip(b"\n")
+            head += b"gpgsig " + sig.replace(b"\n", b"\n ") + b"\n"
+        return self.write_object(b"commit", head + body)
+
+    def write_tag(
+        self, target: str, name: str, tagger: bytes, message: bytes, *, sign: bool = False
+    ) -> str:
+        data = b"object %s\ntype commit\ntag %s\ntagger %s\n\n%s" % (
+            target.encode(),
+            name.encode(),
+            tagger,
+            message,
+        )
+        if sign:
+            data += self.sign(data)
+        return self.write_object(b"tag", data)
+
+    # ------------------------------------------------------------------ refs
+    def transaction(
+        self, updates: Sequence[tuple[str, str, str | None]], reflog: str
+    ) -> str | None:
+        """Apply (ref, new, old) updates atomically; old None = must not exist.
+
+        Returns None on success, git's error text when the transaction was refused
+        (a ref moved, already exists, or is locked) -- nothing is changed then.
+        """
+        lines = ["start"]
+        for ref, new, old in updates:
+            if old is None:
+                lines.append(f"create {ref} {new}")
+            else:
+                lines.append(f"update {ref} {new} {old}")
+        lines += ["prepare", "commit", ""]
+        result = self.run(
+            ["update-ref", "-m", reflog, "--stdin"], input="\n".join(lines).encode(), check=False
+        )
+        if result.returncode == 0:
+            return None
+        return result.stderr.strip() or f"git update-ref exited {result.returncode}"
+
+    def for_each_ref(self, patterns: Sequence[str], fmt: str) -> list[str]:
+        if not patterns:
+            return []
+        out = self.run(["for-each-ref", f"--format={fmt}", *patterns]).stdout
+        return [line for line in out.split("\n") if line]
+
+    def remote_exists(self, remote: str) -> bool:
+        result = self.run(["config", "--get", f"remote.{remote}.url"], check=False)
+        return result.returncode == 0 and bool(result.stdout.strip())
+
+    def worktrees_on(self, branch_ref: str) -> list[Path]:
+        """Work trees (main and linked) that have ``branch_ref`` checked out."""
+        out = self.run(["worktree", "list", "--porcelain"]).stdout
+        found: list[Path] = []
+        current: Path | None = None
+        for line in out.split("\n"):
+            if line.startswith("worktree "):
+                current = Path(line[9:])
+            elif line == f"branch {branch_ref}" and current is not None:
+                found.append(current)
+        return found
+
+    # ------------------------------------------------------------------ history
+    def walk(self, tips: Sequence[str]) -> Iterator[Commit]:
+        """Commits reachable from ``tips``, newest first by commit date, streamed.
+
+        The caller stops iterating when it has seen enough; ``git log`` is then
+        killed, so the cost follows what was read, not the size of the history.
+        """
+        if not tips:
+            return
+        proc = subprocess.Popen(
+            [
+                "git",
+                "log",
+                "--stdin",
+                "-z",
+                "--format=%H%x01%P%x01%T%x01%an <%ae> %ad%x01%cn <%ce> %cd%x01%B",
+                "--date=raw",
+            ],
+            cwd=self.cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=git_env(),
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write("".join(t + "\n" for t in tips).encode())
+            proc.stdin.close()
+            buf = b""
+            while True:
+                chunk = proc.stdout.read1(1 << 16)
+                if not chunk:
+                    break
+                buf += chunk
+                *records, buf = buf.split(b"\0")
+                for record in records:
+                    yield _commit_from_log(record)
+            if buf.strip(b"\n"):
+                yield _commit_from_log(buf)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stdout.close()
+            proc.wait()
+
+
+def _commit_from_log(record: bytes) -> Commit:
+    sha, parents, tree, author, committer, message = record.lstrip(b"\n").split(b"\x01", 5)
+    return Commit(
+        sha.decode(),
+        tree.decode(),
+        parents.decode().split(),
+        author,
+        committer,
+        message,
+        parse_trailers(message),
+    )
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+class _suppress_oserror:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
+
+
+class _Signer:
+    """Sign a payload the way git does for gpg.format openpgp, x509 and ssh."""
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+
+    def _config(self, key: str) -> str | None:
+        result = self.repo.run(["config", "--get", key], check=False)
+        return result.stdout.strip() or None if result.returncode == 0 else None
+
+    def sign(self, payload: bytes) -> bytes:
+        fmt = (self._config("gpg.format") or "openpgp").lower()
+        key = self._config("user.signingkey")
+        if fmt == "ssh":
+            return self._ssh(payload, key)
+        program = self._config(f"gpg.{fmt}.program") or (
+            self._config("gpg.program") if fmt == "openpgp" else None
+        )
+        program = program or ("gpgsm" if fmt == "x509" else "gpg")
+        if not key:
+            ident = self.repo.run(["var", "GIT_COMMITTER_IDENT"], check=False).stdout
+            key = ident.rsplit(">", 1)[0] + ">" if ">" in ident else None
+        if not key:
+            raise ArtifactStoreError(
+                "sign_commits is on but no signing key is configured; set user.signingkey"
+            )
+        proc = subprocess.run(
+            [program, "--status-fd=2", "-bsau", key],
+            input=payload,
+            capture_output=True,
+            env=git_env(),
+            check=False,
+        )
+        if proc.returncode or b"[GNUPG:] SIG_CREATED" not in proc.stderr:
+            raise ArtifactStoreError(
+                f"signing with {program} failed: {_last_lines(proc.stderr.decode(errors='replace'))}"
+            )
+        return proc.stdout
+
+    def _ssh(self, payload: bytes, key: str | None) -> bytes:
+        if not key:
+            raise ArtifactStoreError(
+                "sign_commits is on with gpg.format=ssh but user.signingkey is not set"
+            )
+        program = self._config("gpg.ssh.program") or "ssh-keygen"
+        with tempfile.TemporaryDirectory(prefix="artifact-store-sign-") as tmp:
+            args = [program, "-Y", "sign", "-n", "git"]
+            literal = key.removeprefix("key::")
+            if key.startswith("key::") or literal.startswith(("ssh-", "ecdsa-", "sk-")):
+                pub = Path(tmp, "key.pub")
+                pub.write_text(literal + "\n")
+                args += ["-U", "-f", str(pub)]
+            else:
+                args += ["-f", os.path.expanduser(key)]
+            buf = Path(tmp, "payload")
+            buf.write_bytes(payload)
+            proc = subprocess.run(
+                [*args, str(buf)],
+                capture_output=True,
+                env=git_env(),
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+            sig = Path(tmp, "payload.sig")
+            if proc.returncode or not sig.exists():
+                raise ArtifactStoreError(
+                    f"ssh signing failed: {_last_lines(proc.stderr.decode(errors='replace'))}"
+                )
+            return sig.read_bytes()
+
+
+def deadline_left(deadline: float) -> float:
+    return max(0.1, deadline - time.monotonic())

@@ -1,0 +1,938 @@
+"""ArtifactStore: plan -> scan -> write objects -> one ref transaction -> push.
+
+The public library API of SPEC §2-§6. Git access goes through
+:class:`~pytest_artifact_store.gitstore.Repository`; this module decides *what* to
+write and when to retry, never *how* git stores it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pytest_artifact_store import naming
+from pytest_artifact_store.config import ArtifactStoreConfig
+from pytest_artifact_store.errors import ArtifactStoreError, SecretDetectedError
+from pytest_artifact_store.gitstore import (
+    MODE_EXEC,
+    MODE_FILE,
+    MODE_TREE,
+    Commit,
+    Repository,
+    TreeEntry,
+    deadline_left,
+)
+from pytest_artifact_store.metadata import validate_metadata
+from pytest_artifact_store.plan import (
+    STORE_KEYS,
+    ArtifactFile,
+    FilesArg,
+    check_metadata,
+    collect_files,
+)
+from pytest_artifact_store.secrets import Finding, Scanner
+
+SCHEMA_VERSION = 1
+MAX_ATTEMPTS = 60
+_VOLATILE = ("commit_timestamp", "base_commit")
+_TRAILERS = (
+    ("Workflow-Id", "workflow_id"),
+    ("Task-Id", "task_id"),
+    ("Correlation-Id", "correlation_id"),
+    ("Prompt-Hash", "prompt_hash"),
+    ("Agent-Version", "agent_version"),
+    ("LLM-Version", "llm_version"),
+)
+_REJECTED = re.compile(r"\[rejected\]|\(fetch first\)|non-fast-forward|stale info", re.I)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_iso(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())
+
+
+@dataclass
+class _Version:
+    commit: Commit
+    workflow_id: str
+    task_id: str
+
+
+class ArtifactStore:
+    """Commit, find, roll back and push artifact versions in a git repository."""
+
+    def __init__(self, config: ArtifactStoreConfig | None = None) -> None:
+        self.config = config if config is not None else ArtifactStoreConfig()
+        if not isinstance(self.config, ArtifactStoreConfig):
+            raise ArtifactStoreError("config must be an ArtifactStoreConfig")
+        self.repo = Repository(self.config.repo_path)
+        self._scanner: Scanner | None = None
+
+    def close(self) -> None:
+        self.repo.close()
+
+    def __enter__(self) -> ArtifactStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ naming
+    def branch_for(self, workflow_id: str, task_id: str) -> str:
+        return naming.branch_name(self.config.branch_prefix, workflow_id, task_id)
+
+    def task_dir(self, task_id: str) -> str:
+        root = self.config.artifact_root
+        return f"{root}/{task_id}" if root else task_id
+
+    def _ident(self, ts: datetime) -> bytes:
+        cfg = self.config
+        return f"{cfg.commit_author_name} <{cfg.commit_author_email}> {int(ts.timestamp())} +0000".encode()
+
+    @property
+    def scanner(self) -> Scanner:
+        if self._scanner is None:
+            self._scanner = Scanner(self.config.secret_patterns, self.config.extra_secret_patterns)
+        return self._scanner
+
+    # ------------------------------------------------------------------ commit
+    def commit_artifacts(
+        self,
+        workflow_id: str,
+        task_id: str,
+        files: FilesArg,
+        metadata: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+        prompt_hash: str | None = None,
+    ) -> dict[str, Any]:
+        cfg = self.config
+        naming.check_id("workflow_id", workflow_id)
+        naming.check_id("task_id", task_id)
+        if correlation_id is None:
+            if cfg.require_correlation_id:
+                raise ArtifactStoreError(
+                    "correlation_id is required (require_correlation_id=True); pass the "
+                    "workflow's correlation id, or set require_correlation_id=False"
+                )
+            corr_tag = None
+        else:
+            corr_tag = naming.correlation_tag(correlation_id)
+        phash = None if prompt_hash is None else naming.prompt_hash(prompt_hash)
+        caller = check_metadata(metadata)
+        self._check_owned_keys(caller, workflow_id, task_id, corr_tag, phash)
+        status = caller.get("test_status")
+        if cfg.require_test_passed and "test_status" in caller and status != "passed":
+            raise ArtifactStoreError(
+                f"metadata test_status is {status!r}, not 'passed'; refusing to commit a "
+                "failing run (set require_test_passed=False to store it anyway)"
+            )
+        artifacts = collect_files(files, reserved=cfg.metadata_filename, max_size=cfg.max_file_size)
+        task_dir = self.task_dir(task_id)
+        if cfg.scan_for_secrets:
+            self._scan(artifacts)
+        blob_shas = {a.name: self.repo.hash_object(b"blob", a.data) for a in artifacts}
+        branch = self.branch_for(workflow_id, task_id)
+        branch_ref = f"refs/heads/{branch}"
+        corr_ref = f"refs/tags/{corr_tag}" if corr_tag else None
+        prompt_ref = f"refs/tags/{naming.PROMPT_PREFIX}{phash}" if phash else None
+        written = False
+        scanned_meta = False
+        lock_waits = 0
+        for attempt in range(MAX_ATTEMPTS):
+            tip, corr_target, prompt_target = self.repo.resolve(
+                [
+                    branch_ref,
+                    f"{corr_ref}^{{commit}}" if corr_ref else branch_ref,
+                    prompt_ref or branch_ref,
+                ]
+            )
+            corr_target = corr_target if corr_ref else None
+            prompt_target = prompt_target if prompt_ref else None
+            now = _utc_now()
+            parent = tip or self._base_commit()
+            meta = self._build_metadata(
+                caller, workflow_id, task_id, corr_tag, phash, now, parent, artifacts
+            )
+            if corr_target is not None:
+                return self._existing(corr_target, corr_tag or "", branch, blob_shas, meta)
+            meta_bytes = (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
+            if cfg.include_metadata and not scanned_meta:
+                problems = validate_metadata(meta)
+                if problems:
+                    raise ArtifactStoreError("invalid metadata: " + "; ".join(problems))
+                if cfg.scan_for_secrets:
+                    self._raise_findings(self.scanner.scan_bytes(meta_bytes, "metadata"))
+                scanned_meta = True
+            if not written:
+                for a in artifacts:
+                    self.repo.write_object(b"blob", a.data, blob_shas[a.name])
+                written = True
+            entries = {
+                a.name: (MODE_EXEC if a.executable else MODE_FILE, blob_shas[a.name])
+                for a in artifacts
+            }
+            if cfg.include_metadata:
+                entries[cfg.metadata_filename] = (
+                    MODE_FILE,
+                    self.repo.write_object(b"blob", meta_bytes),
+                )
+            task_tree = self._write_nested(entries)
+            root_tree = self._replace_path(parent, task_dir, task_tree)
+            message = self._message(workflow_id, task_id, corr_tag, phash, caller)
+            ident = self._ident(now)
+            commit = self.repo.write_commit(
+                root_tree, [parent] if parent else [], ident, ident, message, sign=cfg.sign_commits
+            )
+            updates: list[tuple[str, str, str | None]] = [(branch_ref, commit, tip)]
+            tags = []
+            subject = message.split(b"\n", 1)[0]
+            if corr_tag and corr_ref:
+                tag = self.repo.write_tag(
+                    commit, corr_tag, ident, subject + b"\n", sign=cfg.sign_commits
+                )
+                updates.append((corr_ref, tag, None))
+                tags.append(corr_tag)
+            if prompt_ref and prompt_target is None:
+                name = prompt_ref.removeprefix("refs/tags/")
+                text = f"first artifact built from prompt {phash}: {workflow_id}/{task_id}\n"
+                tag = self.repo.write_tag(commit, name, ident, text.encode(), sign=cfg.sign_commits)
+                updates.append((prompt_ref, tag, None))
+                tags.append(name)
+            error = self.repo.transaction(updates, f"artifact-store: {subject.decode()}")
+            if error is None:
+                break
+            if "File exists" in error and ".lock" in error:
+                lock_waits += 1
+                if lock_waits > 20:
+                    lock = re.search(r"'([^']+\.lock)'", error)
+                    raise ArtifactStoreError(
+                        f"cannot update {branch_ref}: lock file "
+                        f"{lock.group(1) if lock else '(unknown)'} exists. Another git process "
+                        "may be writing; if none is running, remove that file and retry."
+                    )
+            elif not self._state_changed(branch_ref, tip, corr_ref, prompt_ref, prompt_target):
+                raise ArtifactStoreError(f"git refused the ref update for {branch_ref}: {error}")
+            time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** min(attempt, 6))))
+        else:
+            raise ArtifactStoreError(
+                f"gave up committing to {branch_ref} after {MAX_ATTEMPTS} attempts: other "
+                "writers kept moving the branch; retry later"
+            )
+        result: dict[str, Any] = {
+            "success": True,
+            "branch": branch,
+            "commit_sha": commit,
+            "tags": tags,
+            "pushed": False,
+            "push_error": None,
+            "created": True,
+            "files": meta["files"],
+        }
+        result["pushed"], result["push_error"] = self._auto_push(branch)
+        return result
+
+    def _check_owned_keys(
+        self,
+        caller: Mapping[str, Any],
+        workflow_id: str,
+        task_id: str,
+        corr_tag: str | None,
+        phash: str | None,
+    ) -> None:
+        ours: dict[str, Any] = {
+            "workflow_id": workflow_id,
+            "task_id": task_id,
+            "correlation_id": corr_tag,
+            "prompt_hash": phash,
+            "schema_version": SCHEMA_VERSION,
+        }
+        for key in STORE_KEYS:
+            if key not in caller:
+                continue
+            value = caller[key]
+            if key == "correlation_id" and isinstance(value, str) and corr_tag:
+                with contextlib.suppress(ArtifactStoreError):
+                    value = naming.correlation_tag(value)
+            if key == "prompt_hash" and isinstance(value, str) and phash:
+                with contextlib.suppress(ArtifactStoreError):
+                    value = naming.prompt_hash(value)
+            if key not in ours or value != ours[key]:
+                raise ArtifactStoreError(
+                    f"metadata key {key!r} is owned by the store"
+                    + (f" and differs from its value {ours[key]!r}" if key in ours else "")
+                    + "; remove it from metadata (pass ids as arguments)"
+                )
+
+    def _build_metadata(
+        self,
+        caller: Mapping[str, Any],
+        workflow_id: str,
+        task_id: str,
+        corr_tag: str | None,
+        phash: str | None,
+        now: datetime,
+        parent: str | None,
+        artifacts: list[ArtifactFile],
+    ) -> dict[str, Any]:
+        cfg = self.config
+        task_dir = self.task_dir(task_id)
+        files = [f"{task_dir}/{a.name}" for a in artifacts]
+        if cfg.include_metadata:
+            files.append(f"{task_dir}/{cfg.metadata_filename}")
+        meta: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "workflow_id": workflow_id,
+            "task_id": task_id,
+            "correlation_id": corr_tag,
+            "prompt_hash": phash,
+            "commit_timestamp": _iso(now),
+            "agent_version": caller.get("agent_version"),
+            "llm_version": caller.get("llm_version"),
+            "test_metrics": caller.get("test_metrics", {}),
+            "files": files,
+            "file_sha256": {a.name: _sha256(a.data) for a in artifacts},
+            "base_commit": parent,
+        }
+        for key, value in caller.items():
+            meta.setdefault(key, value)
+        return meta
+
+    def _message(
+        self,
+        workflow_id: str,
+        task_id: str,
+        corr_tag: str | None,
+        phash: str | None,
+        caller: Mapping[str, Any],
+    ) -> bytes:
+        subject = f"artifacts({workflow_id}/{task_id})" + (f": {corr_tag}" if corr_tag else "")
+        values = {
+            "workflow_id": workflow_id,
+            "task_id": task_id,
+            "correlation_id": corr_tag,
+            "prompt_hash": phash,
+            "agent_version": caller.get("agent_version"),
+            "llm_version": caller.get("llm_version"),
+        }
+        trailers = [
+            f"{name}: {_one_line(values[key])[:200]}"
+            for name, key in _TRAILERS
+            if values[key] not in (None, "") and _one_line(values[key])
+        ]
+        return (subject + "\n\n" + "\n".join(trailers) + "\n").encode()
+
+    def _scan(self, artifacts: list[ArtifactFile]) -> None:
+        findings: list[Finding] = []
+        for a in artifacts:
+            findings.extend(self.scanner.scan_bytes(a.data, str(a.source)))
+        self._raise_findings(findings)
+
+    @staticmethod
+    def _raise_findings(findings: list[Finding]) -> None:
+        if findings:
+            raise SecretDetectedError(findings)
+
+    def _base_commit(self) -> str | None:
+        base = self.config.base_ref
+        if base is None:
+            return self.repo.resolve(["HEAD^{commit}"])[0]  # None in an empty repository
+        sha = self.repo.resolve([f"{base}^{{commit}}"])[0]
+        if sha is None:
+            raise ArtifactStoreError(
+                f"base_ref {base!r} does not name a commit in {self.repo.cwd}; use a branch, "
+                "tag or sha that exists (or None for HEAD)"
+            )
+        return sha
+
+    def _state_changed(
+        self,
+        branch_ref: str,
+        tip: str | None,
+        corr_ref: str | None,
+        prompt_ref: str | None,
+        prompt_target: str | None,
+    ) -> bool:
+        names = [branch_ref, corr_ref or branch_ref, prompt_ref or branch_ref]
+        now_tip, now_corr, now_prompt = self.repo.resolve(names)
+        return (
+            now_tip != tip
+            or (corr_ref is not None and now_corr is not None)
+            or (prompt_ref is not None and (now_prompt is None) != (prompt_target is None))
+        )
+
+    def _existing(
+        self,
+        commit_sha: str,
+        corr_tag: str,
+        branch: str,
+        blob_shas: Mapping[str, str],
+        meta: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """An idempotent repeat returns the existing commit; different content is an error."""
+        commit = self.repo.read_commit(commit_sha)
+        task_dir = self.task_dir(str(meta["task_id"]))
+        differs = None
+        if commit is None:
+            differs = "its commit is missing"
+        elif (commit.trailers.get("Workflow-Id"), commit.trailers.get("Task-Id")) != (
+            meta["workflow_id"],
+            meta["task_id"],
+        ):
+            differs = (
+                f"it names {commit.trailers.get('Workflow-Id')}/{commit.trailers.get('Task-Id')}"
+            )
+        else:
+            stored = self.repo.ls_tree_blobs(f"{commit.sha}:{task_dir}")
+            stored_meta = stored.pop(self.config.metadata_filename, None)
+            if stored != dict(blob_shas):
+                differs = "its files differ"
+            elif stored_meta is not None:
+                old = self._load_metadata(stored_meta)
+                if _content(old) != _content(meta):
+                    differs = "its metadata differs"
+        if differs:
+            raise ArtifactStoreError(
+                f"correlation id {corr_tag} is already used by commit {commit_sha[:12]} and "
+                f"{differs}; use a new correlation id for a new artifact version"
+            )
+        assert commit is not None
+        entry = self._entry(_Version(commit, str(meta["workflow_id"]), str(meta["task_id"])))
+        pushed, push_error = self._auto_push(branch)
+        return {
+            "success": True,
+            "branch": branch,
+            "commit_sha": commit.sha,
+            "tags": entry["tags"],
+            "pushed": pushed,
+            "push_error": push_error,
+            "created": False,
+            "files": entry.get("files", list(meta["files"])),
+        }
+
+    def _load_metadata(self, blob: str) -> dict[str, Any] | None:
+        found = self.repo.read_many([blob])[0]
+        return _decode_metadata(found[2]) if found else None
+
+    # ------------------------------------------------------------------ trees
+    def _write_nested(self, entries: Mapping[str, tuple[bytes, str]]) -> str:
+        """Write the task directory's tree (and sub-trees for nested names)."""
+        files: list[TreeEntry] = []
+        subdirs: dict[str, dict[str, tuple[bytes, str]]] = {}
+        for name, (mode, sha) in entries.items():
+            head, sep, rest = name.partition("/")
+            if sep:
+                subdirs.setdefault(head, {})[rest] = (mode, sha)
+            else:
+                files.append(TreeEntry(mode, name.encode(), bytes.fromhex(sha)))
+        for head, sub in subdirs.items():
+            files.append(
+                TreeEntry(MODE_TREE, head.encode(), bytes.fromhex(self._write_nested(sub)))
+            )
+        return self.repo.write_tree(files)
+
+    def _replace_path(self, commit: str | None, path: str, tree_sha: str) -> str:
+        """Root tree of ``commit`` with the directory at ``path`` replaced by ``tree_sha``.
+
+        Reads only the trees along ``path`` (one pipelined request), so the cost does
+        not grow with the size of the repository's tree.
+        """
+        parts = path.split("/")
+        levels: list[list[TreeEntry]] = [[] for _ in parts]
+        if commit is not None:
+            names = [f"{commit}^{{tree}}"] + [
+                f"{commit}:{'/'.join(parts[:i])}" for i in range(1, len(parts))
+            ]
+            for i, found in enumerate(self.repo.read_many(names)):
+                if found is None:
+                    break
+                if found[1] != "tree":
+                    raise ArtifactStoreError(
+                        f"cannot store artifacts under {path!r}: {'/'.join(parts[:i])!r} is a "
+                        f"file in commit {commit[:12]}; choose another artifact_root"
+                    )
+                levels[i] = self.repo.parse_tree(found[2])
+        sha = tree_sha
+        for i in range(len(parts) - 1, -1, -1):
+            name = parts[i].encode()
+            kept = [e for e in levels[i] if e.name != name]
+            kept.append(TreeEntry(MODE_TREE, name, bytes.fromhex(sha)))
+            sha = self.repo.write_tree(kept)
+        return sha
+
+    # ------------------------------------------------------------------ reading
+    def _branches(
+        self, workflow_id: str | None, task_id: str | None, archived: bool
+    ) -> dict[tuple[str, str], str]:
+        prefix = self.config.branch_prefix
+        spaces = ["refs/heads/"] + (["refs/archive/"] if archived else [])
+        patterns = [
+            f"{space}{prefix}/{workflow_id}/" if workflow_id else f"{space}{prefix}/"
+            for space in spaces
+        ]
+        found: dict[tuple[str, str], str] = {}
+        for line in self.repo.for_each_ref(patterns, "%(objectname) %(refname)"):
+            sha, ref = line.split(" ", 1)
+            for space in spaces:
+                rest = ref.removeprefix(f"{space}{prefix}/")
+                if rest != ref:
+                    break
+            parts = rest.split("/")
+            if len(parts) == 2 and (task_id is None or parts[1] == task_id):
+                found.setdefault((parts[0], parts[1]), sha)
+        return found
+
+    def _versions(self, tips: Mapping[tuple[str, str], str]) -> Iterator[_Version]:
+        """Artifact commits of the given task branches, newest first, stopping at bases."""
+        wanted = set(tips.values())
+        seen: set[str] = set()
+        for commit in self.repo.walk(sorted(wanted)):
+            seen.add(commit.sha)
+            wanted.discard(commit.sha)
+            key = (commit.trailers.get("Workflow-Id", ""), commit.trailers.get("Task-Id", ""))
+            if key in tips:
+                yield _Version(commit, *key)
+                wanted.update(p for p in commit.parents if p not in seen)
+            if not wanted:
+                return
+
+    def list_artifacts(
+        self,
+        workflow_id: str | None = None,
+        limit: int | None = 50,
+        *,
+        task_id: str | None = None,
+        prompt_hash: str | None = None,
+        archived: bool = False,
+    ) -> list[dict[str, Any]]:
+        if workflow_id is not None:
+            naming.check_id("workflow_id", workflow_id)
+        if task_id is not None:
+            naming.check_id("task_id", task_id)
+        phash = None if prompt_hash is None else naming.prompt_hash(prompt_hash)
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ArtifactStoreError(f"limit must be a non-negative integer or None, got {limit!r}")
+        if limit == 0:
+            return []
+        tips = self._branches(workflow_id, task_id, archived)
+        picked: list[_Version] = []
+        for version in self._versions(tips):
+            if phash and version.commit.trailers.get("Prompt-Hash") != phash:
+                continue
+            if (
+                limit is not None
+                and len(picked) >= limit
+                and version.commit.commit_time < picked[limit - 1].commit.commit_time
+            ):
+                break
+            picked.append(version)
+        entries = self._entries(picked)
+        entries.sort(key=_sort_key, reverse=True)
+        return entries if limit is None else entries[:limit]
+
+    def get_artifact_by_correlation_id(self, correlation_id: str) -> dict[str, Any] | None:
+        try:
+            tag = naming.correlation_tag(correlation_id)
+        except ArtifactStoreError:
+            return None
+        commit = self.repo.read_commit(f"refs/tags/{tag}")
+        if commit is None:
+            return None
+        workflow_id = commit.trailers.get("Workflow-Id")
+        task_id = commit.trailers.get("Task-Id")
+        if not workflow_id or not task_id:
+            return None
+        return self._entry(_Version(commit, workflow_id, task_id))
+
+    def _entry(self, version: _Version) -> dict[str, Any]:
+        return self._entries([version])[0]
+
+    def _entries(self, versions: list[_Version]) -> list[dict[str, Any]]:
+        names: list[str] = []
+        for v in versions:
+            t = v.commit.trailers
+            names.append(
+                f"{v.commit.sha}:{self.task_dir(v.task_id)}/{self.config.metadata_filename}"
+            )
+            names.append(
+                f"refs/tags/{t['Correlation-Id']}^{{commit}}" if t.get("Correlation-Id") else "HEAD"
+            )
+            names.append(
+                f"refs/tags/prompt_{t['Prompt-Hash']}^{{commit}}"
+                if t.get("Prompt-Hash")
+                else "HEAD"
+            )
+        found = self.repo.read_many(names)
+        entries = []
+        for i, v in enumerate(versions):
+            meta_obj, corr, prompt = found[3 * i : 3 * i + 3]
+            meta = _decode_metadata(meta_obj[2]) if meta_obj and meta_obj[1] == "blob" else None
+            entry = meta if meta is not None else self._from_trailers(v)
+            tags = []
+            t = v.commit.trailers
+            if t.get("Correlation-Id") and corr and corr[0] == v.commit.sha:
+                tags.append(t["Correlation-Id"])
+            if t.get("Prompt-Hash") and prompt and prompt[0] == v.commit.sha:
+                tags.append(f"prompt_{t['Prompt-Hash']}")
+            entry["branch"] = self.branch_for(v.workflow_id, v.task_id)
+            entry["commit_sha"] = v.commit.sha
+            entry["tags"] = tags
+            entries.append(entry)
+        return entries
+
+    def _from_trailers(self, v: _Version) -> dict[str, Any]:
+        t = v.commit.trailers
+        entry: dict[str, Any] = {key: t.get(name) for name, key in _TRAILERS}
+        entry["workflow_id"], entry["task_id"] = v.workflow_id, v.task_id
+        ts = datetime.fromtimestamp(v.commit.commit_time, timezone.utc)
+        entry["commit_timestamp"] = ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return entry
+
+    # ------------------------------------------------------------------ rollback
+    def revert_to_tag(self, tag: str, target_branch: str = "main") -> dict[str, Any]:
+        if not isinstance(tag, str) or not tag or "\n" in tag:
+            raise ArtifactStoreError(f"invalid tag {tag!r}")
+        commit = self.repo.read_commit(f"refs/tags/{tag}")
+        name = tag
+        if commit is None and not tag.startswith(naming.CORR_PREFIX):
+            try:
+                name = naming.correlation_tag(tag)
+            except ArtifactStoreError:
+                name = tag
+            commit = self.repo.read_commit(f"refs/tags/{name}")
+        if commit is None:
+            raise ArtifactStoreError(
+                f"unknown tag {tag!r}: no tag {tag!r} or corr_{tag} in this repository"
+            )
+        workflow_id = commit.trailers.get("Workflow-Id")
+        task_id = commit.trailers.get("Task-Id")
+        if not workflow_id or not task_id:
+            raise ArtifactStoreError(f"tag {name!r} does not point at an artifact commit")
+        naming.check_ref_prefix("target_branch", target_branch)
+        self._check_rollback_depth(name, commit, workflow_id, task_id)
+        task_dir = self.task_dir(task_id)
+        subtree = self.repo.resolve([f"{commit.sha}:{task_dir}"])[0]
+        if subtree is None:
+            raise ArtifactStoreError(f"tag {name!r}: its commit has no {task_dir!r} directory")
+        target_ref = f"refs/heads/{target_branch}"
+        worktrees = self.repo.worktrees_on(target_ref)
+        for wt in worktrees:
+            dirty = self.repo.run(
+                ["status", "--porcelain", "--untracked-files=all", "--", task_dir], cwd=wt
+            ).stdout
+            if dirty.strip():
+                raise ArtifactStoreError(
+                    f"{target_branch} is checked out in {wt} and {task_dir}/ has uncommitted "
+                    "changes there; commit or stash them, then revert again (nothing was changed)"
+                )
+        for attempt in range(MAX_ATTEMPTS):
+            tip = self.repo.resolve([target_ref])[0]
+            if tip is None:
+                raise ArtifactStoreError(
+                    f"target branch {target_branch!r} does not exist; create it first"
+                )
+            now = _utc_now()
+            ident = self._ident(now)
+            root = self._replace_path(tip, task_dir, subtree)
+            message = (
+                f"revert({workflow_id}/{task_id}): restore {name}\n\n"
+                f"Restores {task_dir}/ to artifact commit {commit.sha}.\n\n"
+                f"Reverted-To: {name}\nReverted-Commit: {commit.sha}\n"
+            ).encode()
+            new = self.repo.write_commit(
+                root, [tip], ident, ident, message, sign=self.config.sign_commits
+            )
+            error = self.repo.transaction(
+                [(target_ref, new, tip)], f"artifact-store: revert to {name}"
+            )
+            if error is None:
+                break
+            if self.repo.resolve([target_ref])[0] == tip:
+                raise ArtifactStoreError(f"git refused to update {target_ref}: {error}")
+            time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** min(attempt, 6))))
+        else:
+            raise ArtifactStoreError(f"gave up updating {target_ref}: it kept moving")
+        for wt in worktrees:
+            self.repo.run(
+                ["restore", f"--source={new}", "--staged", "--worktree", "--", task_dir], cwd=wt
+            )
+        return {"success": True, "commit_sha": new, "reverted_to": name, "branch": target_branch}
+
+    def _check_rollback_depth(
+        self, name: str, commit: Commit, workflow_id: str, task_id: str
+    ) -> None:
+        depth = self.config.max_rollback_depth
+        tips = self._branches(workflow_id, task_id, archived=True)
+        recent = []
+        for version in self._versions(tips):
+            recent.append(version.commit.sha)
+            if len(recent) >= depth:
+                break
+        if commit.sha not in recent:
+            raise ArtifactStoreError(
+                f"{name} is not among the last {depth} versions of "
+                f"{self.branch_for(workflow_id, task_id)} (max_rollback_depth={depth}); "
+                "raise max_rollback_depth to go further back"
+            )
+
+    # ------------------------------------------------------------------ push
+    def _auto_push(self, branch: str) -> tuple[bool, str | None]:
+        if not self.config.auto_push:
+            return False, "auto_push is off"
+        remote = self.config.remote_name
+        if not self.repo.remote_exists(remote):
+            return False, f"no remote named {remote!r}; add it with 'git remote add {remote} URL'"
+        return self._push_branch(remote, branch, self.config.push_timeout)
+
+    def push_pending(
+        self, remote: str | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Push every artifact branch and tag the remote lacks (SPEC §6).
+
+        Returns ``{'success', 'remote', 'pushed': [branches], 'up_to_date': [branches],
+        'errors': {branch: reason}}``.
+        """
+        remote = remote or self.config.remote_name
+        timeout = self.config.push_timeout if timeout is None else timeout
+        if not self.repo.remote_exists(remote):
+            raise ArtifactStoreError(
+                f"no remote named {remote!r}; add it with 'git remote add {remote} URL'"
+            )
+        prefix = self.config.branch_prefix
+        local = {
+            line.split(" ", 1)[1]: line.split(" ", 1)[0]
+            for line in self.repo.for_each_ref(
+                [f"refs/heads/{prefix}/"], "%(objectname) %(refname)"
+            )
+        }
+        remote_refs = self._ls_remote(
+            remote, [f"refs/heads/{prefix}/*"], time.monotonic() + timeout
+        )
+        result: dict[str, Any] = {
+            "success": True,
+            "remote": remote,
+            "pushed": [],
+            "up_to_date": [],
+            "errors": {},
+        }
+        for ref, sha in sorted(local.items()):
+            branch = ref.removeprefix("refs/heads/")
+            missing_tags = self._tags_remote_lacks(
+                remote, branch, sha, None, time.monotonic() + timeout
+            )
+            if remote_refs.get(ref) == sha and not missing_tags:
+                result["up_to_date"].append(branch)
+                continue
+            ok, error = self._push_branch(remote, branch, timeout)
+            if ok:
+                result["pushed"].append(branch)
+            else:
+                result["errors"][branch] = error
+                result["success"] = False
+        return result
+
+    def _ls_remote(self, remote: str, patterns: list[str], deadline: float) -> dict[str, str]:
+        res = self.repo.run(
+            ["ls-remote", remote, *patterns], timeout=deadline_left(deadline), check=False
+        )
+        if res.timed_out:
+            raise _PushFailed(f"ls-remote {remote} timed out")
+        if res.returncode:
+            raise _PushFailed(f"cannot reach remote {remote!r}: {_tail(res.stderr)}")
+        refs = {}
+        for line in res.stdout.splitlines():
+            sha, _, ref = line.partition("\t")
+            refs[ref] = sha
+        return refs
+
+    def _tags_remote_lacks(
+        self, remote: str, branch: str, tip: str, remote_tip: str | None, deadline: float
+    ) -> list[str]:
+        """corr_/prompt_ tags of this branch's versions that the remote does not have."""
+        workflow_id, task_id = branch.removeprefix(self.config.branch_prefix + "/").split("/", 1)
+        candidates = []
+        for version in self._versions({(workflow_id, task_id): tip}):
+            if version.commit.sha == remote_tip:
+                break
+            candidates.append(version)
+        entries = self._entries(candidates)
+        tags = [t for e in entries for t in e["tags"]]
+        if not tags:
+            return []
+        have = self._ls_remote(remote, [f"refs/tags/{t}" for t in tags], deadline)
+        return [t for t in tags if f"refs/tags/{t}" not in have]
+
+    def _push_branch(self, remote: str, branch: str, timeout: float) -> tuple[bool, str | None]:
+        deadline = time.monotonic() + timeout
+        ref = f"refs/heads/{branch}"
+        last_error = "no attempt made"
+        try:
+            for attempt in range(6):
+                tip = self.repo.resolve([ref])[0]
+                if tip is None:
+                    return False, f"branch {branch} does not exist locally"
+                remote_tip = self._ls_remote(remote, [ref], deadline).get(ref)
+                if remote_tip and remote_tip != tip and not self._is_ancestor(remote_tip, tip):
+                    tip = self._replay_onto_remote(remote, branch, tip, deadline)
+                    remote_tip = self.repo.resolve([f"refs/remotes/{remote}/{branch}"])[0]
+                tags = self._tags_remote_lacks(remote, branch, tip, remote_tip, deadline)
+                if remote_tip == tip and not tags:
+                    return True, None
+                refspecs = [f"{tip}:{ref}"] + [f"refs/tags/{t}:refs/tags/{t}" for t in tags]
+                res = self.repo.run(
+                    ["push", "--atomic", "--porcelain", remote, *refspecs],
+                    timeout=deadline_left(deadline),
+                    check=False,
+                )
+                if res.timed_out:
+                    return (
+                        False,
+                        f"push to {remote!r} timed out after {timeout} s (the commit is kept locally)",
+                    )
+                if res.returncode == 0:
+                    return True, None
+                last_error = _tail(res.stderr + "\n" + res.stdout)
+                if not _REJECTED.search(res.stderr + res.stdout) or time.monotonic() > deadline:
+                    return False, f"push to {remote!r} failed: {last_error}"
+                time.sleep(random.uniform(0.05, 0.2 * 2**attempt))
+        except _PushFailed as exc:
+            return False, str(exc)
+        return False, f"push to {remote!r} kept being rejected: {last_error}"
+
+    def _is_ancestor(self, maybe_ancestor: str, commit: str) -> bool:
+        if self.repo.resolve([f"{maybe_ancestor}^{{commit}}"])[0] is None:
+            return False
+        res = self.repo.run(["merge-base", "--is-ancestor", maybe_ancestor, commit], check=False)
+        return res.returncode == 0
+
+    def _replay_onto_remote(self, remote: str, branch: str, tip: str, deadline: float) -> str:
+        """Rebuild every local version the remote lacks on top of the remote's tip."""
+        tracking = f"refs/remotes/{remote}/{branch}"
+        res = self.repo.run(
+            [
+                "fetch",
+                "--no-tags",
+                "--no-write-fetch-head",
+                remote,
+                f"+refs/heads/{branch}:{tracking}",
+            ],
+            timeout=deadline_left(deadline),
+            check=False,
+        )
+        if res.returncode or res.timed_out:
+            raise _PushFailed(
+                f"cannot fetch {branch} from {remote!r}: {_tail(res.stderr) or 'timed out'}"
+            )
+        remote_tip = self.repo.resolve([tracking])[0]
+        assert remote_tip is not None
+        workflow_id, task_id = branch.removeprefix(self.config.branch_prefix + "/").split("/", 1)
+        out = self.repo.run(
+            ["rev-list", "--reverse", "--topo-order", tip, f"^{remote_tip}"]
+        ).stdout.split()
+        commits = [
+            c
+            for c in self.repo.read_commits(out)
+            if (c.trailers.get("Workflow-Id"), c.trailers.get("Task-Id")) == (workflow_id, task_id)
+        ]
+        task_dir = self.task_dir(task_id)
+        parent = remote_tip
+        moved: dict[str, str] = {}
+        for c in commits:
+            subtree = self.repo.resolve([f"{c.sha}:{task_dir}"])[0]
+            if subtree is None:
+                continue
+            root = self._replace_path(parent, task_dir, subtree)
+            parent = self.repo.write_commit(
+                root, [parent], c.author, c.committer, c.message, sign=self.config.sign_commits
+            )
+            moved[c.sha] = parent
+        updates: list[tuple[str, str, str | None]] = [(f"refs/heads/{branch}", parent, tip)]
+        entries = self._entries([_Version(c, workflow_id, task_id) for c in commits])
+        tag_names = [t for e in entries for t in e["tags"]]
+        have = (
+            self._ls_remote(remote, [f"refs/tags/{t}" for t in tag_names], deadline)
+            if tag_names
+            else {}
+        )
+        ident = self._ident(_utc_now())
+        for entry in entries:
+            for name in entry["tags"]:
+                if f"refs/tags/{name}" in have:
+                    continue  # the remote's tag stands; never move or force it
+                old = self.repo.resolve([f"refs/tags/{name}"])[0]
+                message = f"{name}: replayed onto {remote}/{branch}\n".encode()
+                new_tag = self.repo.write_tag(
+                    moved[entry["commit_sha"]], name, ident, message, sign=self.config.sign_commits
+                )
+                updates.append((f"refs/tags/{name}", new_tag, old))
+        error = self.repo.transaction(updates, f"artifact-store: replay {branch} onto {remote}")
+        if error is not None:
+            raise _PushFailed(f"local refs moved while replaying onto {remote}: {error}")
+        return parent
+
+
+class _PushFailed(Exception):
+    pass
+
+
+def _tail(text: str) -> str:
+    from pytest_artifact_store.gitstore import _last_lines
+
+    return _last_lines(text)
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _content(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if meta is None:
+        return None
+    return {k: v for k, v in meta.items() if k not in _VOLATILE}
+
+
+def _decode_metadata(data: bytes) -> dict[str, Any] | None:
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _sort_key(entry: Mapping[str, Any]) -> datetime:
+    return _parse_iso(entry.get("commit_timestamp")) or datetime.min.replace(tzinfo=timezone.utc)
+
+
+def open_store(repo_path: Path | str | None = None, **overrides: Any) -> ArtifactStore:
+    """Shorthand used by the CLI: a store on ``repo_path`` with config overrides."""
+    cfg = ArtifactStoreConfig(repo_path=Path(repo_path) if repo_path else Path.cwd(), **overrides)
+    return ArtifactStore(cfg)
