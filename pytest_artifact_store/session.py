@@ -287,8 +287,8 @@ class ArtifactSession:
                 raise CommitRefused(
                     f"{pattern} (in {patterns.origin}) does not exist in {patterns.base}"
                 )
-            for path in matches:
-                _put(files, path.name, path, f"{pattern} (in {patterns.origin})")
+            for name, path in matches:
+                _put(files, name, path, f"{pattern} (in {patterns.origin})")
         for name, path in self.recorder.files.items():
             if not path.is_file():
                 raise CommitRefused(
@@ -338,13 +338,33 @@ class ArtifactSession:
             terminalreporter.line(line, red=red)
 
 
-def _glob(pattern: str, base: Path) -> list[Path]:
+def _glob(pattern: str, base: Path) -> list[tuple[str, Path]]:
+    """(name in the task directory, file) for each match; a directory gives its files."""
     expanded = os.path.expanduser(pattern)
-    root = Path(expanded) if os.path.isabs(expanded) else base / expanded
-    if not _has_magic(expanded):
-        return [root] if root.is_file() else []
-    matches = glob.glob(expanded, root_dir=base, recursive=True)
-    return sorted(p for p in (base / m for m in matches) if p.is_file())
+    if _has_magic(expanded):
+        found = glob.glob(expanded, root_dir=base, recursive=True)
+        matches = sorted(base / m for m in found)
+    else:
+        path = Path(expanded) if os.path.isabs(expanded) else base / expanded
+        matches = [path] if path.exists() else []
+    out: list[tuple[str, Path]] = []
+    for match in matches:
+        if match.is_dir():
+            out.extend(_files_under(match))
+        elif match.is_file():
+            out.append((match.name, match))
+    return out
+
+
+def _files_under(top: Path) -> list[tuple[str, Path]]:
+    # Like the library's directory arguments: files at their paths relative to ``top``.
+    out = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            out.append((path.relative_to(top).as_posix(), path))
+    return out
 
 
 def _has_magic(pattern: str) -> bool:
