@@ -29,6 +29,7 @@ from pytest_artifact_store.gitstore import (
     Repository,
     TreeEntry,
     deadline_left,
+    redact,
 )
 from pytest_artifact_store.metadata import validate_metadata
 from pytest_artifact_store.plan import (
@@ -818,7 +819,7 @@ class ArtifactStore:
                     )
                 if res.returncode == 0:
                     return True, None
-                last_error = _tail(res.stderr + "\n" + res.stdout)
+                last_error = _push_failure(res.stderr, res.stdout)
                 if not _REJECTED.search(res.stderr + res.stdout) or time.monotonic() > deadline:
                     return False, f"push to {remote!r} failed: {last_error}"
                 time.sleep(random.uniform(0.05, 0.2 * 2**attempt))
@@ -906,6 +907,20 @@ def _tail(text: str) -> str:
     from pytest_artifact_store.gitstore import _last_lines
 
     return _last_lines(text)
+
+
+def _push_failure(stderr: str, stdout: str) -> str:
+    """git's reason for a failed push: the remote's words, rejections, then errors."""
+    said = [ln[7:].strip() for ln in stderr.splitlines() if ln.startswith("remote:")]
+    rejected = []
+    for line in stdout.splitlines():
+        if line.startswith("!"):
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                rejected.append(f"{parts[1].split(':')[-1]} {parts[2]}")
+    errors = [ln.strip() for ln in stderr.splitlines() if ln.startswith(("error:", "fatal:"))]
+    text = " / ".join([s for s in said if s] + rejected[:3] + errors[:2])
+    return redact(text) if text else _tail(stderr)
 
 
 def _sha256(data: bytes) -> str:

@@ -1,0 +1,188 @@
+"""list_artifacts, get_artifact_by_correlation_id and revert_to_tag (SPEC §2, §5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
+
+TASK_DIR = "Backtest/codes/task_001"
+
+
+def make_store(repo: Path, **kw: object) -> ArtifactStore:
+    kw.setdefault("auto_push", False)
+    return ArtifactStore(ArtifactStoreConfig(repo_path=repo, **kw))  # type: ignore[arg-type]
+
+
+def version(store: ArtifactStore, wf: str, task: str, corr: str, text: str, **kw: object):
+    src = Path(store.config.repo_path).parent / f"{corr}.py"
+    src.write_text(text)
+    return store.commit_artifacts(wf, task, {"strategy.py": src}, correlation_id=corr, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def populated(repo: Path) -> tuple[ArtifactStore, list[dict]]:
+    store = make_store(repo)
+    made = [
+        version(store, "wf_a", "t1", "a1", "v1\n", metadata={"test_metrics": {"pnl": 1}}),
+        version(store, "wf_a", "t2", "a2", "v1\n", prompt_hash="abcdef01"),
+        version(store, "wf_b", "t1", "b1", "v1\n"),
+        version(store, "wf_a", "t1", "a3", "v2\n", prompt_hash="abcdef01"),
+        version(store, "wf_b", "t1", "b2", "v2\n"),
+    ]
+    return store, made
+
+
+def test_list_returns_every_version_newest_first(populated, repo, git):
+    store, made = populated
+    listed = store.list_artifacts()
+    assert [e["commit_sha"] for e in listed] == [r["commit_sha"] for r in reversed(made)]
+    stamps = [e["commit_timestamp"] for e in listed]
+    assert stamps == sorted(stamps, reverse=True) and len(set(stamps)) == len(stamps)
+    first = listed[-1]
+    assert first["branch"] == "ai/generated/wf_a/t1"
+    assert first["tags"] == ["corr_a1"]
+    assert first["test_metrics"] == {"pnl": 1}
+    on_disk = json.loads(git(repo, "show", f"{first['commit_sha']}:Backtest/codes/t1/metadata.json"))
+    assert {k: first[k] for k in on_disk} == on_disk
+
+
+def test_list_filters_and_limit(populated):
+    store, made = populated
+    sha = [r["commit_sha"] for r in made]
+    assert [e["commit_sha"] for e in store.list_artifacts("wf_a")] == [sha[3], sha[1], sha[0]]
+    assert [e["commit_sha"] for e in store.list_artifacts(workflow_id="wf_a", task_id="t1")] == [sha[3], sha[0]]
+    assert [e["commit_sha"] for e in store.list_artifacts(task_id="t1")] == [sha[4], sha[3], sha[2], sha[0]]
+    assert [e["commit_sha"] for e in store.list_artifacts(prompt_hash="abcdef01")] == [sha[3], sha[1]]
+    assert [e["commit_sha"] for e in store.list_artifacts(limit=2)] == [sha[4], sha[3]]
+    assert len(store.list_artifacts(limit=None)) == 5
+    assert store.list_artifacts(limit=0) == []
+    assert store.list_artifacts("wf_none") == []
+    with pytest.raises(ArtifactStoreError, match="limit"):
+        store.list_artifacts(limit=-1)
+
+
+def test_list_stops_at_the_base_history(repo, git):
+    for i in range(5):
+        (repo / f"f{i}.txt").write_text(str(i))
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", f"base {i}")
+    store = make_store(repo)
+    version(store, "wf", "t", "c1", "x\n")
+    listed = store.list_artifacts(limit=None)
+    assert [e["correlation_id"] for e in listed] == ["corr_c1"]
+
+
+def test_list_on_an_empty_repository_and_without_branches(tmp_path, git):
+    repo = tmp_path / "e"
+    git(tmp_path, "init", "-q", str(repo))
+    assert make_store(repo).list_artifacts() == []
+
+
+def test_get_by_correlation_id_accepts_both_forms(populated):
+    store, made = populated
+    for cid in ("a3", "corr_a3"):
+        entry = store.get_artifact_by_correlation_id(cid)
+        assert entry is not None
+        assert entry["commit_sha"] == made[3]["commit_sha"]
+        assert entry["tags"] == ["corr_a3"]
+        assert entry["workflow_id"] == "wf_a" and entry["task_id"] == "t1"
+        assert entry["files"] == ["Backtest/codes/t1/strategy.py", "Backtest/codes/t1/metadata.json"]
+    assert store.get_artifact_by_correlation_id("nope") is None
+    assert store.get_artifact_by_correlation_id("bad id\n") is None
+
+
+def test_get_matches_the_list_entry(populated):
+    store, _ = populated
+    listed = {e["commit_sha"]: e for e in store.list_artifacts()}
+    entry = store.get_artifact_by_correlation_id("a2")
+    assert entry == listed[entry["commit_sha"]]
+    assert entry["tags"] == ["corr_a2", "prompt_abcdef01"]
+
+
+# --------------------------------------------------------------------- revert
+
+
+def test_revert_makes_one_commit_replacing_only_the_task_directory(repo, git):
+    store = make_store(repo)
+    v1 = version(store, "wf", "task_001", "c1", "v1\n")
+    version(store, "wf", "task_001", "c2", "v2\n")
+    (repo / "Backtest" / "codes" / "other").mkdir(parents=True)
+    (repo / "Backtest" / "codes" / "other" / "keep.txt").write_text("keep\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "main work")
+    main_before = git(repo, "rev-parse", "main")
+    result = store.revert_to_tag("corr_c1", target_branch="main")
+    assert result == {
+        "success": True,
+        "commit_sha": git(repo, "rev-parse", "main"),
+        "reverted_to": "corr_c1",
+        "branch": "main",
+    }
+    assert git(repo, "rev-parse", "main^") == main_before
+    assert git(repo, "rev-parse", f"main:{TASK_DIR}") == git(repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}")
+    diff = git(repo, "diff", "--name-only", main_before, "main").splitlines()
+    assert all(p.startswith(TASK_DIR + "/") for p in diff) and diff
+    assert git(repo, "show", f"main:Backtest/codes/other/keep.txt") == "keep"
+    # main is checked out and was clean: work tree and index follow
+    assert (repo / TASK_DIR / "strategy.py").read_text() == "v1\n"
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_revert_accepts_bare_id_and_prompt_tag(repo, git):
+    store = make_store(repo)
+    v1 = version(store, "wf", "task_001", "c1", "v1\n", prompt_hash="abcdef")
+    version(store, "wf", "task_001", "c2", "v2\n")
+    assert store.revert_to_tag("c1")["reverted_to"] == "corr_c1"
+    assert store.revert_to_tag("prompt_abcdef")["reverted_to"] == "prompt_abcdef"
+    assert git(repo, "rev-parse", f"main:{TASK_DIR}") == git(repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}")
+
+
+def test_revert_refuses_when_the_checked_out_directory_is_dirty(repo, git):
+    store = make_store(repo)
+    version(store, "wf", "task_001", "c1", "v1\n")
+    version(store, "wf", "task_001", "c2", "v2\n")
+    store.revert_to_tag("c2")
+    (repo / TASK_DIR / "strategy.py").write_text("local edit\n")
+    head = git(repo, "rev-parse", "main")
+    with pytest.raises(ArtifactStoreError, match="uncommitted changes"):
+        store.revert_to_tag("c1")
+    assert git(repo, "rev-parse", "main") == head
+    assert (repo / TASK_DIR / "strategy.py").read_text() == "local edit\n"
+
+
+def test_revert_to_a_branch_not_checked_out_leaves_the_work_tree(repo, git):
+    store = make_store(repo)
+    git(repo, "branch", "release")
+    v1 = version(store, "wf", "task_001", "c1", "v1\n")
+    result = store.revert_to_tag("c1", target_branch="release")
+    assert git(repo, "rev-parse", "release") == result["commit_sha"]
+    assert git(repo, "rev-parse", f"release:{TASK_DIR}") == git(repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}")
+    assert not (repo / "Backtest").exists()
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_revert_enforces_max_rollback_depth(repo, git):
+    store = make_store(repo, max_rollback_depth=2)
+    for i in range(3):
+        version(store, "wf", "task_001", f"c{i}", f"v{i}\n")
+    head = git(repo, "rev-parse", "main")
+    with pytest.raises(ArtifactStoreError, match="max_rollback_depth=2"):
+        store.revert_to_tag("c0")
+    assert git(repo, "rev-parse", "main") == head
+    store.revert_to_tag("c1")
+
+
+def test_revert_errors(repo, git):
+    store = make_store(repo)
+    version(store, "wf", "task_001", "c1", "v1\n")
+    git(repo, "tag", "plain", "main")
+    with pytest.raises(ArtifactStoreError, match="unknown tag"):
+        store.revert_to_tag("nope")
+    with pytest.raises(ArtifactStoreError, match="not point at an artifact commit"):
+        store.revert_to_tag("plain")
+    with pytest.raises(ArtifactStoreError, match="does not exist"):
+        store.revert_to_tag("c1", target_branch="missing")
