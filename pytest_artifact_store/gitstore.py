@@ -376,7 +376,7 @@ class Repository:
             os.chmod(tmp, 0o444)
             os.replace(tmp, final)
         except BaseException:
-            with _suppress_oserror():
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
         return hexsha
@@ -501,7 +501,7 @@ class Repository:
             proc.stdin.close()
             buf = b""
             while True:
-                chunk = proc.stdout.read1(1 << 16)
+                chunk = os.read(proc.stdout.fileno(), 1 << 16)
                 if not chunk:
                     break
                 buf += chunk
@@ -535,14 +535,6 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
-
-
-class _suppress_oserror:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return exc[0] is not None and issubclass(exc[0], OSError)  # type: ignore[arg-type]
 
 
 class _Signer:
@@ -579,9 +571,8 @@ class _Signer:
             check=False,
         )
         if proc.returncode or b"[GNUPG:] SIG_CREATED" not in proc.stderr:
-            raise ArtifactStoreError(
-                f"signing with {program} failed: {_last_lines(proc.stderr.decode(errors='replace'))}"
-            )
+            reason = _last_lines(proc.stderr.decode(errors="replace"))
+            raise ArtifactStoreError(f"signing with {program} failed: {reason}")
         return proc.stdout
 
     def _ssh(self, payload: bytes, key: str | None) -> bytes:

@@ -114,7 +114,8 @@ def check_tree_path(field: str, value: object, *, allow_empty: bool = False) -> 
         if part in ("", ".", "..") or part.lower() == ".git" or re.search(r"[\x00-\x1f\\]", part):
             raise ArtifactStoreError(
                 f"invalid {field} {_describe(value)}: use a relative path such as "
-                "'Backtest/codes' (no '.', '..', '.git', empty parts, backslashes or control characters)"
+                "'Backtest/codes' (no '.', '..', '.git', empty parts, backslashes or "
+                "control characters)"
             )
     return cleaned
 

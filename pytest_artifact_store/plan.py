@@ -12,17 +12,13 @@ import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
 
-FilesArg = Union[
-    str,
-    os.PathLike[str],
-    Sequence[str | os.PathLike[str]],
-    Mapping[str, str | os.PathLike[str]],
-]
+PathArg: TypeAlias = "str | os.PathLike[str]"
+FilesArg: TypeAlias = "PathArg | Sequence[PathArg] | Mapping[str, PathArg]"
 
 #: Keys the store owns in metadata.json (a caller value must agree with the store's).
 STORE_KEYS = (
@@ -119,7 +115,8 @@ def _expand(dest: str | None, src: Path) -> Iterator[tuple[str, Path]]:
         yield (dest or src.name), src
     else:
         raise ArtifactStoreError(
-            f"file {str(src)!r} is not a regular file ({_kind(st.st_mode)}); pass regular files only"
+            f"file {str(src)!r} is not a regular file ({_kind(st.st_mode)}); "
+            "pass regular files only"
         )
 
 

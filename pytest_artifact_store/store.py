@@ -114,7 +114,8 @@ class ArtifactStore:
 
     def _ident(self, ts: datetime) -> bytes:
         cfg = self.config
-        return f"{cfg.commit_author_name} <{cfg.commit_author_email}> {int(ts.timestamp())} +0000".encode()
+        who = f"{cfg.commit_author_name} <{cfg.commit_author_email}>"
+        return f"{who} {int(ts.timestamp())} +0000".encode()
 
     @property
     def scanner(self) -> Scanner:
@@ -813,10 +814,8 @@ class ArtifactStore:
                     check=False,
                 )
                 if res.timed_out:
-                    return (
-                        False,
-                        f"push to {remote!r} timed out after {timeout} s (the commit is kept locally)",
-                    )
+                    kept = "the commit is kept locally"
+                    return False, f"push to {remote!r} timed out after {timeout} s ({kept})"
                 if res.returncode == 0:
                     return True, None
                 last_error = _push_failure(res.stderr, res.stdout)

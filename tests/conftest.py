@@ -41,9 +41,8 @@ def isolated_git_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 def _git(cwd: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
     if check and proc.returncode:
-        raise AssertionError(
-            f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')}"
-        )
+        err = proc.stderr.decode(errors="replace")
+        raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}): {err}")
     return proc.stdout.decode("utf-8", "replace").strip()
 
 

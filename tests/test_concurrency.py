@@ -40,7 +40,7 @@ def _run_writers(repo: Path, workers: int, count: int, task: str) -> None:
         for w in range(workers)
     ]
     for p in procs:
-        out, err = p.communicate(timeout=300)
+        _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()
 
 
@@ -82,7 +82,9 @@ def test_threads_sharing_one_store(repo, git, tmp_path):
             for i in range(4):
                 f = tmp_path / f"t{n}_{i}.py"
                 f.write_text(f"thread {n} v{i}\n")
-                store.commit_artifacts("wf", "threads", {"strategy.py": f}, correlation_id=f"t{n}_{i}")
+                store.commit_artifacts(
+                    "wf", "threads", {"strategy.py": f}, correlation_id=f"t{n}_{i}"
+                )
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

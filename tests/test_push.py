@@ -171,7 +171,9 @@ def test_push_pending_requires_a_remote(repo):
 
 
 def test_push_error_never_shows_url_credentials(repo, git):
-    git(repo, "remote", "add", "origin", "http://bot:s3cr3t-pass@127.0.0.1:9/repo.git")  # pragma: allowlist secret
+    git(
+        repo, "remote", "add", "origin", "http://bot:s3cr3t-pass@127.0.0.1:9/repo.git"
+    )  # pragma: allowlist secret
     result = version(make_store(repo, push_timeout=5), "c1", "v1\n")
     assert result["pushed"] is False
     assert "s3cr3t-pass" not in result["push_error"]

@@ -77,7 +77,9 @@ def test_seed_basic_usage_commits_branch_tree_tags_and_metadata(repo, git, artif
     assert git(repo, "rev-parse", f"refs/heads/{BRANCH}") == sha
     # exactly the artifact set plus metadata.json, bytes identical
     tree = git(repo, "ls-tree", "-r", "--name-only", sha, TASK_DIR).splitlines()
-    assert sorted(tree) == sorted([f"{TASK_DIR}/{n}" for n in artifacts] + [f"{TASK_DIR}/metadata.json"])
+    assert sorted(tree) == sorted(
+        [f"{TASK_DIR}/{n}" for n in artifacts] + [f"{TASK_DIR}/metadata.json"]
+    )
     for name, src in artifacts.items():
         blob = git(repo, "rev-parse", f"{sha}:{TASK_DIR}/{name}")
         assert git(repo, "hash-object", str(src)) == blob
@@ -110,14 +112,17 @@ def test_seed_basic_usage_commits_branch_tree_tags_and_metadata(repo, git, artif
     assert meta["agent_version"] == "coder-v1.0" and meta["llm_version"] == "gpt-4"
     assert meta["files"][-1] == f"{TASK_DIR}/metadata.json"
     assert set(meta["files"]) == set(tree)
-    assert meta["file_sha256"]["trades.csv"] == hashlib.sha256(artifacts["trades.csv"].read_bytes()).hexdigest()
+    assert (
+        meta["file_sha256"]["trades.csv"]
+        == hashlib.sha256(artifacts["trades.csv"].read_bytes()).hexdigest()
+    )
     assert meta["base_commit"] == git(repo, "rev-parse", "main")
     assert result["files"] == meta["files"]
     blob = git(repo, "cat-file", "blob", f"{sha}:{TASK_DIR}/metadata.json")
     assert (repo / ".git").exists() and blob == raw
-    raw_bytes = (
-        os.popen(f"git -C {repo} cat-file blob {sha}:{TASK_DIR}/metadata.json").buffer.read()
-    )
+    raw_bytes = os.popen(
+        f"git -C {repo} cat-file blob {sha}:{TASK_DIR}/metadata.json"
+    ).buffer.read()
     assert raw_bytes.endswith(b"}\n") and b'\n  "workflow_id"' in raw_bytes
     assert git(repo, "fsck", "--strict", "--no-dangling") == ""
 
@@ -186,16 +191,28 @@ def test_next_version_replaces_the_task_directory_exactly(repo, git, artifacts, 
     first = commit(store, list(artifacts.values()))
     new = tmp_path / "v2.py"
     new.write_text("print('v2')\n")
-    second = commit(store, {"strategy.py": new, "extra/notes.txt": artifacts["events.log"]}, corr="corr_v2")
+    second = commit(
+        store, {"strategy.py": new, "extra/notes.txt": artifacts["events.log"]}, corr="corr_v2"
+    )
     assert git(repo, "rev-parse", f"{second['commit_sha']}^") == first["commit_sha"]
     names = git(repo, "ls-tree", "-r", "--name-only", second["commit_sha"]).splitlines()
     assert sorted(names) == sorted(
-        ["README.md", "src/app.py", f"{TASK_DIR}/strategy.py", f"{TASK_DIR}/extra/notes.txt", f"{TASK_DIR}/metadata.json"]
+        [
+            "README.md",
+            "src/app.py",
+            f"{TASK_DIR}/strategy.py",
+            f"{TASK_DIR}/extra/notes.txt",
+            f"{TASK_DIR}/metadata.json",
+        ]
     )
     assert git(repo, "show", f"{second['commit_sha']}:{TASK_DIR}/strategy.py") == "print('v2')"
     meta = json.loads(git(repo, "show", f"{second['commit_sha']}:{TASK_DIR}/metadata.json"))
     assert meta["base_commit"] == first["commit_sha"]
-    assert meta["files"] == [f"{TASK_DIR}/strategy.py", f"{TASK_DIR}/extra/notes.txt", f"{TASK_DIR}/metadata.json"]
+    assert meta["files"] == [
+        f"{TASK_DIR}/strategy.py",
+        f"{TASK_DIR}/extra/notes.txt",
+        f"{TASK_DIR}/metadata.json",
+    ]
 
 
 def test_directory_source_contributes_its_files_like_cp_r(repo, git, tmp_path):
@@ -205,7 +222,11 @@ def test_directory_source_contributes_its_files_like_cp_r(repo, git, tmp_path):
     (src / "plots" / "eq.svg").write_text("<svg/>\n")
     result = commit(make_store(repo), [src])
     names = git(repo, "ls-tree", "-r", "--name-only", result["commit_sha"], TASK_DIR).splitlines()
-    assert names == [f"{TASK_DIR}/metadata.json", f"{TASK_DIR}/plots/eq.svg", f"{TASK_DIR}/trades.csv"]
+    assert names == [
+        f"{TASK_DIR}/metadata.json",
+        f"{TASK_DIR}/plots/eq.svg",
+        f"{TASK_DIR}/trades.csv",
+    ]
 
 
 def test_executable_bit_is_kept(repo, git, tmp_path):
@@ -213,7 +234,9 @@ def test_executable_bit_is_kept(repo, git, tmp_path):
     script.write_text("#!/bin/sh\necho hi\n")
     script.chmod(0o755)
     result = commit(make_store(repo), [script])
-    assert git(repo, "ls-tree", result["commit_sha"], f"{TASK_DIR}/run.sh").startswith("100755 blob")
+    assert git(repo, "ls-tree", result["commit_sha"], f"{TASK_DIR}/run.sh").startswith(
+        "100755 blob"
+    )
 
 
 def test_base_ref_is_the_first_parent_of_a_new_task_branch(repo, git, artifacts):
@@ -234,8 +257,12 @@ def test_correlation_id_forms_and_no_correlation_id(repo, git, artifacts):
     assert commit(store, list(artifacts.values()), corr="abc")["tags"] == ["corr_abc"]
     result = store.commit_artifacts("wf_rsi", "task_002", list(artifacts.values()))
     assert result["tags"] == []
-    assert git(repo, "log", "-1", "--format=%s", result["commit_sha"]) == "artifacts(wf_rsi/task_002)"
-    meta = json.loads(git(repo, "show", f"{result['commit_sha']}:Backtest/codes/task_002/metadata.json"))
+    assert (
+        git(repo, "log", "-1", "--format=%s", result["commit_sha"]) == "artifacts(wf_rsi/task_002)"
+    )
+    meta = json.loads(
+        git(repo, "show", f"{result['commit_sha']}:Backtest/codes/task_002/metadata.json")
+    )
     assert meta["correlation_id"] is None and meta["prompt_hash"] is None
 
 
@@ -252,7 +279,9 @@ def test_prompt_tag_marks_the_first_artifact_and_never_moves(repo, git, artifact
 
 def test_include_metadata_false_writes_no_metadata_json(repo, git, artifacts):
     store = make_store(repo, include_metadata=False)
-    result = commit(store, list(artifacts.values()), metadata={"agent_version": "a1"}, prompt_hash="abcdef")
+    result = commit(
+        store, list(artifacts.values()), metadata={"agent_version": "a1"}, prompt_hash="abcdef"
+    )
     names = git(repo, "ls-tree", "--name-only", result["commit_sha"] + ":" + TASK_DIR).splitlines()
     assert "metadata.json" not in names
     assert "metadata.json" not in str(result["files"])
@@ -290,7 +319,9 @@ def test_same_correlation_id_with_different_content_is_refused(repo, git, artifa
         meta = {"agent_version": "v2"}
     with pytest.raises(ArtifactStoreError, match="corr_abc123 is already used"):
         task = "task_009" if change == "task" else "task_001"
-        store.commit_artifacts("wf_rsi", task, list(artifacts.values()), metadata=meta, correlation_id="abc123")
+        store.commit_artifacts(
+            "wf_rsi", task, list(artifacts.values()), metadata=meta, correlation_id="abc123"
+        )
     assert refs(git, repo) == before
 
 
@@ -318,7 +349,9 @@ def test_same_correlation_id_with_different_content_is_refused(repo, git, artifa
         ("prompt_hash", "abc"),
     ],
 )
-def test_bad_ids_are_refused_naming_the_field_and_change_nothing(repo, git, artifacts, field, value):
+def test_bad_ids_are_refused_naming_the_field_and_change_nothing(
+    repo, git, artifacts, field, value
+):
     store = make_store(repo)
     args = {
         "workflow_id": "wf",
@@ -335,7 +368,9 @@ def test_bad_ids_are_refused_naming_the_field_and_change_nothing(repo, git, arti
 
 def test_a_valid_id_of_100_characters_is_accepted(repo, git, artifacts):
     tid = "t" * 100
-    result = make_store(repo).commit_artifacts("wf", tid, list(artifacts.values()), correlation_id="c" * 128)
+    result = make_store(repo).commit_artifacts(
+        "wf", tid, list(artifacts.values()), correlation_id="c" * 128
+    )
     assert git(repo, "rev-parse", f"ai/generated/wf/{tid}") == result["commit_sha"]
     assert result["tags"] == ["corr_" + "c" * 128]
 

@@ -46,7 +46,9 @@ def test_list_returns_every_version_newest_first(populated, repo, git):
     assert first["branch"] == "ai/generated/wf_a/t1"
     assert first["tags"] == ["corr_a1"]
     assert first["test_metrics"] == {"pnl": 1}
-    on_disk = json.loads(git(repo, "show", f"{first['commit_sha']}:Backtest/codes/t1/metadata.json"))
+    on_disk = json.loads(
+        git(repo, "show", f"{first['commit_sha']}:Backtest/codes/t1/metadata.json")
+    )
     assert {k: first[k] for k in on_disk} == on_disk
 
 
@@ -54,9 +56,20 @@ def test_list_filters_and_limit(populated):
     store, made = populated
     sha = [r["commit_sha"] for r in made]
     assert [e["commit_sha"] for e in store.list_artifacts("wf_a")] == [sha[3], sha[1], sha[0]]
-    assert [e["commit_sha"] for e in store.list_artifacts(workflow_id="wf_a", task_id="t1")] == [sha[3], sha[0]]
-    assert [e["commit_sha"] for e in store.list_artifacts(task_id="t1")] == [sha[4], sha[3], sha[2], sha[0]]
-    assert [e["commit_sha"] for e in store.list_artifacts(prompt_hash="abcdef01")] == [sha[3], sha[1]]
+    assert [e["commit_sha"] for e in store.list_artifacts(workflow_id="wf_a", task_id="t1")] == [
+        sha[3],
+        sha[0],
+    ]
+    assert [e["commit_sha"] for e in store.list_artifacts(task_id="t1")] == [
+        sha[4],
+        sha[3],
+        sha[2],
+        sha[0],
+    ]
+    assert [e["commit_sha"] for e in store.list_artifacts(prompt_hash="abcdef01")] == [
+        sha[3],
+        sha[1],
+    ]
     assert [e["commit_sha"] for e in store.list_artifacts(limit=2)] == [sha[4], sha[3]]
     assert len(store.list_artifacts(limit=None)) == 5
     assert store.list_artifacts(limit=0) == []
@@ -90,7 +103,10 @@ def test_get_by_correlation_id_accepts_both_forms(populated):
         assert entry["commit_sha"] == made[3]["commit_sha"]
         assert entry["tags"] == ["corr_a3"]
         assert entry["workflow_id"] == "wf_a" and entry["task_id"] == "t1"
-        assert entry["files"] == ["Backtest/codes/t1/strategy.py", "Backtest/codes/t1/metadata.json"]
+        assert entry["files"] == [
+            "Backtest/codes/t1/strategy.py",
+            "Backtest/codes/t1/metadata.json",
+        ]
     assert store.get_artifact_by_correlation_id("nope") is None
     assert store.get_artifact_by_correlation_id("bad id\n") is None
 
@@ -123,10 +139,12 @@ def test_revert_makes_one_commit_replacing_only_the_task_directory(repo, git):
         "branch": "main",
     }
     assert git(repo, "rev-parse", "main^") == main_before
-    assert git(repo, "rev-parse", f"main:{TASK_DIR}") == git(repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}")
+    assert git(repo, "rev-parse", f"main:{TASK_DIR}") == git(
+        repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}"
+    )
     diff = git(repo, "diff", "--name-only", main_before, "main").splitlines()
     assert all(p.startswith(TASK_DIR + "/") for p in diff) and diff
-    assert git(repo, "show", f"main:Backtest/codes/other/keep.txt") == "keep"
+    assert git(repo, "show", "main:Backtest/codes/other/keep.txt") == "keep"
     # main is checked out and was clean: work tree and index follow
     assert (repo / TASK_DIR / "strategy.py").read_text() == "v1\n"
     assert git(repo, "status", "--porcelain") == ""
@@ -138,7 +156,9 @@ def test_revert_accepts_bare_id_and_prompt_tag(repo, git):
     version(store, "wf", "task_001", "c2", "v2\n")
     assert store.revert_to_tag("c1")["reverted_to"] == "corr_c1"
     assert store.revert_to_tag("prompt_abcdef")["reverted_to"] == "prompt_abcdef"
-    assert git(repo, "rev-parse", f"main:{TASK_DIR}") == git(repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}")
+    assert git(repo, "rev-parse", f"main:{TASK_DIR}") == git(
+        repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}"
+    )
 
 
 def test_revert_refuses_when_the_checked_out_directory_is_dirty(repo, git):
@@ -160,7 +180,9 @@ def test_revert_to_a_branch_not_checked_out_leaves_the_work_tree(repo, git):
     v1 = version(store, "wf", "task_001", "c1", "v1\n")
     result = store.revert_to_tag("c1", target_branch="release")
     assert git(repo, "rev-parse", "release") == result["commit_sha"]
-    assert git(repo, "rev-parse", f"release:{TASK_DIR}") == git(repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}")
+    assert git(repo, "rev-parse", f"release:{TASK_DIR}") == git(
+        repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}"
+    )
     assert not (repo / "Backtest").exists()
     assert git(repo, "status", "--porcelain") == ""
 
