@@ -83,6 +83,14 @@ class _Version:
     commit: Commit
     workflow_id: str
     task_id: str
+    archived: bool = False
+
+
+@dataclass
+class _Tip:
+    ref: str
+    sha: str
+    archived: bool = False
 
 
 class ArtifactStore:
@@ -490,35 +498,37 @@ class ArtifactStore:
     # ------------------------------------------------------------------ reading
     def _branches(
         self, workflow_id: str | None, task_id: str | None, archived: bool
-    ) -> dict[tuple[str, str], str]:
+    ) -> dict[tuple[str, str], _Tip]:
+        """Task branches (and, with ``archived``, archived ones) by (workflow, task)."""
         prefix = self.config.branch_prefix
         spaces = ["refs/heads/"] + (["refs/archive/"] if archived else [])
         patterns = [
             f"{space}{prefix}/{workflow_id}/" if workflow_id else f"{space}{prefix}/"
             for space in spaces
         ]
-        found: dict[tuple[str, str], str] = {}
+        found: dict[tuple[str, str], _Tip] = {}
         for line in self.repo.for_each_ref(patterns, "%(objectname) %(refname)"):
             sha, ref = line.split(" ", 1)
-            for space in spaces:
-                rest = ref.removeprefix(f"{space}{prefix}/")
-                if rest != ref:
-                    break
-            parts = rest.split("/")
+            is_archive = ref.startswith("refs/archive/")
+            rest = ref.removeprefix("refs/archive/" if is_archive else "refs/heads/")
+            parts = rest.removeprefix(prefix + "/").split("/")
             if len(parts) == 2 and (task_id is None or parts[1] == task_id):
-                found.setdefault((parts[0], parts[1]), sha)
+                key = (parts[0], parts[1])
+                if key not in found or found[key].archived:
+                    found[key] = _Tip(ref, sha, is_archive)
         return found
 
-    def _versions(self, tips: Mapping[tuple[str, str], str]) -> Iterator[_Version]:
+    def _versions(self, tips: Mapping[tuple[str, str], _Tip]) -> Iterator[_Version]:
         """Artifact commits of the given task branches, newest first, stopping at bases."""
-        wanted = set(tips.values())
+        wanted = {tip.sha for tip in tips.values()}
         seen: set[str] = set()
         for commit in self.repo.walk(sorted(wanted)):
             seen.add(commit.sha)
             wanted.discard(commit.sha)
             key = (commit.trailers.get("Workflow-Id", ""), commit.trailers.get("Task-Id", ""))
-            if key in tips:
-                yield _Version(commit, *key)
+            tip = tips.get(key)
+            if tip is not None:
+                yield _Version(commit, key[0], key[1], tip.archived)
                 wanted.update(p for p in commit.parents if p not in seen)
             if not wanted:
                 return
@@ -573,6 +583,125 @@ class ArtifactStore:
             return None
         return self._entry(_Version(commit, workflow_id, task_id))
 
+    def find_version(self, ref: str) -> dict[str, Any] | None:
+        """The artifact version a user names: a correlation id (with or without
+        ``corr_``), a tag, a task branch (full, or ``<workflow>/<task>``), or a commit.
+        None if it names nothing, or a commit that is not an artifact version."""
+        if not isinstance(ref, str) or not ref or any(c in ref for c in "\n\0"):
+            return None
+        prefix = self.config.branch_prefix
+        candidates = [
+            f"refs/tags/{ref}",
+            f"refs/tags/{naming.CORR_PREFIX}{ref}",
+            f"refs/heads/{ref}",
+            f"refs/heads/{prefix}/{ref}",
+            f"refs/archive/{ref}",
+            f"refs/archive/{prefix}/{ref}",
+            ref,
+        ]
+        for sha in self.repo.resolve([f"{c}^{{commit}}" for c in candidates]):
+            if sha is None:
+                continue
+            commit = self.repo.read_commit(sha)
+            if commit is None:
+                continue
+            workflow_id = commit.trailers.get("Workflow-Id")
+            task_id = commit.trailers.get("Task-Id")
+            if workflow_id and task_id:
+                entry = self._entry(_Version(commit, workflow_id, task_id))
+                return entry
+        return None
+
+    def version_files(self, entry: Mapping[str, Any]) -> dict[str, int]:
+        """{repo path: size in bytes} of every file in a version's task directory."""
+        task_dir = self.task_dir(str(entry["task_id"]))
+        out = self.repo.run(
+            ["ls-tree", "-r", "-l", "-z", str(entry["commit_sha"]), "--", task_dir + "/"]
+        ).stdout
+        sizes = {}
+        for record in out.split("\0"):
+            if record:
+                info, _, path = record.partition("\t")
+                sizes[path] = int(info.split()[3])
+        return sizes
+
+    def read_version_file(self, entry: Mapping[str, Any], name: str) -> bytes | None:
+        """Bytes of ``name`` (a path inside the version's task directory), or None."""
+        path = f"{self.task_dir(str(entry['task_id']))}/{name}"
+        found = self.repo.read_many([f"{entry['commit_sha']}:{path}"])[0]
+        return found[2] if found and found[1] == "blob" else None
+
+    def push_state(self, entry: Mapping[str, Any], remote: str | None = None) -> bool | None:
+        """True if the last fetch/push saw the version on the remote, False if not,
+        None if there is no such remote (no network is used)."""
+        remote = remote or self.config.remote_name
+        if not self.repo.remote_exists(remote):
+            return None
+        tracking = f"refs/remotes/{remote}/{entry['branch']}"
+        if self.repo.resolve([tracking])[0] is None:
+            return False
+        return self._is_ancestor(str(entry["commit_sha"]), tracking)
+
+    def archive(
+        self, older_than_days: float, *, keep_last: int | None = None, dry_run: bool = False
+    ) -> list[dict[str, Any]]:
+        """Move task branches whose newest version is older than ``older_than_days`` to
+        ``refs/archive/<branch_prefix>/...`` (tags stay; the commits stay reachable).
+
+        ``keep_last`` keeps the branches holding each workflow's newest N versions.
+        Returns one ``{'branch', 'archive_ref', 'commit_sha', 'newest', 'age_days'}`` per
+        branch moved (or that would move, with ``dry_run``), in one ref transaction.
+        """
+        if isinstance(older_than_days, bool) or not isinstance(older_than_days, int | float):
+            raise ArtifactStoreError("older_than_days must be a number of days")
+        if older_than_days < 0:
+            raise ArtifactStoreError(f"older_than_days must be >= 0, got {older_than_days}")
+        if keep_last is not None and (isinstance(keep_last, bool) or keep_last < 0):
+            raise ArtifactStoreError(f"keep_last must be a non-negative integer, got {keep_last}")
+        entries = self.list_artifacts(limit=None)
+        now = _utc_now()
+        newest: dict[str, dict[str, Any]] = {}
+        for entry in entries:  # newest first
+            newest.setdefault(entry["branch"], entry)
+        kept: set[str] = set()
+        if keep_last:
+            per_workflow: dict[str, int] = {}
+            for entry in entries:
+                count = per_workflow.get(entry["workflow_id"], 0)
+                if count < keep_last:
+                    kept.add(entry["branch"])
+                    per_workflow[entry["workflow_id"]] = count + 1
+        tips = self._branches(None, None, archived=False)
+        moves: list[dict[str, Any]] = []
+        for (workflow_id, task_id), tip in sorted(tips.items()):
+            branch = self.branch_for(workflow_id, task_id)
+            last = newest.get(branch)
+            stamp = _parse_iso(last.get("commit_timestamp")) if last else None
+            if last is None or stamp is None or branch in kept:
+                continue
+            age = (now - stamp).total_seconds() / 86400
+            if age < older_than_days:
+                continue
+            moves.append(
+                {
+                    "branch": branch,
+                    "archive_ref": f"refs/archive/{branch}",
+                    "commit_sha": tip.sha,
+                    "newest": last.get("commit_timestamp"),
+                    "age_days": round(age, 2),
+                }
+            )
+        if moves and not dry_run:
+            updates: list[tuple[str, str, str | None]] = []
+            for move in moves:
+                sha, archive_ref = str(move["commit_sha"]), str(move["archive_ref"])
+                updates.append((f"refs/heads/{move['branch']}", self.repo.null_sha, sha))
+                updates.append((archive_ref, sha, self.repo.resolve([archive_ref])[0]))
+            error = self.repo.transaction(updates, "artifact-store: archive old task branches")
+            if error is not None:
+                raise ArtifactStoreError(f"archiving failed, nothing was moved: {error}")
+        return moves
+
     def _entry(self, version: _Version) -> dict[str, Any]:
         return self._entries([version])[0]
 
@@ -606,6 +735,8 @@ class ArtifactStore:
             entry["branch"] = self.branch_for(v.workflow_id, v.task_id)
             entry["commit_sha"] = v.commit.sha
             entry["tags"] = tags
+            if v.archived:
+                entry["archived"] = True
             entries.append(entry)
         return entries
 
@@ -780,7 +911,7 @@ class ArtifactStore:
         """corr_/prompt_ tags of this branch's versions that the remote does not have."""
         workflow_id, task_id = branch.removeprefix(self.config.branch_prefix + "/").split("/", 1)
         candidates = []
-        for version in self._versions({(workflow_id, task_id): tip}):
+        for version in self._versions({(workflow_id, task_id): _Tip(f"refs/heads/{branch}", tip)}):
             if version.commit.sha == remote_tip:
                 break
             candidates.append(version)

@@ -208,3 +208,52 @@ def test_revert_errors(repo, git):
         store.revert_to_tag("plain")
     with pytest.raises(ArtifactStoreError, match="does not exist"):
         store.revert_to_tag("c1", target_branch="missing")
+
+
+# --------------------------------------------------------------------- find / archive
+
+
+def test_find_version_by_every_kind_of_name(populated, git, repo):
+    store, made = populated
+    sha = made[3]["commit_sha"]
+    for name in ("a3", "corr_a3", "ai/generated/wf_a/t1", "wf_a/t1", sha, sha[:10]):
+        entry = store.find_version(name)
+        assert entry is not None and entry["commit_sha"] == sha, name
+    assert store.find_version("prompt_abcdef01")["commit_sha"] == made[1]["commit_sha"]
+    assert store.find_version("main") is None  # not an artifact commit
+    assert store.find_version("nothing-here") is None
+    sizes = store.version_files(store.find_version("a3"))
+    assert sizes == {
+        "Backtest/codes/t1/metadata.json": len(
+            git(repo, "show", f"{sha}:Backtest/codes/t1/metadata.json")
+        )
+        + 1,
+        "Backtest/codes/t1/strategy.py": 3,
+    }
+    assert store.read_version_file(store.find_version("a1"), "strategy.py") == b"v1\n"
+    assert store.read_version_file(store.find_version("a1"), "nope.csv") is None
+
+
+def test_archive_moves_old_branches_keeping_tags_and_lookup(populated, git, repo):
+    store, made = populated
+    assert store.archive(1) == []  # everything is fresh
+    planned = store.archive(0, keep_last=1, dry_run=True)
+    # wf_a's newest version is on t1 and wf_b's on t1: those branches stay
+    assert [m["branch"] for m in planned] == ["ai/generated/wf_a/t2"]
+    assert git(repo, "rev-parse", "--verify", "-q", "ai/generated/wf_a/t2")  # dry run moved nothing
+    moved = store.archive(0, keep_last=1)
+    assert moved == planned
+    assert (
+        git(repo, "rev-parse", "--verify", "-q", "refs/heads/ai/generated/wf_a/t2", check=False)
+        == ""
+    )
+    assert git(repo, "rev-parse", "refs/archive/ai/generated/wf_a/t2") == made[1]["commit_sha"]
+    assert git(repo, "rev-parse", "corr_a2^{commit}") == made[1]["commit_sha"]
+    assert store.get_artifact_by_correlation_id("a2")["commit_sha"] == made[1]["commit_sha"]
+    assert made[1]["commit_sha"] not in [e["commit_sha"] for e in store.list_artifacts()]
+    archived = store.list_artifacts(archived=True)
+    assert len(archived) == 5
+    assert [
+        e.get("archived", False) for e in archived if e["commit_sha"] == made[1]["commit_sha"]
+    ] == [True]
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
