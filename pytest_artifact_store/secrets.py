@@ -1,26 +1,55 @@
-"""Secret scanner (interface; issue 3 replaces the rules with the real scanner).
+"""The secret scanner: provider formats, secret-named assignments, suppression, findings.
 
-The contract every caller relies on: ``Scanner(patterns, extra_patterns).scan_bytes(data,
-path)`` returns :class:`Finding` objects whose ``preview`` is masked; nothing here ever
-returns, logs or raises with a whole secret in it.
+One module serves the store, the hooks and the command line. How a scan works:
+
+1. A file with a NUL byte in its first 8 KB is binary and skipped.
+2. Provider formats (AWS, Stripe, GitHub, GitLab, Slack, Google, OpenAI, Anthropic,
+   Hugging Face, npm, PyPI, SendGrid, Twilio, Telegram, JWT, private keys, URLs with a
+   password) are regular expressions that each begin with a literal, so ``re`` scans
+   the whole buffer for that literal at C speed; shape checks (boundaries, documented
+   example keys, placeholders) run on the few hits.
+3. The keyword families (password/passwd/pwd/pass, secret, token, api/access/private
+   key, auth, credential) are found with one ``bytes.find`` pass per keyword over a
+   lower-cased copy. Only lines that contain one are decoded and parsed as assignments
+   or key/value pairs (Python, YAML, JSON, .env, INI, XML, CSV cells, ``key=value`` in
+   logs, keyword arguments, dict literals). A value must be a *literal* (not an env
+   lookup, None, empty, a placeholder or a template) and, outside the password family,
+   must look random (entropy gate). Names of digests, ids, URLs, sizes etc. are not
+   secret-named, so hashes in hash-named fields, git SHAs and UUIDs are left alone.
+4. ``pragma: allowlist secret`` or ``gitleaks:allow`` on the line, or
+   ``pragma: allowlist nextline secret`` on the line before, suppresses a finding.
+
+A finding carries path, line, rule id and a masked preview. Nothing here ever returns,
+logs or raises with a whole secret in it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import csv
+import math
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from functools import lru_cache
 
-# The seed's documented families, as assignments with a literal value.
-_SEED_RULES: dict[str, str] = {
-    "stripe-key": r"\b[sr]k_(?:live|test)_[0-9A-Za-z]{16,}",
-    "aws-access-key-id": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    "keyword-assignment": (
-        r"(?i)(?:api_?key|secret_?key|passw(?:or)?d|pwd|token|aws_secret_access_key)"
-        r"[\"']?\s*[:=]\s*[\"']([^\"'\s]{8,})[\"']"
-    ),
-}
+__all__ = [
+    "BINARY_SNIFF_BYTES",
+    "MAX_SCAN_BYTES",
+    "Finding",
+    "Scanner",
+    "default_patterns",
+    "iter_files",
+    "mask",
+]
+
+BINARY_SNIFF_BYTES = 8192
+MAX_SCAN_BYTES = 256 * 1024 * 1024
+
+_ALLOW_LINE = ("pragma: allowlist secret", "gitleaks:allow")
+_ALLOW_NEXT = "pragma: allowlist nextline secret"
 
 
 @dataclass(frozen=True)
@@ -33,42 +62,869 @@ class Finding:
     def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "line": self.line, "rule": self.rule, "preview": self.preview}
 
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.rule} {self.preview}"
+
 
 def mask(secret: str) -> str:
-    """First four characters, then an ellipsis: enough to find it, never the secret."""
-    return secret[:4] + "…"
+    """The first four characters, then an ellipsis: enough to find it, never the secret.
+
+    Short values show fewer characters (a third of them) so that the preview of a
+    short password is never the password.
+    """
+    shown = 4 if len(secret) >= 12 else len(secret) // 3
+    return secret[:shown] + "…"
+
+
+# --------------------------------------------------------------------------- providers
+
+_ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_WORD = _ALNUM | frozenset(b"_")
+_TOKEN = _WORD | frozenset(b"-")
+_B64 = _ALNUM | frozenset(b"+/=")
+
+# Documented example credentials (AWS docs, Stripe docs, jwt.io) are not secrets.
+_DOCUMENTED = (
+    "EXAMPLE",
+    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+)
+
+
+@dataclass(frozen=True)
+class _Provider:
+    rule: str
+    pattern: bytes
+    lead: frozenset[int]  # the byte before the match must not be one of these
+    tail: frozenset[int]  # the byte after the match must not be one of these
+    group: int | str = 0  # the secret part of the match
+    check: Callable[[str], bool] | None = None
+
+
+def _mixed(value: str) -> bool:
+    """Random-looking enough for a provider body (not 'xxxx', not one repeated char)."""
+    return not _is_placeholder(value) and _entropy(value) >= 2.5
+
+
+_PROVIDERS: tuple[_Provider, ...] = (
+    _Provider("aws-access-key-id", rb"AKIA[0-9A-Z]{16}", _ALNUM, _ALNUM),
+    _Provider("aws-access-key-id", rb"ASIA[0-9A-Z]{16}", _ALNUM, _ALNUM),
+    _Provider("google-api-key", rb"AIza[0-9A-Za-z_\-]{35}", _TOKEN, _TOKEN),
+    _Provider("stripe-secret-key", rb"sk_live_[0-9A-Za-z]{20,247}", _WORD, _ALNUM, 0, _mixed),
+    _Provider("stripe-secret-key", rb"sk_test_[0-9A-Za-z]{20,247}", _WORD, _ALNUM, 0, _mixed),
+    _Provider("stripe-restricted-key", rb"rk_live_[0-9A-Za-z]{20,247}", _WORD, _ALNUM, 0, _mixed),
+    _Provider("stripe-restricted-key", rb"rk_test_[0-9A-Za-z]{20,247}", _WORD, _ALNUM, 0, _mixed),
+    _Provider("github-token", rb"gh[pousr]_[A-Za-z0-9]{36,251}", _WORD, _ALNUM, 0, _mixed),
+    _Provider(
+        "github-fine-grained-token",
+        rb"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}",
+        _WORD,
+        _ALNUM,
+        0,
+        _mixed,
+    ),
+    _Provider(
+        "gitlab-token", rb"gl(?:pat|dt|rt|ptt)-[A-Za-z0-9_\-]{20,50}", _WORD, _TOKEN, 0, _mixed
+    ),
+    _Provider(
+        "slack-token", rb"xox[abposre]-[0-9]{6,16}-[0-9A-Za-z\-]{8,250}", _WORD, _TOKEN, 0, _mixed
+    ),
+    _Provider(
+        "slack-token", rb"xapp-[0-9]-[A-Z0-9]{6,16}-[0-9]{6,16}-[a-z0-9]{32,80}", _WORD, _ALNUM
+    ),
+    _Provider(
+        "slack-webhook",
+        rb"hooks\.slack\.com/services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{20,32}",
+        frozenset(),
+        _ALNUM,
+    ),
+    _Provider(
+        "anthropic-api-key",
+        rb"sk-ant-(?:api|admin|oat)[0-9]{2}-[A-Za-z0-9_\-]{80,120}",
+        _WORD,
+        _TOKEN,
+        0,
+        _mixed,
+    ),
+    _Provider(
+        "openai-api-key",
+        rb"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{32,250}",
+        _TOKEN,
+        _TOKEN,
+        0,
+        lambda v: not v.startswith("sk-ant-") and _looks_random(v[3:], strict=True),
+    ),
+    _Provider("huggingface-token", rb"hf_[A-Za-z0-9]{30,40}", _WORD, _ALNUM, 0, _mixed),
+    _Provider("npm-token", rb"npm_[A-Za-z0-9]{36}", _WORD, _ALNUM, 0, _mixed),
+    _Provider("pypi-token", rb"pypi-AgE[A-Za-z0-9_\-]{50,300}", _WORD, _TOKEN),
+    _Provider(
+        "sendgrid-api-key",
+        rb"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}",
+        _TOKEN,
+        _TOKEN,
+        0,
+        _mixed,
+    ),
+    _Provider("twilio-api-key", rb"SK[0-9a-f]{32}", _ALNUM, _ALNUM),
+    # A bot token is <8-10 digit bot id>:AA<33 chars>; the scan starts at the literal.
+    _Provider("telegram-bot-token", rb":AA[0-9A-Za-z_\-]{33}", frozenset(), _TOKEN, 0, _mixed),
+    _Provider(
+        "jwt",
+        rb"eyJ[A-Za-z0-9_\-]{8,4096}\.eyJ[A-Za-z0-9_\-]{8,8192}\.[A-Za-z0-9_\-]{8,1024}",
+        _TOKEN,
+        _TOKEN,
+    ),
+    _Provider(
+        "private-key",
+        rb"-----BEGIN (?:[A-Z0-9]{1,12} ){0,2}PRIVATE KEY(?: BLOCK)?-----",
+        frozenset(),
+        frozenset(),
+    ),
+    _Provider(
+        "url-password",
+        rb"://(?P<user>[^\s:@/\"'<>\\`]{0,128}):(?P<pw>[^\s@/\"'<>\\`]{1,256})@"
+        rb"(?=[A-Za-z0-9\[])",
+        frozenset(),
+        frozenset(),
+        "pw",
+    ),
+)
+
+_KEYWORD_RULE_PATTERN = (
+    r"(?i)(?:api_?key|secret|passw(?:or)?d|pwd|pass|token|auth|credential|access_?key|"
+    r"private_?key)[\w.-]*[\"']?\s*(?::|=|=>)\s*[\"']?(?P<value>[^\"'\s]{4,})"
+)
 
 
 def default_patterns() -> list[str]:
-    """The built-in rules' patterns (ArtifactStoreConfig.secret_patterns' default)."""
-    return list(_SEED_RULES.values())
+    """The built-in rules' patterns (ArtifactStoreConfig.secret_patterns' default).
+
+    A Scanner given exactly this list (or None) uses the full built-in rules, with their
+    shape checks and keyword parsing; any other list replaces them with plain regexes.
+    """
+    return [p.pattern.decode("ascii") for p in _PROVIDERS] + [_KEYWORD_RULE_PATTERN]
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_PLACEHOLDER_WORDS = _wordset(
+    """
+    none null nil undefined true false yes no on off required optional default empty
+    changeme change_me change-me changeit password passwd pass pwd secret token apikey
+    api_key api-key key mypassword mysecret yourpassword yoursecret password123 passw0rd
+    example sample dummy placeholder redacted hidden masked removed todo tbd fixme
+    xxx test testing string str value enabled disabled notset not_set unset na n/a
+    secretkey secret_key your_token your_api_key insert_here replace_me replaceme
+    """
+)
+_PLACEHOLDER_MARKERS = (
+    "${",
+    "{{",
+    "{%",
+    "$(",
+    "%(",
+    "xxxx",
+    "****",
+    "…",
+    "...",
+    "<",
+    ">",
+    "your_",
+    "your-",
+    "yourapi",
+    "changeme",
+    "change_me",
+    "change-me",
+    "placeholder",
+    "replace_",
+    "replace-",
+    "replaceme",
+    "insert_",
+    "insert-",
+    "redacted",
+    "example",
+    "dummy",
+    "<secret>",
+)
+_REFERENCE = re.compile(
+    r"""(?ix)^(?:
+        os\.(?:environ|getenv)|getenv|environ|env\s*[\[(.]|process\.env|ENV\[|settings\.|
+        config\.|cfg\.|self\.|secrets?\.(?:get|\w+\[)|vault:|ssm:|arn:aws:|keyring\.|
+        projects/[^/]+/secrets/|file:|/run/secrets|%env|\$env:|\$[A-Za-z_]
+    )"""
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_NUMBERISH = re.compile(r"[-+]?[\d.,:_/ TZ+\-]*")
+_WORDS_ONLY = re.compile(r"[A-Za-z]+(?:[ _.\-][A-Za-z]+)*")
+_PATHLIKE = re.compile(
+    r"(?:[~.]{0,2}/|[A-Za-z]:\\)[\w.\-/\\ ]*|[\w.\-]+(?:/[\w.\-]+)*\.(?:pem|key|json|ya?ml|txt|"
+    r"env|ini|cfg|conf|crt|p12|pfx|der|jks|gpg|asc|csv|log|py)"
+)
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def _entropy(value: str) -> float:
+    counts: dict[str, int] = {}
+    for ch in value:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values()) if n else 0.0
+
+
+def _is_placeholder(value: str) -> bool:
+    low = value.lower()
+    if low.strip(" '\"`") in _PLACEHOLDER_WORDS or len(set(low)) <= 2:
+        return True
+    if any(marker in low for marker in _PLACEHOLDER_MARKERS):
+        return True
+    if re.fullmatch(r"%[sdr]|\{\w*\}|@\w+@|__\w+__", value):
+        return True
+    return any(doc in value for doc in _DOCUMENTED)
+
+
+def _is_literal_value(value: str) -> bool:
+    """Not an env lookup, a reference, empty, a placeholder or a template."""
+    v = value.strip()
+    if not v or _is_placeholder(v) or _REFERENCE.match(v):
+        return False
+    return not (v.startswith("{") and v.endswith("}"))
+
+
+def _looks_random(value: str, *, strict: bool = False) -> bool:
+    """The entropy gate for values in secret-named contexts (not passwords)."""
+    v = value
+    n = len(v)
+    if n < (16 if strict else 10) or n > 4096:
+        return False
+    if " " in v.strip() or _NUMBERISH.fullmatch(v) or _EMAIL.fullmatch(v):
+        return False
+    if _PATHLIKE.fullmatch(v) or "://" in v or _ETH_ADDRESS.fullmatch(v):
+        return False
+    if _WORDS_ONLY.fullmatch(v) and _is_wordy(v):
+        return False
+    if re.fullmatch(r"[0-9a-fA-F]+", v):
+        return n >= 16 and _entropy(v) >= 3.0
+    classes = sum(bool(re.search(p, v)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
+    threshold = 3.3 if strict else 3.0
+    return classes >= 2 and _entropy(v) >= (threshold if n >= 16 else threshold - 0.3)
+
+
+def _is_wordy(value: str) -> bool:
+    """Letters split into dictionary-like words ('my_app_secret', 'SecretValue')."""
+    parts = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", value)
+    if not parts:
+        return False
+    avg = sum(len(p) for p in parts) / len(parts)
+    vowels = sum(ch in "aeiouAEIOU" for ch in value) / max(1, sum(ch.isalpha() for ch in value))
+    return avg >= 3.5 and 0.2 <= vowels <= 0.6
+
+
+# --------------------------------------------------------------------------- names
+
+_NAME_SPLIT = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_COMPOUNDS: dict[str, tuple[str, ...]] = {
+    "apikey": ("api", "key"),
+    "apisecret": ("api", "secret"),
+    "apitoken": ("api", "token"),
+    "secretkey": ("secret", "key"),
+    "accesskey": ("access", "key"),
+    "accesskeyid": ("access", "key", "id"),
+    "secretaccesskey": ("secret", "access", "key"),
+    "privatekey": ("private", "key"),
+    "authtoken": ("auth", "token"),
+    "accesstoken": ("access", "token"),
+    "refreshtoken": ("refresh", "token"),
+    "bottoken": ("bot", "token"),
+    "clientsecret": ("client", "secret"),
+    "keyid": ("key", "id"),
+    "dbpass": ("db", "pass"),
+    "dbpassword": ("db", "password"),
+    "passphrase": ("passphrase",),
+    "webhooksecret": ("webhook", "secret"),
+    "signingsecret": ("signing", "secret"),
+    "sessiontoken": ("session", "token"),
+    "apipassword": ("api", "password"),
+}
+_FAMILIES: dict[str, str] = {
+    "password": "password",
+    "passwd": "password",
+    "pwd": "password",
+    "pass": "password",
+    "passphrase": "password",
+    "passcode": "password",
+    "secret": "secret",
+    "token": "token",
+    "auth": "auth",
+    "authorization": "auth",
+    "credential": "credential",
+    "credentials": "credential",
+    "creds": "credential",
+    "key": "key",
+}
+_KEY_QUALIFIERS = _wordset(
+    """api access secret private auth client signing sign encryption encrypt master app
+    consumer account license licence service webhook bot broker exchange trading trade
+    live prod production subscription admin hmac jwt session rest ws user developer dev
+    partner merchant publishable ssh gpg pgp aes rsa ec"""
+)
+_EXCHANGES = (
+    "binance",
+    "alpaca",
+    "apca",
+    "coinbase",
+    "kraken",
+    "bybit",
+    "okx",
+    "kucoin",
+    "bitfinex",
+    "bitmex",
+    "gemini",
+    "bitstamp",
+    "oanda",
+    "ibkr",
+    "polygon",
+    "tradier",
+    "deribit",
+    "huobi",
+    "gateio",
+    "mexc",
+)
+_NEGATORS = _wordset(
+    """hash hashed sha sha1 sha256 sha512 md5 digest checksum fingerprint crc etag commit
+    rev revision uuid guid type kind name names file filename path dir url uri endpoint
+    host hostname env var field column col length len size count counts limit max min num
+    ttl expiry expires expire expiration expired timeout age at time date ts timestamp
+    created updated enabled disabled required mode method scheme provider format version
+    prefix suffix usage used address symbol pair pairs decimals price amount balance supply
+    rate ratio policy rotation rotated source location store ref arn label index idx
+    position pos strength hint reset valid validation check placeholder example sample
+    description desc help doc regex pattern mask masked redacted status error errors level
+    scope scopes audience issuer alg algorithm param params expected length chars bytes
+    bits id ids refresh_at header headers cache sort primary partition lookup dedupe
+    idempotency group foreign unique index hotkey keyboard keys tokens secrets passwords
+    field fields manager vault store service_account"""
+)
+
+
+_VOCAB = frozenset(
+    [*_FAMILIES, *_KEY_QUALIFIERS, *_EXCHANGES, "aws", "id", "db", "refresh", "x", "gcp"]
+)
+
+
+@lru_cache(maxsize=4096)
+def _segment(word: str) -> tuple[str, ...]:
+    """Split run-together names ('awssecretaccesskey') into known words, if they all are."""
+    if word in _COMPOUNDS:
+        return _COMPOUNDS[word]
+    if word in _VOCAB or len(word) > 40:
+        return (word,)
+    best: list[tuple[str, ...] | None] = [()] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 13), end):
+            prefix = best[start]
+            if prefix is not None and word[start:end] in _VOCAB:
+                best[end] = (*prefix, word[start:end])
+                break
+    return best[-1] or (word,)
+
+
+@dataclass(frozen=True)
+class _Name:
+    family: str
+    weak: bool
+    rule: str
+
+
+def _classify(name: str) -> _Name | None:
+    """Is this a secret-named key? Returns its family, or None."""
+    if sum(ch.isdigit() for ch in name) > 4 or len(name) > 80:
+        return None  # a random id, not a name
+    if not re.search(r"[_\-. ]", name) and _looks_random(name):
+        return None
+    words: list[str] = []
+    for raw in _NAME_SPLIT.findall(name):
+        words.extend(_segment(raw.lower()))
+    found: int | None = None
+    for i, word in enumerate(words):
+        family = _FAMILIES.get(word)
+        if family is None:
+            continue
+        if (
+            family == "key"
+            and i > 0
+            and words[i - 1] not in _KEY_QUALIFIERS
+            and not any(ex in words[i - 1] for ex in _EXCHANGES)
+        ):
+            continue
+        found = i
+    if found is None:
+        return None
+    trailing = words[found + 1 :]
+    family = _FAMILIES[words[found]]
+    hashy = {"hash", "hashed", "sha", "sha1", "sha256", "sha512", "md5", "digest", "checksum"}
+    if any(w in hashy or w == "fingerprint" for w in words):
+        return None
+    allowed_id = family == "key" and trailing[:1] == ["id"]
+    for word in trailing:
+        if word in _NEGATORS and not (allowed_id and word == "id"):
+            return None
+    if words[:found] and words[found - 1] in {"max", "min", "num", "total", "count", "is", "has"}:
+        return None
+    weak = (family == "key" and found == 0) or family in {"auth", "credential"}
+    return _Name(family, weak, _rule_for(words, family))
+
+
+def _rule_for(words: list[str], family: str) -> str:
+    joined = " ".join(words)
+    for exchange in _EXCHANGES:
+        if exchange in joined:
+            return ("alpaca" if exchange == "apca" else exchange) + "-api-key"
+    if "aws" in words and family in {"secret", "key"}:
+        return "aws-secret-access-key"
+    if family == "key":
+        return "private-key-assignment" if "private" in words else "api-key-assignment"
+    return f"{family}-assignment"
+
+
+# --------------------------------------------------------------------------- file kinds
+
+_KINDS = {
+    ".py": "python",
+    ".pyi": "python",
+    ".yaml": "config",
+    ".yml": "config",
+    ".ini": "config",
+    ".cfg": "config",
+    ".conf": "config",
+    ".toml": "config",
+    ".properties": "config",
+    ".env": "config",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ipynb": "json",
+    ".csv": "csv",
+    ".tsv": "csv",
+}
+
+
+def _kind_of(path: str) -> str:
+    name = os.path.basename(path).lower()
+    if name.startswith(".env") or name.endswith(".env"):
+        return "config"
+    return _KINDS.get(os.path.splitext(name)[1], "text")
+
+
+# --------------------------------------------------------------------------- parsing
+
+_VALUE = (
+    r"(?:[rRbBuUfF]{0,2}(?P<q>[\"'`])(?P<qv>(?:(?!(?P=q))[^\\\n]|\\.){0,1000})(?P=q)"
+    r"|\\\"(?P<ev>[^\"\\\n]{1,1000})\\\""
+    r"|(?P<uv>[^\s\"'`,;&)\]}<>|]{1,1000}))"
+)
+_PAIR = re.compile(
+    r"(?P<name>[A-Za-z_$@][\w.$@\-]{0,80})(?:\\?[\"'])?\]?"
+    r"(?P<sep>\s*:\s*[A-Za-z_][\w.]{0,30}(?:\[[\w., |\[\]]{0,40}\])?"
+    r"(?:\s*\|\s*[A-Za-z_][\w.]{0,30}){0,3}\s*=(?!=)\s*"
+    r"|\s*(?::=|=>|=(?!=)|:(?![:/]))\s*"
+    r"|\s+(?=\\?[\"']))(?=" + _VALUE + ")"
+)
+_CALL_PAIR = re.compile(
+    r"(?P<nq>[\"'])(?P<name>[\w.\- ]{1,80})(?P=nq)\s*,\s*"
+    r"(?=(?P<q>[\"'])(?P<qv>(?:(?!(?P=q))[^\\\n]|\\.){1,1000})(?P=q))"
+)
+_FLAG_PAIR = re.compile(r"--(?P<name>[A-Za-z][\w\-]{1,60})\s+" + _VALUE)
+_XML_PAIR = re.compile(r"<(?P<name>[\w:.\-]{1,80})>(?P<uv>[^<\n]{1,1000})</(?P=name)>")
+_NAME_VALUE = re.compile(
+    r"[\"']?(?:name|key|Name|Key)[\"']?\s*[:=]\s*[\"'](?P<name>[\w.\-]{1,80})[\"']\s*,\s*"
+    r"[\"']?(?:value|Value)[\"']?\s*[:=]\s*" + _VALUE
+)
+_YAML_NAME = re.compile(r"^\s*-?\s*name:\s*[\"']?(?P<name>[\w.\-]{1,80})[\"']?\s*$")
+_YAML_VALUE = re.compile(r"^\s*value:\s*" + _VALUE)
+_AUTH_SCHEME = re.compile(
+    r"(?i)\b(?P<scheme>bearer|basic|token)\s+(?P<v>[A-Za-z0-9\-._~+/]{8,4096}=*)"
+)
+_COMMENT_TAIL = re.compile(r"\s+[#;].*$")
+
+
+@dataclass(frozen=True)
+class _Hit:
+    offset: int  # byte offset of the line (or of the match) in the buffer
+    rule: str
+    value: str
+    priority: int  # 0 provider / custom, 1 keyword
+
+
+def _pair_value(m: re.Match[str]) -> tuple[str, bool]:
+    if m.group("qv") is not None:
+        return m.group("qv"), True
+    if m.groupdict().get("ev") is not None:
+        return m.group("ev"), True
+    return m.group("uv") or "", False
+
+
+def _inside_string(line: str, pos: int) -> bool:
+    quotes = re.findall(r"(?<!\\)[\"']", line[:pos])
+    return len(quotes) % 2 == 1
+
+
+def _value_is_secret(name: _Name, value: str) -> bool:
+    value = value.strip()
+    scheme = _AUTH_SCHEME.match(value)
+    if scheme:
+        return _scheme_value_is_secret(scheme)
+    if not _is_literal_value(value) or _NUMBERISH.fullmatch(value):
+        return False
+    if name.family == "password":
+        return len(value) >= 4 and not value.lower().startswith(("true", "false"))
+    if _UUID.fullmatch(value) and name.family == "key":
+        return False
+    return _looks_random(value, strict=name.weak)
+
+
+def _scheme_value_is_secret(m: re.Match[str]) -> bool:
+    token = m.group("v")
+    if m.group("scheme").lower() == "basic":
+        try:
+            decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        _user, sep, password = decoded.decode("utf-8", "replace").partition(":")
+        return bool(sep) and _is_literal_value(password) and len(password) >= 4
+    return _is_literal_value(token) and _looks_random(token, strict=False)
+
+
+class _LineParser:
+    """Finds secret-named assignments in one decoded line."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def parse(self, line: str) -> Iterator[tuple[str, str]]:
+        """Yields (rule, secret value) pairs."""
+        if self.kind == "csv":
+            yield from self._csv_pairs(line)
+        for regex in (_PAIR, _CALL_PAIR, _XML_PAIR, _NAME_VALUE):
+            for m in regex.finditer(line):
+                hit = self._check(line, m)
+                if hit:
+                    yield hit
+        if self.kind != "python":
+            for m in _FLAG_PAIR.finditer(line):
+                hit = self._check(line, m)
+                if hit:
+                    yield hit
+        for m in _AUTH_SCHEME.finditer(line):
+            if m.group("scheme").lower() != "token" and _scheme_value_is_secret(m):
+                yield (
+                    "basic-auth" if m.group("scheme").lower() == "basic" else "bearer-token",
+                    m["v"],
+                )
+
+    def following_hit(self, line: str, following: str) -> tuple[str, str] | None:
+        """YAML ``- name: API_KEY`` followed by ``value: ...`` (reported on the value)."""
+        m = _YAML_NAME.match(line)
+        if not m:
+            return None
+        name = _classify(m.group("name"))
+        v = _YAML_VALUE.match(following)
+        if name is None or v is None:
+            return None
+        value, _quoted = _pair_value(v)
+        value = _COMMENT_TAIL.sub("", value) if not _quoted else value
+        return (name.rule, value) if _value_is_secret(name, value) else None
+
+    def _check(self, line: str, m: re.Match[str]) -> tuple[str, str] | None:
+        name = _classify(m.group("name"))
+        if name is None:
+            return None
+        value, quoted = _pair_value(m)
+        if not quoted:
+            if self.kind == "python" and not _inside_string(line, m.start()):
+                return None
+            if self.kind == "json" and not _inside_string(line, m.start()):
+                return None
+            if self.kind == "config" and line[: m.start()].strip(" \t-") in ("", "export"):
+                # A whole-line ``key: value`` / ``key = value``: the value runs to the
+                # end of the line (minus a trailing comment), spaces included.
+                value = _COMMENT_TAIL.sub("", line[m.start("uv") :]).strip()
+            if value.lower() in {"bearer", "basic"}:
+                scheme = _AUTH_SCHEME.search(line, m.start("uv"))
+                if scheme and _scheme_value_is_secret(scheme):
+                    return name.rule, scheme.group("v")
+                return None
+        if _value_is_secret(name, value):
+            return name.rule, value.strip()
+        return None
+
+    def _csv_pairs(self, line: str) -> Iterator[tuple[str, str]]:
+        cells = _csv_cells(line)
+        for i, cell in enumerate(cells[:-1]):
+            name = _classify(cell.strip())
+            if name is not None and _value_is_secret(name, cells[i + 1]):
+                yield name.rule, cells[i + 1].strip()
+
+
+def _csv_cells(line: str) -> list[str]:
+    delimiter = "\t" if line.count("\t") > line.count(",") else ","
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return line.split(delimiter)
+
+
+# --------------------------------------------------------------------------- scanner
+
+_KEYWORDS = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred", b"bearer")
 
 
 class Scanner:
+    """Scans bytes or files for secrets.
+
+    ``patterns``: None, or a list equal to :func:`default_patterns`, means the built-in
+    rules; any other list REPLACES them with those regular expressions (group 1, when
+    the pattern has one, is the secret). ``extra_patterns`` are added on top of
+    whichever rules are in force. Each custom pattern's rule id is ``custom-<n>`` /
+    ``extra-<n>``.
+    """
+
     def __init__(
-        self, patterns: Sequence[str] | None = None, extra_patterns: Sequence[str] = ()
+        self,
+        patterns: Sequence[str] | None = None,
+        extra_patterns: Sequence[str] = (),
+        *,
+        max_bytes: int = MAX_SCAN_BYTES,
     ) -> None:
-        if patterns is None or list(patterns) == default_patterns():
-            rules = dict(_SEED_RULES)
-        else:
-            rules = {f"custom-{i + 1}": p for i, p in enumerate(patterns)}
-        rules.update({f"extra-{i + 1}": p for i, p in enumerate(extra_patterns)})
-        self._rules = [(rid, re.compile(p)) for rid, p in rules.items()]
+        self.builtin = patterns is None or list(patterns) == default_patterns()
+        custom = (
+            [] if self.builtin else [(f"custom-{i + 1}", p) for i, p in enumerate(patterns or ())]
+        )
+        custom += [(f"extra-{i + 1}", p) for i, p in enumerate(extra_patterns)]
+        self._custom = [(rule, _compile_custom(rule, p)) for rule, p in custom]
+        self._providers = [(p, re.compile(p.pattern)) for p in _PROVIDERS] if self.builtin else []
+        self.max_bytes = max_bytes
+        self.skipped: list[str] = []
+
+    # -- public API
 
     def scan_bytes(self, data: bytes, path: str) -> list[Finding]:
-        if b"\x00" in data[:8192]:
+        if b"\x00" in data[:BINARY_SNIFF_BYTES]:
             return []
-        text = data.decode("utf-8", "replace")
-        findings = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if "pragma: allowlist secret" in line or "gitleaks:allow" in line:
-                continue
-            for rid, rx in self._rules:
-                m = rx.search(line)
-                if m:
-                    hit = m.group(m.lastindex or 0)
-                    findings.append(Finding(path, lineno, rid, mask(hit)))
-        return findings
+        hits: list[_Hit] = []
+        if self.builtin:
+            hits.extend(self._provider_hits(data))
+            hits.extend(self._keyword_hits(data, path))
+        if self._custom:
+            hits.extend(self._custom_hits(data))
+        return self._findings(data, path, hits)
 
-    def scan_file(self, path: Path, display: str | None = None) -> list[Finding]:
-        return self.scan_bytes(Path(path).read_bytes(), display or str(path))
+    def scan_file(self, path: str | os.PathLike[str], display: str | None = None) -> list[Finding]:
+        shown = display or os.fspath(path)
+        with open(path, "rb") as fh:
+            head = fh.read(BINARY_SNIFF_BYTES)
+            if b"\x00" in head:
+                return []
+            size = os.fstat(fh.fileno()).st_size
+            if size > self.max_bytes:
+                self.skipped.append(shown)
+                return []
+            data = head + fh.read()
+        return self.scan_bytes(data, shown)
+
+    def scan_paths(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[Finding]:
+        """Scan files and directories (walked, skipping ``.git``), in a stable order."""
+        for file in iter_files(paths):
+            yield from self.scan_file(file)
+
+    # -- rules
+
+    def _provider_hits(self, data: bytes) -> Iterator[_Hit]:
+        n = len(data)
+        for provider, rx in self._providers:
+            for m in rx.finditer(data):
+                start, end = m.span()
+                if start and data[start - 1] in provider.lead:
+                    continue
+                if end < n and data[end] in provider.tail:
+                    continue
+                value = m.group(provider.group).decode("utf-8", "replace")
+                offset = start
+                if provider.rule == "telegram-bot-token":
+                    digits = re.search(
+                        rb"(?<![A-Za-z0-9_])[0-9]{8,10}\Z", data[max(0, start - 11) : start]
+                    )
+                    if digits is None:
+                        continue
+                    value = digits.group().decode() + value
+                elif not _shape_ok(provider.rule, data, m):
+                    continue
+                if _is_placeholder(value) or (provider.check and not provider.check(value)):
+                    continue
+                yield _Hit(offset, provider.rule, value, 0)
+
+    def _keyword_hits(self, data: bytes, path: str) -> Iterator[_Hit]:
+        kind = _kind_of(path)
+        parser = _LineParser(kind)
+        lower = data.lower()
+        n = len(data)
+        lines: dict[int, int] = {}
+        for keyword in _KEYWORDS:
+            i = lower.find(keyword)
+            while i != -1:
+                start = lower.rfind(b"\n", 0, i) + 1
+                end = lower.find(b"\n", i)
+                if end == -1:
+                    end = n
+                lines[start] = end
+                i = lower.find(keyword, end)
+        for start in sorted(lines):
+            end = lines[start]
+            line = data[start:end].decode("utf-8", "replace")
+            for rule, value in parser.parse(line):
+                yield _Hit(start, rule, value, 1)
+            if kind in ("config", "text") and end < n:
+                nxt_end = data.find(b"\n", end + 1)
+                following = data[end + 1 : nxt_end if nxt_end != -1 else n]
+                hit = parser.following_hit(line, following.decode("utf-8", "replace"))
+                if hit:
+                    yield _Hit(end + 1, hit[0], hit[1], 1)
+        if kind == "csv":
+            yield from _csv_column_hits(data)
+
+    def _custom_hits(self, data: bytes) -> Iterator[_Hit]:
+        text = data.decode("utf-8", "replace")
+        # Offsets are character offsets here; _findings maps them through the text.
+        for rule, rx in self._custom:
+            for m in rx.finditer(text):
+                value = m.group(1) if rx.groups and m.group(1) else m.group(0)
+                if value:
+                    yield _Hit(-1 - m.start(), rule, value, 0)
+
+    # -- results
+
+    def _findings(self, data: bytes, path: str, hits: list[_Hit]) -> list[Finding]:
+        if not hits:
+            return []
+        text_lines: list[str] | None = None
+        char_hits = [h for h in hits if h.offset < 0]
+        byte_hits = [h for h in hits if h.offset >= 0]
+        numbered: list[tuple[int, _Hit]] = []
+        line, last = 1, 0
+        for hit in sorted(byte_hits, key=lambda h: h.offset):
+            line += data.count(b"\n", last, hit.offset)
+            last = hit.offset
+            numbered.append((line, hit))
+        if char_hits:
+            text = data.decode("utf-8", "replace")
+            cline, clast = 1, 0
+            for hit in sorted(char_hits, key=lambda h: -h.offset):
+                pos = -1 - hit.offset
+                cline += text.count("\n", clast, pos)
+                clast = pos
+                numbered.append((cline, hit))
+        text_lines = data.decode("utf-8", "replace").split("\n")
+        by_line: dict[int, list[_Hit]] = {}
+        for lineno, hit in numbered:
+            if _suppressed(text_lines, lineno):
+                continue
+            kept = by_line.setdefault(lineno, [])
+            _merge(kept, hit)
+        return [
+            Finding(path, lineno, hit.rule, mask(hit.value))
+            for lineno in sorted(by_line)
+            for hit in by_line[lineno]
+        ]
+
+
+def _merge(kept: list[_Hit], hit: _Hit) -> None:
+    """One finding per secret on a line: overlapping values keep the more specific rule."""
+    for i, other in enumerate(kept):
+        if hit.value in other.value or other.value in hit.value:
+            if hit.priority < other.priority:
+                kept[i] = hit
+            return
+    kept.append(hit)
+
+
+def _suppressed(lines: list[str], lineno: int) -> bool:
+    here = lines[lineno - 1] if lineno - 1 < len(lines) else ""
+    if any(marker in here for marker in _ALLOW_LINE):
+        return True
+    return lineno >= 2 and _ALLOW_NEXT in lines[lineno - 2]
+
+
+def _shape_ok(rule: str, data: bytes, m: re.Match[bytes]) -> bool:
+    if rule == "private-key":
+        return _pem_has_body(data, m.end())
+    if rule == "url-password":
+        return _url_password_ok(m)
+    return True
+
+
+def _pem_has_body(data: bytes, end: int) -> bool:
+    """A real key block follows the header (not '...' or a placeholder)."""
+    window = data[end : end + 200]
+    window = window.replace(b"\\n", b"\n").replace(b"\\r", b"")
+    body = re.match(
+        rb"[\s\"',]*(?:Proc-Type:[^\n]*\n(?:[^\n]*:[^\n]*\n)*\s*)?([A-Za-z0-9+/=]{24,})", window
+    )
+    if body is None:
+        return False
+    chunk = body.group(1).decode("ascii")
+    return not _is_placeholder(chunk) and _entropy(chunk) >= 3.0
+
+
+def _url_password_ok(m: re.Match[bytes]) -> bool:
+    password = m.group("pw").decode("utf-8", "replace")
+    if not _is_literal_value(password) or password.startswith(("$", "%", "{")):
+        return False
+    return not password.isdigit()  # host:port@ is not a password
+
+
+def _csv_column_hits(data: bytes) -> Iterator[_Hit]:
+    """Cells under a secret-named header column (``name,api_key,...``)."""
+    first_end = data.find(b"\n")
+    header = data[: first_end if first_end != -1 else len(data)].decode("utf-8", "replace")
+    columns = {i: _classify(cell.strip()) for i, cell in enumerate(_csv_cells(header))}
+    secret_columns = {i: name for i, name in columns.items() if name is not None}
+    if not secret_columns or first_end == -1:
+        return
+    offset = first_end + 1
+    for raw in data[offset:].split(b"\n"):
+        cells = _csv_cells(raw.decode("utf-8", "replace").rstrip("\r"))
+        for i, name in secret_columns.items():
+            if i < len(cells) and _value_is_secret(name, cells[i]):
+                yield _Hit(offset, name.rule, cells[i].strip(), 1)
+        offset += len(raw) + 1
+
+
+def _compile_custom(rule: str, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        from pytest_artifact_store.errors import ArtifactStoreError
+
+        raise ArtifactStoreError(
+            f"invalid secret pattern ({rule}) {pattern!r}: {exc}; "
+            "fix secret_patterns / extra_secret_patterns"
+        ) from None
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
+    """Files named, and files under directories named (sorted, ``.git`` skipped)."""
+    for raw in paths:
+        path = os.fspath(raw)
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d != ".git")
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    if os.path.isfile(full) and not os.path.islink(full):
+                        yield full
+        else:
+            yield path
