@@ -65,7 +65,7 @@ def test_commit_gpgsign_in_user_config_is_ignored_when_signing_is_off(
 def test_signing_without_a_usable_key_refuses_and_changes_nothing(repo, git, artifacts):
     git(repo, "config", "gpg.format", "ssh")
     before = git(repo, "for-each-ref")
-    with pytest.raises(ArtifactStoreError, match="user.signingkey"):
+    with pytest.raises(ArtifactStoreError, match=r"user\.signingkey"):
         _store(repo, sign_commits=True).commit_artifacts(
             "wf", "t1", list(artifacts.values()), correlation_id="c1"
         )
