@@ -192,7 +192,7 @@ class ArtifactSession:
         except CommitRefused as exc:
             self.refuse(session, str(exc))
             return
-        self.summary.lines.extend(describe_result(result))
+        self.summary.lines.extend(describe_result(result, self.store.config.remote_name))
         try:
             self.config.hook.pytest_artifact_store_committed(config=self.config, result=result)
         except Exception as exc:
@@ -329,6 +329,9 @@ class ArtifactSession:
 
     # -- reporting ----------------------------------------------------------------------
 
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.store.close()
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.summary.lines:
             return
@@ -388,14 +391,14 @@ def format_counts(counts: Counter[str]) -> str:
     return ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o]) or "no tests"
 
 
-def describe_result(result: dict[str, Any]) -> list[str]:
+def describe_result(result: dict[str, Any], remote: str) -> list[str]:
     sha = str(result.get("commit_sha", ""))[:10]
     files = result.get("files") or []
     tags = ", ".join(result.get("tags") or []) or "no tags"
     verb = "committed" if result.get("created", True) else "already committed (same content)"
     lines = [f"{verb} {len(files)} files to {result.get('branch')} at {sha} ({tags})"]
     if result.get("pushed"):
-        lines.append("push: pushed")
+        lines.append(f"push: pushed to {remote}")
     else:
         lines.append(f"push: not pushed ({result.get('push_error') or 'auto_push is off'})")
     return lines
