@@ -101,6 +101,16 @@ def check_ref_prefix(field: str, value: object) -> str:
     return value
 
 
+# Code points HFS+ ignores, so ".g\u200cit" would be ".git" on a Mac (git fsck checks this).
+_HFS_IGNORABLE = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
+
+
+def is_dotgit(name: str) -> bool:
+    """True for ``.git`` and the spellings other filesystems treat as ``.git``."""
+    folded = _HFS_IGNORABLE.sub("", name).lower().rstrip(". ")
+    return folded in (".git", "git~1")
+
+
 def check_tree_path(field: str, value: object, *, allow_empty: bool = False) -> str:
     """A relative POSIX path inside the repository's tree (e.g. ``Backtest/codes``)."""
     if not isinstance(value, str):
@@ -111,7 +121,7 @@ def check_tree_path(field: str, value: object, *, allow_empty: bool = False) -> 
             return ""
         raise ArtifactStoreError(f"{field} must not be empty")
     for part in cleaned.split("/"):
-        if part in ("", ".", "..") or part.lower() == ".git" or re.search(r"[\x00-\x1f\\]", part):
+        if part in ("", ".", "..") or is_dotgit(part) or re.search(r"[\x00-\x1f\x7f\\]", part):
             raise ArtifactStoreError(
                 f"invalid {field} {_describe(value)}: use a relative path such as "
                 "'Backtest/codes' (no '.', '..', '.git', empty parts, backslashes or "

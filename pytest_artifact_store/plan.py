@@ -84,8 +84,22 @@ def _as_path(src: object) -> Path:
 
 
 def _stat(path: Path) -> os.stat_result:
+    """stat() the path itself; symlinks are refused (an artifact is a real file)."""
     try:
-        return os.stat(path)
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(path)
+            os.stat(path)  # tells a broken link or a symlink loop apart from a good one
+            real, parent = os.path.realpath(path), os.path.realpath(path.parent)
+            if parent == real or parent.startswith(real + os.sep):
+                raise ArtifactStoreError(
+                    f"directory loop: {str(path)!r} is a symlink back to a parent directory"
+                )
+            raise ArtifactStoreError(
+                f"file {str(path)!r} is a symlink (to {target!r}); pass the file it points "
+                "to instead, so that what is committed is what you meant"
+            )
+        return st
     except FileNotFoundError:
         if os.path.lexists(path):
             raise ArtifactStoreError(

@@ -404,6 +404,18 @@ def _file_problem(tmp_path: Path, artifacts: dict[str, Path], kind: str) -> tupl
         (d / "f.txt").write_text("x\n")
         (d / "back").symlink_to(d)
         return [d], "directory loop"
+    if kind == "symlink_to_file":
+        (tmp_path / "link.csv").symlink_to(artifacts["trades.csv"])
+        return [tmp_path / "link.csv"], "is a symlink"
+    if kind == "symlink_to_dir":
+        (tmp_path / "linkdir").symlink_to(artifacts["trades.csv"].parent)
+        return [tmp_path / "linkdir"], "is a symlink"
+    if kind == "symlink_inside_dir":
+        d = tmp_path / "withlink"
+        d.mkdir()
+        (d / "f.txt").write_text("x\n")
+        (d / "secret").symlink_to(artifacts["trades.csv"])
+        return [d], "is a symlink"
     if kind == "fifo":
         os.mkfifo(tmp_path / "pipe")
         return [tmp_path / "pipe"], "FIFO"
@@ -425,6 +437,9 @@ def _file_problem(tmp_path: Path, artifacts: dict[str, Path], kind: str) -> tupl
         "broken_symlink",
         "symlink_loop",
         "dir_loop",
+        "symlink_to_file",
+        "symlink_to_dir",
+        "symlink_inside_dir",
         "fifo",
         "empty_list",
         "bad_mapping_name",
