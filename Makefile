@@ -12,6 +12,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+demo: $(BIN)/.installed
+	$(BIN)/python examples/run_demo.py
+
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
