@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -84,3 +87,28 @@ def artifacts(tmp_path: Path) -> dict[str, Path]:
         (src / name).write_text(text)
         out[name] = src / name
     return out
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP listener that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -123,34 +120,6 @@ def test_rejecting_remote_reports_gits_reason_and_keeps_the_commit(repo, remote,
     assert pending["pushed"] == [BRANCH]
     assert git(remote, "rev-parse", "corr_c1^{commit}") == result["commit_sha"]
     assert make_store(repo).push_pending()["up_to_date"] == [BRANCH]
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A TCP listener that accepts connections and never says a word."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-                held.append(conn)
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
 
 
 def test_hanging_remote_times_out_and_keeps_the_commit(repo, git, silent_server):

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,41 +119,18 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def test_silent_listener_times_out_kills_the_group_and_leaves_no_zombie(repo, git):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    port = server.getsockname()[1]
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        git(repo, "remote", "add", "origin", f"git://127.0.0.1:{port}/never.git")
-        start = time.monotonic()
-        result = commit(repo, "c1", push_timeout=2)
-        elapsed = time.monotonic() - start
-        assert result["pushed"] is False and "timed out" in result["push_error"]
-        assert elapsed < 2 + 5
-        assert git(repo, "rev-parse", BRANCH) == result["commit_sha"]
-        time.sleep(0.3)
-        assert [c for c in _children_of(os.getpid()) if c[1] == "Z"] == []
-        assert _processes_mentioning(f"127.0.0.1:{port}") == []
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
+def test_silent_listener_times_out_kills_the_group_and_leaves_no_zombie(repo, git, silent_server):
+    port = silent_server
+    git(repo, "remote", "add", "origin", f"git://127.0.0.1:{port}/never.git")
+    start = time.monotonic()
+    result = commit(repo, "c1", push_timeout=2)
+    elapsed = time.monotonic() - start
+    assert result["pushed"] is False and "timed out" in result["push_error"]
+    assert elapsed < 2 + 5
+    assert git(repo, "rev-parse", BRANCH) == result["commit_sha"]
+    time.sleep(0.3)
+    assert [c for c in _children_of(os.getpid()) if c[1] == "Z"] == []
+    assert _processes_mentioning(f"127.0.0.1:{port}") == []
 
 
 RACER = textwrap.dedent(
