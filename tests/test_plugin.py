@@ -55,6 +55,9 @@ def git_identity(
 ) -> None:
     """pytester points HOME at its own directory: keep using the isolated git config."""
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(isolated_git_env / ".gitconfig"))
+    # Inline runs restore sys.modules afterwards, so hypothesis's plugin would be
+    # re-imported (~1 s) by every one of them; these sessions do not use it.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
 
 
 def write_ini(pytester: pytest.Pytester, repo: Path | None, **extra: str | None) -> Path:
