@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
 
-PIECES = list("abcXYZ019._-/\\ ~^:?*[@{}\n\t\r\x00\x7f") + [
+PIECES = [
+    *"abcXYZ019._-/\\ ~^:?*[@{}\n\t\r\x00\x7f",
     "..",
     ".lock",
     "corr_",
@@ -176,7 +177,7 @@ def test_unreadable_file_is_refused_by_name(repo, git, tmp_path):
     path.write_text("a\n")
     path.chmod(0)
     before = _snapshot(repo)
-    with pytest.raises(ArtifactStoreError, match="locked.csv"):
+    with pytest.raises(ArtifactStoreError, match=r"locked\.csv"):
         ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False)).commit_artifacts(
             "wf", "t", [path], correlation_id="c"
         )

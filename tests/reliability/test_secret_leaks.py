@@ -1,4 +1,7 @@
-"""A refused secret leaves no trace: not in objects, refs, reflogs, logs or the error (SPEC §4, §7)."""
+"""A refused secret leaves no trace: not in objects, refs, reflogs, logs or the error.
+
+SPEC §4 and §7.
+"""
 
 from __future__ import annotations
 
