@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -170,18 +172,43 @@ def test_odd_file_names_on_disk(shared_repo, tmp_path_factory, name):
     _attempt(shared_repo, workflow_id="wf", task_id="ondisk", files=[path], correlation_id=None)
 
 
-def test_unreadable_file_is_refused_by_name(repo, git, tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root reads files whatever their mode; run as a normal user to check this")
-    path = tmp_path / "locked.csv"
-    path.write_text("a\n")
-    path.chmod(0)
-    before = _snapshot(repo)
-    with pytest.raises(ArtifactStoreError, match=r"locked\.csv"):
-        ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False)).commit_artifacts(
-            "wf", "t", [path], correlation_id="c"
+UNREADABLE = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=Path(sys.argv[1]), auto_push=False))
+    if os.geteuid() == 0:  # become nobody: root reads a file whatever its mode
+        os.setgid(65534)
+        os.setuid(65534)
+    try:
+        store.commit_artifacts("wf", "t", [Path(sys.argv[2])], correlation_id="c")
+    except ArtifactStoreError as exc:
+        print(exc)
+        sys.exit(3)
+    """
+)
+
+
+def test_unreadable_file_is_refused_by_name(git):
+    top = Path(tempfile.mkdtemp(prefix="unreadable-"))  # world-traversable, unlike tmp_path
+    try:
+        top.chmod(0o755)
+        repo = top / "repo"
+        git(top, "init", "-q", str(repo))
+        path = top / "locked.csv"
+        path.write_text("a\n")
+        path.chmod(0)
+        before = _snapshot(repo)
+        proc = subprocess.run(
+            [sys.executable, "-c", UNREADABLE, str(repo), str(path)], capture_output=True
         )
-    assert _snapshot(repo) == before
+        assert proc.returncode == 3, proc.stderr.decode()
+        assert "locked.csv" in proc.stdout.decode()
+        assert "not readable" in proc.stdout.decode()
+        assert _snapshot(repo) == before
+    finally:
+        shutil.rmtree(top)
 
 
 BIG = textwrap.dedent(
