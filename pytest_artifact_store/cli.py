@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pytest_artifact_store import commands
 from pytest_artifact_store.errors import ArtifactStoreError
 
 Command = Callable[[argparse.Namespace], int]
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_REGISTRY: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = []
+_REGISTRY: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [commands.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

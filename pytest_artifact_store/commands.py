@@ -1,0 +1,621 @@
+"""``artifact-store`` sub-commands over the library: list, show, diff, revert, push, gc, report.
+
+Each command parses, makes one library call (:mod:`~pytest_artifact_store.store`,
+:mod:`~pytest_artifact_store.compare`, :mod:`~pytest_artifact_store.report`) and
+prints. ``--json`` prints exactly one JSON document. Failures raise
+:class:`ArtifactStoreError`, which ``cli.main`` prints as one line (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_artifact_store import naming
+from pytest_artifact_store.errors import ArtifactStoreError
+
+if TYPE_CHECKING:
+    from pytest_artifact_store.store import ArtifactStore
+
+Handler = Callable[[argparse.Namespace], int]
+DEFAULT_REPORT = "artifact-store-report.html"
+LIST_METRICS = 3
+_KEY_METRICS = (
+    "net_pnl",
+    "sharpe",
+    "sharpe_ratio",
+    "max_drawdown_pct",
+    "max_drawdown",
+    "total_return_pct",
+    "total_return",
+    "win_rate",
+    "total_trades",
+)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ---------------------------------------------------------------- argument types
+def _arg_type(func: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Turn an ArtifactStoreError/ValueError from ``func`` into a usage error (exit 2)."""
+
+    @functools.wraps(func)
+    def convert(text: str) -> Any:
+        try:
+            return func(text)
+        except (ArtifactStoreError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+@_arg_type
+def _workflow(text: str) -> str:
+    return naming.check_id("workflow_id", text)
+
+
+@_arg_type
+def _task(text: str) -> str:
+    return naming.check_id("task_id", text)
+
+
+@_arg_type
+def _prompt(text: str) -> str:
+    return naming.prompt_hash(text)
+
+
+def _number(kind: type[int] | type[float], low: float, inclusive: bool = True) -> Any:
+    @_arg_type
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(f"invalid {kind.__name__} value: {text!r}") from None
+        if value != value or (value < low if inclusive else value <= low):  # NaN or too low
+            raise ValueError(f"must be {'>=' if inclusive else '>'} {low:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+@_arg_type
+def _rule(text: str) -> Any:
+    from pytest_artifact_store.compare import parse_rule
+
+    return parse_rule(text)
+
+
+# ---------------------------------------------------------------- plumbing
+def _guarded(func: Handler) -> Handler:
+    """OS errors become one-line failures; a closed pipe (``| head``) ends quietly."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 1
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            raise ArtifactStoreError(f"{exc.strerror or exc}{where}") from exc
+
+    return run
+
+
+def _open(args: argparse.Namespace, *, auto_push: bool = False) -> ArtifactStore:
+    from pytest_artifact_store.store import open_store
+
+    return open_store(getattr(args, "repo", None), auto_push=auto_push)
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        cells = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def fmt_number(value: object) -> str:
+    """Numbers as a person reads them: 12, 0.5833, 1900.87, -3.5e-07."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else str(value)
+    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    if abs(value) < 1e-4 or abs(value) >= 1e15:
+        return f"{value:.4g}"
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def _parse_stamp(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def fmt_age(stamp: object, now: datetime | None = None) -> str:
+    """How long ago: 45s, 3m, 2h, 5d (``?`` without a readable timestamp)."""
+    when = _parse_stamp(stamp)
+    if when is None:
+        return "?"
+    seconds = max(0, int(((now or _now()) - when).total_seconds()))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def key_metrics(entry: Mapping[str, Any], count: int = LIST_METRICS) -> str:
+    """``name=value`` for the entry's most telling metrics (net pnl, sharpe, drawdown ...)."""
+    from pytest_artifact_store.compare import numeric_metrics
+
+    metrics = numeric_metrics(entry.get("test_metrics"))
+    names = [m for m in _KEY_METRICS if m in metrics]
+    names += [m for m in metrics if m not in names]
+    return " ".join(f"{n}={fmt_number(metrics[n])}" for n in names[:count])
+
+
+def _version_name(entry: Mapping[str, Any]) -> str:
+    return str(entry.get("correlation_id") or str(entry["commit_sha"])[:10])
+
+
+def _add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+    parser.add_argument(
+        "--repo",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="the git repository (default: current directory)",
+    )
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+# ---------------------------------------------------------------- list
+def cmd_list(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        entries = store.list_artifacts(
+            args.workflow,
+            None if args.limit == 0 else args.limit,
+            task_id=args.task,
+            prompt_hash=args.prompt,
+            archived=args.archived,
+        )
+    if args.json:
+        _print_json(entries)
+        return 0
+    if not entries:
+        print("no artifact versions" + (" match" if _filtered(args) else " yet"))
+        return 0
+    now = _now()
+    rows = [
+        [
+            str(e.get("correlation_id") or "-"),
+            f"{e.get('workflow_id')}/{e.get('task_id')}",
+            fmt_age(e.get("commit_timestamp"), now),
+            key_metrics(e) or "-",
+            str(e["commit_sha"])[:10] + (" (archived)" if e.get("archived") else ""),
+        ]
+        for e in entries
+    ]
+    header = ["CORRELATION ID", "WORKFLOW/TASK", "AGE", "METRICS", "SHA"]
+    print("\n".join(_table(header, rows, right={2})))
+    return 0
+
+
+def _filtered(args: argparse.Namespace) -> bool:
+    return any((args.workflow, args.task, args.prompt))
+
+
+# ---------------------------------------------------------------- show
+def describe(store: ArtifactStore, ref: str) -> dict[str, Any]:
+    """The §2 entry of the version ``ref`` names, plus ``file_sizes`` and ``pushed``."""
+    from pytest_artifact_store.compare import resolve
+
+    entry = resolve(store, ref)
+    entry["file_sizes"] = store.version_files(entry)
+    entry["pushed"] = store.push_state(entry)
+    return entry
+
+
+_SHOWN = (
+    "workflow_id",
+    "task_id",
+    "correlation_id",
+    "prompt_hash",
+    "commit_timestamp",
+    "agent_version",
+    "llm_version",
+    "test_metrics",
+    "files",
+    "file_sha256",
+    "base_commit",
+    "schema_version",
+    "branch",
+    "commit_sha",
+    "tags",
+    "archived",
+    "file_sizes",
+    "pushed",
+)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        entry = describe(store, args.ref)
+        remote = store.config.remote_name
+    if args.json:
+        _print_json(entry)
+        return 0
+    pushed = entry["pushed"]
+    push = (
+        f"no remote {remote!r}"
+        if pushed is None
+        else f"on {remote}"
+        if pushed
+        else f"not on {remote} (run 'artifact-store push')"
+    )
+    stamp = entry.get("commit_timestamp")
+    fields = [
+        ("workflow/task", f"{entry.get('workflow_id')}/{entry.get('task_id')}"),
+        ("branch", entry.get("branch")),
+        ("commit", entry.get("commit_sha")),
+        ("created", f"{stamp} ({fmt_age(stamp)} ago)"),
+        ("tags", ", ".join(entry.get("tags", [])) or "-"),
+        ("prompt hash", entry.get("prompt_hash")),
+        ("agent", entry.get("agent_version")),
+        ("llm", entry.get("llm_version")),
+        ("based on", entry.get("base_commit")),
+        ("push", push),
+        ("archived", "yes (refs/archive/...)" if entry.get("archived") else None),
+    ]
+    lines = [_version_name(entry)]
+    lines += [f"  {k:<15}{v}" for k, v in fields if v not in (None, "")]
+    metrics = entry.get("test_metrics")
+    if isinstance(metrics, Mapping) and metrics:
+        lines.append("metrics")
+        width = max(len(str(k)) for k in metrics)
+        for name, value in metrics.items():
+            shown = (
+                fmt_number(value)
+                if isinstance(value, int | float)
+                else json.dumps(value, ensure_ascii=False)
+            )
+            lines.append(f"  {name!s:<{width}}  {shown}")
+    sizes: dict[str, int] = entry["file_sizes"]
+    if sizes:
+        lines.append("files")
+        width = max(len(p) for p in sizes)
+        digits = max(len(f"{s:,}") for s in sizes.values())
+        lines += [f"  {p:<{width}}  {f'{s:,}':>{digits}} B" for p, s in sizes.items()]
+    extra = {k: v for k, v in entry.items() if k not in _SHOWN}
+    if extra:
+        lines.append("metadata")
+        width = max(len(k) for k in extra)
+        lines += [
+            f"  {k:<{width}}  {json.dumps(v, ensure_ascii=False, sort_keys=True)}"
+            for k, v in extra.items()
+        ]
+    print("\n".join(lines))
+    return 0
+
+
+# ---------------------------------------------------------------- diff
+def _signed(value: object) -> str:
+    if value is None:
+        return "-"
+    text = fmt_number(value)
+    return text if text.startswith("-") or text == "0" else "+" + text
+
+
+def _rel(value: object) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "-"
+    return f"{value * 100:+.2f}%"
+
+
+def format_diff(diff: Mapping[str, Any]) -> list[str]:
+    """The text form of :func:`~pytest_artifact_store.compare.diff_versions`."""
+    lines = []
+    for side in ("a", "b"):
+        v = diff[side]
+        name = v.get("correlation_id") or v["ref"]
+        lines.append(
+            f"{side}  {name}  {v['workflow_id']}/{v['task_id']}  {str(v['commit_sha'])[:10]}"
+            f"  {v.get('commit_timestamp') or ''}".rstrip()
+        )
+    metrics: Mapping[str, Mapping[str, Any]] = diff["metrics"]
+    lines.append("")
+    if metrics:
+        rows = [
+            [
+                name,
+                fmt_number(m["a"]),
+                fmt_number(m["b"]),
+                _signed(m["delta"]),
+                _rel(m["rel"]),
+            ]
+            for name, m in metrics.items()
+        ]
+        lines += _table(["METRIC", "A", "B", "DELTA", "REL"], rows, right={1, 2, 3, 4})
+    else:
+        lines.append("no numeric test metrics")
+    files = diff["files"]
+    counts = ", ".join(f"{len(files[k])} {k}" for k in ("added", "removed", "changed"))
+    lines += ["", f"files: {counts}"]
+    for key, mark in (("added", "+"), ("removed", "-"), ("changed", "~")):
+        lines += [f"  {mark} {name}" for name in files[key]]
+    eq = diff["equity"]
+    if eq:
+        lines.append("")
+        lines.append(
+            f"equity: final {fmt_number(eq['a_final'])} -> {fmt_number(eq['b_final'])} "
+            f"({_signed(eq['delta_final'])})"
+        )
+        gap = eq.get("max_gap")
+        if gap:
+            lines.append(
+                f"  largest gap {fmt_number(gap['value'])} at {gap['at']} "
+                f"({fmt_number(gap['a'])} vs {fmt_number(gap['b'])})"
+            )
+        first = eq.get("first_divergence")
+        lines.append(
+            f"  first divergence at {first['at']} ({fmt_number(first['a'])} vs "
+            f"{fmt_number(first['b'])})"
+            if first
+            else "  the curves do not diverge"
+        )
+        lines.append(
+            f"  max drawdown {eq['a_max_drawdown'] * 100:.2f}% -> {eq['b_max_drawdown'] * 100:.2f}%"
+        )
+    trades = diff["trades"]
+    if trades:
+        lines.append("")
+        lines.append(f"trades: {trades['a']} -> {trades['b']} ({_signed(trades['delta'])})")
+    return lines
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from pytest_artifact_store.compare import check_rules, diff_versions
+
+    with _open(args) as store:
+        diff = diff_versions(store, args.a, args.b)
+    failures = check_rules(diff, args.fail_on)
+    if args.json:
+        _print_json(diff)
+    else:
+        print("\n".join(format_diff(diff)))
+        if args.fail_on and not failures:
+            n = len(args.fail_on)
+            print(f"\nfail-on: {'the rule holds' if n == 1 else f'all {n} rules hold'}")
+    for failure in failures:
+        print(f"artifact-store: fail-on: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+# ---------------------------------------------------------------- revert
+def cmd_revert(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        result = store.revert_to_tag(args.tag, target_branch=args.target)
+    if args.json:
+        _print_json(result)
+    else:
+        print(
+            f"reverted {result['branch']} to {result['reverted_to']}: "
+            f"new commit {str(result['commit_sha'])[:10]}"
+        )
+    return 0
+
+
+# ---------------------------------------------------------------- push
+def cmd_push(args: argparse.Namespace) -> int:
+    with _open(args, auto_push=True) as store:
+        result = store.push_pending(args.remote, args.timeout)
+    if args.json:
+        _print_json(result)
+        return 0 if result["success"] else 1
+    remote = result["remote"]
+    for branch in result["pushed"]:
+        print(f"pushed {branch}")
+    for branch in result["up_to_date"]:
+        print(f"up to date {branch}")
+    for branch, error in result["errors"].items():
+        print(f"artifact-store: push failed for {branch}: {error}", file=sys.stderr)
+    total = len(result["pushed"]) + len(result["up_to_date"]) + len(result["errors"])
+    if total == 0:
+        print(f"{remote}: no artifact branches to push")
+    else:
+        print(
+            f"{remote}: {len(result['pushed'])} pushed, {len(result['up_to_date'])} up to date, "
+            f"{len(result['errors'])} failed"
+        )
+    return 0 if result["success"] else 1
+
+
+# ---------------------------------------------------------------- gc
+def cmd_gc(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        moves = store.archive(args.older_than, keep_last=args.keep_last, dry_run=args.dry_run)
+    if args.json:
+        _print_json(moves)
+        return 0
+    if not moves:
+        days = f"{args.older_than:g}"
+        print(f"nothing to archive: no task branch's newest version is {days}+ days old")
+        return 0
+    verb = "would archive" if args.dry_run else "archived"
+    for move in moves:
+        print(
+            f"{verb} {move['branch']} -> {move['archive_ref']} "
+            f"(newest version {move['age_days']:g} days old)"
+        )
+    if args.dry_run:
+        print(f"dry run: {len(moves)} branch{'es' if len(moves) != 1 else ''} would move")
+    return 0
+
+
+# ---------------------------------------------------------------- report
+def cmd_report(args: argparse.Namespace) -> int:
+    from pytest_artifact_store.report import build_report
+
+    with _open(args) as store:
+        report = build_report(store, args.workflow, archived=args.archived)
+    if args.out == "-":
+        sys.stdout.write(report.html)
+        return 0
+    out = Path(args.out)
+    out.write_text(report.html, encoding="utf-8")
+    print(
+        f"wrote {out}: {report.versions} version{'s' if report.versions != 1 else ''} "
+        f"in {report.tasks} task{'s' if report.tasks != 1 else ''}"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------- registration
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add list, show, diff, revert, push, gc and report to the ``artifact-store`` parser."""
+    p = sub.add_parser(
+        "list",
+        help="list artifact versions, newest first",
+        description="List artifact versions, newest first: a table, or the entries as JSON.",
+    )
+    p.add_argument("--workflow", type=_workflow, help="only this workflow id")
+    p.add_argument("--task", type=_task, help="only this task id")
+    p.add_argument("--prompt", type=_prompt, metavar="HASH", help="only versions of this prompt")
+    p.add_argument(
+        "--limit",
+        type=_number(int, 0),
+        default=50,
+        metavar="N",
+        help="at most N versions (default 50; 0 = all)",
+    )
+    p.add_argument("--archived", action="store_true", help="include archived task branches")
+    _add_common(p)
+    p.set_defaults(func=_guarded(cmd_list))
+
+    p = sub.add_parser(
+        "show",
+        help="show one version: metadata, files, tags, push state",
+        description="Show one artifact version. REF is a correlation id (with or without "
+        "corr_), a tag, a task branch (full or WORKFLOW/TASK) or a commit sha.",
+    )
+    p.add_argument("ref", metavar="REF")
+    _add_common(p)
+    p.set_defaults(func=_guarded(cmd_show))
+
+    p = sub.add_parser(
+        "diff",
+        help="compare two versions: metrics, files, equity curves, trades",
+        description="Compare version B against version A. With --fail-on, exit 1 when B "
+        "moved past a bound: METRIC:+N%% (rose more than N %%), METRIC:-N%% (fell more "
+        "than N %%), METRIC:+N / METRIC:-N (absolute).",
+    )
+    p.add_argument("a", metavar="A", help="the baseline version (any REF, as for show)")
+    p.add_argument("b", metavar="B", help="the version to judge")
+    p.add_argument(
+        "--fail-on",
+        type=_rule,
+        action="append",
+        nargs="+",
+        default=[],
+        metavar="RULE",
+        help="e.g. max_drawdown:+10%% or net_pnl:-5%% (repeatable)",
+    )
+    _add_common(p)
+    p.set_defaults(func=_guarded(_flatten_rules(cmd_diff)))
+
+    p = sub.add_parser(
+        "revert",
+        help="restore a tagged version's task directory on a branch",
+        description="Make one new commit on the target branch whose task directory is the "
+        "tagged version's (SPEC §5). Never pushes.",
+    )
+    p.add_argument("tag", metavar="TAG", help="corr_ID, ID, prompt_HASH or any artifact tag")
+    p.add_argument("--target", default="main", metavar="BRANCH", help="default: main")
+    _add_common(p)
+    p.set_defaults(func=_guarded(cmd_revert))
+
+    p = sub.add_parser(
+        "push",
+        help="push every artifact branch and tag the remote lacks",
+        description="Push every artifact branch and corr_/prompt_ tag the remote lacks "
+        "(never forced; replays onto a moved remote branch).",
+    )
+    p.add_argument("--remote", default=None, metavar="R", help="default: the configured remote")
+    p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
+    _add_common(p)
+    p.set_defaults(func=_guarded(cmd_push))
+
+    p = sub.add_parser(
+        "gc",
+        help="archive task branches whose newest version is old",
+        description="Move task branches whose newest version is older than DAYS to "
+        "refs/archive/<branch_prefix>/... (tags kept, still found by correlation id, "
+        "listed with 'list --archived').",
+    )
+    p.add_argument(
+        "--older-than", type=_number(float, 0), required=True, metavar="DAYS", dest="older_than"
+    )
+    p.add_argument(
+        "--keep-last",
+        type=_number(int, 0),
+        default=None,
+        metavar="N",
+        help="keep the branches of each workflow's newest N versions",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print what would move, move nothing")
+    _add_common(p)
+    p.set_defaults(func=_guarded(cmd_gc))
+
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report with equity charts",
+        description="Write one self-contained HTML file (inline CSS and SVG, no network): "
+        "every version with its metrics, and per task its versions' equity curves and "
+        "drawdowns overlaid.",
+    )
+    p.add_argument("--workflow", type=_workflow, help="only this workflow id")
+    p.add_argument(
+        "--out",
+        default=DEFAULT_REPORT,
+        metavar="FILE",
+        help=f"where to write it (default: {DEFAULT_REPORT}; - for stdout)",
+    )
+    p.add_argument("--archived", action="store_true", help="include archived task branches")
+    _add_common(p, json_flag=False)
+    p.set_defaults(func=_guarded(cmd_report))
+
+
+def _flatten_rules(func: Handler) -> Handler:
+    """``--fail-on A B --fail-on C`` arrives as [[A, B], [C]]; commands want [A, B, C]."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        args.fail_on = [rule for group in args.fail_on for rule in group]
+        return func(args)
+
+    return run
