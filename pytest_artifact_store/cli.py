@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pytest_artifact_store import commands
+from pytest_artifact_store import commands, scan_commands
 from pytest_artifact_store.errors import ArtifactStoreError
 
 Command = Callable[[argparse.Namespace], int]
@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_REGISTRY: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [commands.register]
+_REGISTRY: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
+    commands.register,
+    scan_commands.register,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

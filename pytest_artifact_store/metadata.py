@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -29,7 +29,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-__all__ = ["SCHEMA_FILE", "check_metadata_file", "load_schema", "validate_metadata"]
+__all__ = [
+    "SCHEMA_FILE",
+    "check_metadata_blob",
+    "check_metadata_file",
+    "load_schema",
+    "validate_metadata",
+]
 
 SCHEMA_FILE = "metadata.schema.json"
 
@@ -82,16 +88,36 @@ def check_metadata_file(path: str | Path) -> list[str]:
         raw = path.read_bytes()
     except OSError as exc:
         return [f"cannot read the file: {exc.strerror or exc}"]
+    obj, problems = _decode(raw)
+    if isinstance(obj, dict):
+        problems.extend(_check_files(obj, path.name, lambda rest: (path.parent / rest).is_file()))
+        problems.extend(_check_digests(obj, path))
+    return problems
+
+
+def check_metadata_blob(data: bytes, repo_path: str, *, exists: Callable[[str], bool]) -> list[str]:
+    """Problems with metadata content staged at ``repo_path`` ('/'-separated).
+
+    ``exists(path)`` says whether a repository path is present in the tree being
+    committed (for a hook: the index), so that the listed files are checked there.
+    """
+    obj, problems = _decode(data)
+    if isinstance(obj, dict):
+        where = PurePosixPath(repo_path)
+        problems.extend(
+            _check_files(obj, where.name, lambda rest: exists(str(where.parent / rest)))
+        )
+    return problems
+
+
+def _decode(raw: bytes) -> tuple[object, list[str]]:
     try:
         obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
-        return ["not UTF-8 text: metadata.json must be UTF-8 JSON"]
+        return None, ["not UTF-8 text: metadata.json must be UTF-8 JSON"]
     except ValueError as exc:
-        return [f"not valid JSON: {exc}"]
-    problems = validate_metadata(obj)
-    if isinstance(obj, dict):
-        problems.extend(_check_files(obj, path))
-    return problems
+        return None, [f"not valid JSON: {exc}"]
+    return obj, validate_metadata(obj)
 
 
 def _reject_constant(name: str) -> object:
@@ -159,13 +185,12 @@ def _check_timestamp(value: str) -> list[str]:
     return []
 
 
-def _check_files(obj: Mapping[str, object], path: Path) -> list[str]:
-    files = obj.get("files")
-    if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
-        return []  # the schema reported it
-    entries = [PurePosixPath(f) for f in files]
-    prefix = _artifact_prefix(entries, path.name, obj.get("task_id"))
-    directory = path.parent
+def _check_files(
+    obj: Mapping[str, object], metadata_name: str, exists: Callable[[PurePosixPath], bool]
+) -> list[str]:
+    """Each listed file is under this artifact directory and exists there."""
+    entries = _entries(obj)
+    prefix = _artifact_prefix(entries, metadata_name, obj.get("task_id"))
     problems = []
     for index, entry in enumerate(entries):
         if ".." in entry.parts or entry.is_absolute():
@@ -177,13 +202,18 @@ def _check_files(obj: Mapping[str, object], path: Path) -> list[str]:
             )
             continue
         rest = PurePosixPath(*entry.parts[len(prefix) :])
-        target = directory / rest
-        if not target.is_file():
+        if not exists(rest):
             problems.append(
                 f"files[{index}]: {_short(str(entry))} does not exist next to this metadata file"
             )
-    problems.extend(_check_digests(obj.get("file_sha256"), prefix, path))
     return problems
+
+
+def _entries(obj: Mapping[str, object]) -> list[PurePosixPath]:
+    files = obj.get("files")
+    if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
+        return []  # the schema reported it
+    return [PurePosixPath(f) for f in files]
 
 
 def _artifact_prefix(
@@ -206,11 +236,13 @@ def _artifact_prefix(
     return common
 
 
-def _check_digests(digests: object, prefix: tuple[str, ...], metadata_path: Path) -> list[str]:
+def _check_digests(obj: Mapping[str, object], metadata_path: Path) -> list[str]:
     """A digest whose file is present must match it.
 
     Keys may be names in the artifact directory or repository paths under it.
     """
+    digests = obj.get("file_sha256")
+    prefix = _artifact_prefix(_entries(obj), metadata_path.name, obj.get("task_id"))
     if not isinstance(digests, dict):
         return []
     problems = []

@@ -34,6 +34,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
+
+_ahocorasick: Any
+try:  # a multi-pattern search in one SIMD pass; without it, one bytes.find pass per needle
+    import ahocorasick_rs as _ahocorasick
+except ImportError:  # pragma: no cover
+    _ahocorasick = None
 
 __all__ = [
     "BINARY_SNIFF_BYTES",
@@ -48,8 +55,8 @@ __all__ = [
 BINARY_SNIFF_BYTES = 8192
 MAX_SCAN_BYTES = 256 * 1024 * 1024
 
-_ALLOW_LINE = ("pragma: allowlist secret", "gitleaks:allow")
-_ALLOW_NEXT = "pragma: allowlist nextline secret"
+_ALLOW_LINE = (b"pragma: allowlist secret", b"gitleaks:allow")
+_ALLOW_NEXT = b"pragma: allowlist nextline secret"
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,12 @@ class _Provider:
 def _mixed(value: str) -> bool:
     """Random-looking enough for a provider body (not 'xxxx', not one repeated char)."""
     return not _is_placeholder(value) and _entropy(value) >= 2.5
+
+
+def _alpaca_id(value: str) -> bool:
+    body = value[2:]
+    digits = sum(ch.isdigit() for ch in body)
+    return 3 <= digits <= 15 and not value.startswith("AKIA") and _entropy(body) >= 3.2
 
 
 _PROVIDERS: tuple[_Provider, ...] = (
@@ -166,6 +179,8 @@ _PROVIDERS: tuple[_Provider, ...] = (
         _mixed,
     ),
     _Provider("twilio-api-key", rb"SK[0-9a-f]{32}", _ALNUM, _ALNUM),
+    _Provider("alpaca-api-key", rb"PK[0-9A-Z]{18}", _ALNUM, _ALNUM, 0, _alpaca_id),
+    _Provider("alpaca-api-key", rb"AK[0-9A-Z]{18}", _ALNUM, _ALNUM, 0, _alpaca_id),
     # A bot token is <8-10 digit bot id>:AA<33 chars>; the scan starts at the literal.
     _Provider("telegram-bot-token", rb":AA[0-9A-Za-z_\-]{33}", frozenset(), _TOKEN, 0, _mixed),
     _Provider(
@@ -204,6 +219,8 @@ def default_patterns() -> list[str]:
     """
     return [p.pattern.decode("ascii") for p in _PROVIDERS] + [_KEYWORD_RULE_PATTERN]
 
+
+_KEYWORDS_TEXT = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred")
 
 # --------------------------------------------------------------------------- values
 
@@ -441,6 +458,7 @@ class _Name:
     rule: str
 
 
+@lru_cache(maxsize=8192)
 def _classify(name: str) -> _Name | None:
     """Is this a secret-named key? Returns its family, or None."""
     if sum(ch.isdigit() for ch in name) > 4 or len(name) > 80:
@@ -470,7 +488,9 @@ def _classify(name: str) -> _Name | None:
     hashy = {"hash", "hashed", "sha", "sha1", "sha256", "sha512", "md5", "digest", "checksum"}
     if any(w in hashy or w == "fingerprint" for w in words):
         return None
-    allowed_id = family == "key" and trailing[:1] == ["id"]
+    allowed_id = (
+        family == "key" and trailing[:1] == ["id"] and words[found - 1 : found] != ["private"]
+    )
     for word in trailing:
         if word in _NEGATORS and not (allowed_id and word == "id"):
             return None
@@ -549,12 +569,25 @@ _YAML_VALUE = re.compile(r"^\s*value:\s*" + _VALUE)
 _AUTH_SCHEME = re.compile(
     r"(?i)\b(?P<scheme>bearer|basic|token)\s+(?P<v>[A-Za-z0-9\-._~+/]{8,4096}=*)"
 )
+_AUTH_TUPLE = re.compile(
+    r"(?:\bauth\s*=\s*\(|HTTPBasicAuth\(|BasicAuth\(|\.login\()\s*(?:\w+\s*=\s*)?"
+    r"[\"'][^\"'\n]{0,100}[\"']\s*,\s*(?:\w+\s*=\s*)?[\"'](?P<v>[^\"'\n]{1,200})[\"']"
+)
+_CLIENT_CALL = re.compile(r"(?P<callee>[A-Za-z_][\w.]{0,60})\((?P<args>[^()\n]{0,800})\)")
+_CLIENT_CALLEE = re.compile(
+    r"(?i)(?:client|rest|exchange|api|broker|session|connect|login|auth|spot|futures|"
+    r"binance|alpaca|kraken|coinbase|bybit|okx|kucoin)\w*$"
+)
+_POSITIONAL_STRING = re.compile(r"(?:^|,)\s*[rbu]?[\"'](?P<v>[^\"'\n]{16,400})[\"']\s*(?=,|$)")
 _COMMENT_TAIL = re.compile(r"\s+[#;].*$")
+
+
+_PASSWORD_NAME = _Name("password", False, "basic-auth")
 
 
 @dataclass(frozen=True)
 class _Hit:
-    offset: int  # byte offset of the line (or of the match) in the buffer
+    offset: int  # byte offset of the match (or of its line) in the buffer
     rule: str
     value: str
     priority: int  # 0 provider / custom, 1 keyword
@@ -568,12 +601,34 @@ def _pair_value(m: re.Match[str]) -> tuple[str, bool]:
     return m.group("uv") or "", False
 
 
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$@-")
+_LOWER_KEYWORDS = tuple(k.decode() for k in _KEYWORDS_TEXT)
+
+
+_KEYWORD_RX = re.compile("|".join(_LOWER_KEYWORDS))
+
+
+def _name_starts(line: str, lower: str) -> list[int]:
+    """Where the names around each keyword begin (parsing is anchored there)."""
+    starts: list[int] = []
+    for m in _KEYWORD_RX.finditer(lower):
+        j = i = m.start()
+        while j > 0 and line[j - 1] in _NAME_CHARS:
+            j -= 1
+        while j < i and not (line[j].isalpha() or line[j] in "_$@"):
+            j += 1
+        if not starts or starts[-1] != j:
+            starts.append(j)
+    return starts
+
+
 def _inside_string(line: str, pos: int) -> bool:
     quotes = re.findall(r"(?<!\\)[\"']", line[:pos])
     return len(quotes) % 2 == 1
 
 
-def _value_is_secret(name: _Name, value: str) -> bool:
+def _value_is_secret(name: _Name, value: str, *, bare: bool = False) -> bool:
+    """``bare``: an unquoted value in running text, where a plain word is prose."""
     value = value.strip()
     scheme = _AUTH_SCHEME.match(value)
     if scheme:
@@ -581,6 +636,8 @@ def _value_is_secret(name: _Name, value: str) -> bool:
     if not _is_literal_value(value) or _NUMBERISH.fullmatch(value):
         return False
     if name.family == "password":
+        if bare and re.fullmatch(r"[A-Za-z][a-z]*", value):
+            return False
         return len(value) >= 4 and not value.lower().startswith(("true", "false"))
     if _UUID.fullmatch(value) and name.family == "key":
         return False
@@ -607,24 +664,43 @@ class _LineParser:
 
     def parse(self, line: str) -> Iterator[tuple[str, str]]:
         """Yields (rule, secret value) pairs."""
+        lower = line.lower()
         if self.kind == "csv":
             yield from self._csv_pairs(line)
-        for regex in (_PAIR, _CALL_PAIR, _XML_PAIR, _NAME_VALUE):
-            for m in regex.finditer(line):
+        for pos in _name_starts(line, lower):
+            m = _PAIR.match(line, pos)
+            if m is not None:
                 hit = self._check(line, m)
                 if hit:
                     yield hit
-        if self.kind != "python":
-            for m in _FLAG_PAIR.finditer(line):
-                hit = self._check(line, m)
-                if hit:
-                    yield hit
-        for m in _AUTH_SCHEME.finditer(line):
-            if m.group("scheme").lower() != "token" and _scheme_value_is_secret(m):
-                yield (
-                    "basic-auth" if m.group("scheme").lower() == "basic" else "bearer-token",
-                    m["v"],
-                )
+        guarded = (
+            (_CALL_PAIR, '",' in line or "'," in line),
+            (_XML_PAIR, "</" in line),
+            (_NAME_VALUE, "value" in lower),
+            (_FLAG_PAIR, "--" in line and self.kind != "python"),
+        )
+        for regex, wanted in guarded:
+            if wanted:
+                for m in regex.finditer(line):
+                    hit = self._check(line, m)
+                    if hit:
+                        yield hit
+        if "auth" in lower or "login(" in lower:
+            for m in _AUTH_TUPLE.finditer(line):
+                if _value_is_secret(_PASSWORD_NAME, m.group("v")):
+                    yield "basic-auth", m.group("v")
+        if self.kind == "python" and "(" in line:
+            for m in _CLIENT_CALL.finditer(line):
+                if _CLIENT_CALLEE.search(m.group("callee")):
+                    for arg in _POSITIONAL_STRING.finditer(m.group("args")):
+                        value = arg.group("v")
+                        if _is_literal_value(value) and _looks_random(value, strict=True):
+                            yield "hardcoded-credential", value
+        if "bearer" in lower or "basic" in lower:
+            for m in _AUTH_SCHEME.finditer(line):
+                if m.group("scheme").lower() != "token" and _scheme_value_is_secret(m):
+                    scheme = m.group("scheme").lower()
+                    yield ("basic-auth" if scheme == "basic" else "bearer-token"), m["v"]
 
     def following_hit(self, line: str, following: str) -> tuple[str, str] | None:
         """YAML ``- name: API_KEY`` followed by ``value: ...`` (reported on the value)."""
@@ -658,7 +734,8 @@ class _LineParser:
                 if scheme and _scheme_value_is_secret(scheme):
                     return name.rule, scheme.group("v")
                 return None
-        if _value_is_secret(name, value):
+        bare = not quoted and self.kind in ("text", "csv", "json")
+        if _value_is_secret(name, value, bare=bare):
             return name.rule, value.strip()
         return None
 
@@ -666,7 +743,7 @@ class _LineParser:
         cells = _csv_cells(line)
         for i, cell in enumerate(cells[:-1]):
             name = _classify(cell.strip())
-            if name is not None and _value_is_secret(name, cells[i + 1]):
+            if name is not None and _value_is_secret(name, cells[i + 1], bare=True):
                 yield name.rule, cells[i + 1].strip()
 
 
@@ -681,6 +758,94 @@ def _csv_cells(line: str) -> list[str]:
 # --------------------------------------------------------------------------- scanner
 
 _KEYWORDS = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred", b"bearer")
+# Lines with these are parsed too: positional credentials, ``Client("...", "...")``.
+_CALL_NEEDLES = (b"client(", b"Client(", b"REST(", b"Exchange(")
+
+
+# A keyword starts a line worth parsing only if a name then an assignment, a key/value
+# separator, a call, a closing tag or the end of the line follows it.
+_ASSIGNMENT_AFTER = re.compile(rb"[\w.$@-]{0,60}+(?:\\?[\"'])?\]?[ \t]*(?:[:=(>,\"']|\r?\n|\Z)")
+
+
+_NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$@-")
+
+
+def _names_secret(
+    data: bytes, pos: int, gate: Callable[[bytes, int], re.Match[bytes] | None]
+) -> bool:
+    """Cheap line gate: the keyword at ``pos`` is in a secret-like name followed by a
+    separator (the whole line is parsed only then)."""
+    m = gate(data, pos)
+    if m is None:
+        return False
+    start = pos
+    while start > 0 and pos - start < 80 and data[start - 1] in _NAME_BYTES:
+        start -= 1
+    end = pos + len(re.match(rb"[\w.$@-]*", m.group()).group())  # type: ignore[union-attr]
+    name = data[start:end].decode("latin-1").strip(".-$@")
+    return _classify(name) is not None
+
+
+def _literal_prefix(pattern: bytes) -> bytes:
+    m = re.match(rb"(?:[A-Za-z0-9:_/ \-]|\\[.\-/])+", pattern)
+    return m.group().replace(b"\\", b"") if m else b""
+
+
+@dataclass(frozen=True)
+class _Needles:
+    """Every literal the prefilter looks for, and what a hit on each one means."""
+
+    needles: list[bytes]
+    keyword_count: int  # needles[:keyword_count] mark lines to parse
+    always: frozenset[int]  # ... even when no assignment follows (bearer, Client()
+    providers: list[list[int]]  # needles[keyword_count + i] -> provider indexes to try there
+
+
+@lru_cache(maxsize=1)
+def _needles() -> _Needles:
+    variants = {v for k in _KEYWORDS for v in (k, k.title(), k.upper())} | set(_CALL_NEEDLES)
+    keywords = sorted(variants)
+    prefixes = [_literal_prefix(p.pattern) for p in _PROVIDERS]
+    shortest = sorted(set(prefixes), key=len)
+    roots: list[bytes] = []
+    for prefix in shortest:
+        if not any(prefix.startswith(root) for root in roots):
+            roots.append(prefix)
+    groups = [[i for i, prefix in enumerate(prefixes) if prefix.startswith(root)] for root in roots]
+    always = frozenset(
+        i for i, k in enumerate(keywords) if k.lower() == b"bearer" or k in _CALL_NEEDLES
+    )
+    return _Needles(keywords + roots, len(keywords), always, groups)
+
+
+@lru_cache(maxsize=1)
+def _automaton() -> Any:
+    """One Aho-Corasick pass for every needle (ahocorasick-rs, SIMD), when installed."""
+    if _ahocorasick is None:
+        return None
+    return _ahocorasick.BytesAhoCorasick(_needles().needles)
+
+
+def _needle_hits(data: bytes) -> Iterator[tuple[int, int]]:
+    """(needle index, offset) for every needle occurrence (order not guaranteed)."""
+    automaton = _automaton()
+    if automaton is not None:
+        for index, start, _end in automaton.find_matches_as_indexes(data, overlapping=True):
+            yield index, start
+        return
+    table = _needles()
+    lower = data.lower()
+    for index, needle in enumerate(table.needles):
+        if index < table.keyword_count:
+            if needle != needle.lower():
+                continue  # the lower-cased search below covers every case
+            haystack = lower
+        else:
+            haystack = data
+        i = haystack.find(needle)
+        while i != -1:
+            yield index, i
+            i = haystack.find(needle, i + 1)
 
 
 class Scanner:
@@ -717,8 +882,7 @@ class Scanner:
             return []
         hits: list[_Hit] = []
         if self.builtin:
-            hits.extend(self._provider_hits(data))
-            hits.extend(self._keyword_hits(data, path))
+            hits.extend(self._builtin_hits(data, path))
         if self._custom:
             hits.extend(self._custom_hits(data))
         return self._findings(data, path, hits)
@@ -743,97 +907,85 @@ class Scanner:
 
     # -- rules
 
-    def _provider_hits(self, data: bytes) -> Iterator[_Hit]:
-        n = len(data)
-        for provider, rx in self._providers:
-            for m in rx.finditer(data):
-                start, end = m.span()
-                if start and data[start - 1] in provider.lead:
-                    continue
-                if end < n and data[end] in provider.tail:
-                    continue
-                value = m.group(provider.group).decode("utf-8", "replace")
-                offset = start
-                if provider.rule == "telegram-bot-token":
-                    digits = re.search(
-                        rb"(?<![A-Za-z0-9_])[0-9]{8,10}\Z", data[max(0, start - 11) : start]
-                    )
-                    if digits is None:
-                        continue
-                    value = digits.group().decode() + value
-                elif not _shape_ok(provider.rule, data, m):
-                    continue
-                if _is_placeholder(value) or (provider.check and not provider.check(value)):
-                    continue
-                yield _Hit(offset, provider.rule, value, 0)
-
-    def _keyword_hits(self, data: bytes, path: str) -> Iterator[_Hit]:
+    def _builtin_hits(self, data: bytes, path: str) -> Iterator[_Hit]:
+        table = _needles()
         kind = _kind_of(path)
-        parser = _LineParser(kind)
-        lower = data.lower()
-        n = len(data)
         lines: dict[int, int] = {}
-        for keyword in _KEYWORDS:
-            i = lower.find(keyword)
-            while i != -1:
-                start = lower.rfind(b"\n", 0, i) + 1
-                end = lower.find(b"\n", i)
-                if end == -1:
-                    end = n
-                lines[start] = end
-                i = lower.find(keyword, end)
+        line_start, line_end = -1, -1
+        n = len(data)
+        gate = None if kind == "csv" else _ASSIGNMENT_AFTER.match
+        for index, pos in _needle_hits(data):
+            if index >= table.keyword_count:
+                for provider in table.providers[index - table.keyword_count]:
+                    hit = self._provider_at(provider, data, pos)
+                    if hit is not None:
+                        yield hit
+            elif line_start <= pos < line_end:
+                continue
+            elif gate is None or index in table.always or _names_secret(data, pos, gate):
+                line_start = data.rfind(b"\n", 0, pos) + 1
+                line_end = data.find(b"\n", pos)
+                if line_end == -1:
+                    line_end = n
+                lines[line_start] = line_end
+        yield from self._line_hits(data, kind, lines)
+        if kind == "csv":
+            yield from _csv_column_hits(data)
+
+    def _provider_at(self, index: int, data: bytes, pos: int) -> _Hit | None:
+        provider, rx = self._providers[index]
+        m = rx.match(data, pos)
+        if m is None:
+            return None
+        start, end = m.span()
+        if start and data[start - 1] in provider.lead:
+            return None
+        if end < len(data) and data[end] in provider.tail:
+            return None
+        value = m.group(provider.group).decode("utf-8", "replace")
+        if provider.rule == "telegram-bot-token":
+            digits = re.search(rb"(?<![A-Za-z0-9_])[0-9]{8,10}\Z", data[max(0, start - 11) : start])
+            if digits is None:
+                return None
+            value = digits.group().decode() + value
+        elif not _shape_ok(provider.rule, data, m):
+            return None
+        if _is_placeholder(value) or (provider.check and not provider.check(value)):
+            return None
+        return _Hit(start, provider.rule, value, 0)
+
+    def _line_hits(self, data: bytes, kind: str, lines: dict[int, int]) -> Iterator[_Hit]:
+        parser = _LineParser(kind)
+        n = len(data)
         for start in sorted(lines):
             end = lines[start]
             line = data[start:end].decode("utf-8", "replace")
             for rule, value in parser.parse(line):
                 yield _Hit(start, rule, value, 1)
-            if kind in ("config", "text") and end < n:
+            if kind in ("config", "text") and end < n and "name" in line:
                 nxt_end = data.find(b"\n", end + 1)
                 following = data[end + 1 : nxt_end if nxt_end != -1 else n]
                 hit = parser.following_hit(line, following.decode("utf-8", "replace"))
                 if hit:
                     yield _Hit(end + 1, hit[0], hit[1], 1)
-        if kind == "csv":
-            yield from _csv_column_hits(data)
 
     def _custom_hits(self, data: bytes) -> Iterator[_Hit]:
-        text = data.decode("utf-8", "replace")
-        # Offsets are character offsets here; _findings maps them through the text.
         for rule, rx in self._custom:
-            for m in rx.finditer(text):
-                value = m.group(1) if rx.groups and m.group(1) else m.group(0)
-                if value:
-                    yield _Hit(-1 - m.start(), rule, value, 0)
+            for m in rx.finditer(data):
+                raw = m.group(1) if rx.groups and m.group(1) else m.group(0)
+                if raw:
+                    yield _Hit(m.start(), rule, raw.decode("utf-8", "replace"), 0)
 
     # -- results
 
     def _findings(self, data: bytes, path: str, hits: list[_Hit]) -> list[Finding]:
-        if not hits:
-            return []
-        text_lines: list[str] | None = None
-        char_hits = [h for h in hits if h.offset < 0]
-        byte_hits = [h for h in hits if h.offset >= 0]
-        numbered: list[tuple[int, _Hit]] = []
+        by_line: dict[int, list[_Hit]] = {}
         line, last = 1, 0
-        for hit in sorted(byte_hits, key=lambda h: h.offset):
+        for hit in sorted(hits, key=lambda h: h.offset):
             line += data.count(b"\n", last, hit.offset)
             last = hit.offset
-            numbered.append((line, hit))
-        if char_hits:
-            text = data.decode("utf-8", "replace")
-            cline, clast = 1, 0
-            for hit in sorted(char_hits, key=lambda h: -h.offset):
-                pos = -1 - hit.offset
-                cline += text.count("\n", clast, pos)
-                clast = pos
-                numbered.append((cline, hit))
-        text_lines = data.decode("utf-8", "replace").split("\n")
-        by_line: dict[int, list[_Hit]] = {}
-        for lineno, hit in numbered:
-            if _suppressed(text_lines, lineno):
-                continue
-            kept = by_line.setdefault(lineno, [])
-            _merge(kept, hit)
+            if not _suppressed(data, hit.offset):
+                _merge(by_line.setdefault(line, []), hit)
         return [
             Finding(path, lineno, hit.rule, mask(hit.value))
             for lineno in sorted(by_line)
@@ -851,11 +1003,17 @@ def _merge(kept: list[_Hit], hit: _Hit) -> None:
     kept.append(hit)
 
 
-def _suppressed(lines: list[str], lineno: int) -> bool:
-    here = lines[lineno - 1] if lineno - 1 < len(lines) else ""
+def _suppressed(data: bytes, offset: int) -> bool:
+    """An allowlist pragma on the hit's line, or a nextline pragma on the line before."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    end = data.find(b"\n", offset)
+    here = data[start : end if end != -1 else len(data)]
     if any(marker in here for marker in _ALLOW_LINE):
         return True
-    return lineno >= 2 and _ALLOW_NEXT in lines[lineno - 2]
+    if start == 0:
+        return False
+    before = data[data.rfind(b"\n", 0, start - 1) + 1 : start]
+    return _ALLOW_NEXT in before
 
 
 def _shape_ok(rule: str, data: bytes, m: re.Match[bytes]) -> bool:
@@ -898,14 +1056,15 @@ def _csv_column_hits(data: bytes) -> Iterator[_Hit]:
     for raw in data[offset:].split(b"\n"):
         cells = _csv_cells(raw.decode("utf-8", "replace").rstrip("\r"))
         for i, name in secret_columns.items():
-            if i < len(cells) and _value_is_secret(name, cells[i]):
+            if i < len(cells) and _value_is_secret(name, cells[i], bare=True):
                 yield _Hit(offset, name.rule, cells[i].strip(), 1)
         offset += len(raw) + 1
 
 
-def _compile_custom(rule: str, pattern: str) -> re.Pattern[str]:
+def _compile_custom(rule: str, pattern: str) -> re.Pattern[bytes]:
+    """A user's pattern (a str regex) compiled to search the raw bytes, like the rules."""
     try:
-        return re.compile(pattern)
+        return re.compile(pattern.encode("utf-8"))
     except re.error as exc:
         from pytest_artifact_store.errors import ArtifactStoreError
 

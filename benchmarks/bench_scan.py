@@ -1,0 +1,113 @@
+"""Secret-scanner throughput on CSV/log-heavy artifacts, against grep -E and detect-secrets.
+
+    python benchmarks/bench_scan.py [--quick] [--size-mb N]
+
+Generates a trades-CSV / event-log corpus (tests/corpus.py, with a few synthetic secrets)
+and reports MB/s as median (min, max) over repeats for:
+  scanner          Scanner().scan_file(...) -- the full scan, findings included
+  grep -E          grep -E -i -c over the scanner's prefilter keywords and provider prefixes
+                   (a lower bound: it only finds lines, it judges nothing)
+  detect-secrets   detect-secrets' default plugins, when it is importable
+Ratios are taken within the same run (the machines are noisy; the ratios are what count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from common import Timing, measure  # noqa: E402
+from corpus import bulk_corpus  # noqa: E402
+
+from pytest_artifact_store import secrets  # noqa: E402
+
+MB = 1_000_000
+
+
+def grep_keywords() -> list[str]:
+    """The prefilter keywords plus each provider rule's leading literal."""
+    words = [k.decode() for k in secrets._KEYWORDS]
+    for provider in secrets._PROVIDERS:
+        m = re.match(rb"(?:[A-Za-z0-9:_-]|\\\.)+", provider.pattern)
+        if m:
+            words.append(m.group().replace(b"\\", b"").decode())
+    return sorted(set(words))
+
+
+def _mbps(size: int, t: Timing) -> str:
+    rates = sorted(size / MB / s for s in t.samples)
+    med = size / MB / t.median
+    return f"{med:8.1f} MB/s  (min {rates[0]:.1f}, max {rates[-1]:.1f}, n={len(rates)})"
+
+
+def _detect_secrets_scan(path: Path) -> object | None:
+    try:
+        from detect_secrets import SecretsCollection  # type: ignore[import-not-found]
+        from detect_secrets.settings import default_settings  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+
+    def run() -> None:
+        with default_settings():
+            collection = SecretsCollection()
+            collection.scan_file(str(path))
+
+    return run
+
+
+def run(quick: bool = False, size_mb: float | None = None) -> list[str]:
+    size = int((size_mb if size_mb is not None else (4 if quick else 20)) * MB)
+    repeat = 3 if quick else 5
+    out = [f"secret scan: {size / MB:.0f} MB of trades CSV + event log, repeat={repeat}"]
+    with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
+        path = Path(tmp) / "bulk.log"
+        path.write_bytes(bulk_corpus(size, seed=1))
+        scanner = secrets.Scanner()
+        findings = scanner.scan_file(path)
+        ours = measure("scanner", lambda: scanner.scan_file(path), repeat)
+        out.append(
+            f"  {'scanner (artifact-store)':<28} {_mbps(size, ours)}  findings={len(findings)}"
+        )
+        timings = {"scanner": ours}
+        grep = shutil.which("grep")
+        if grep:
+            pattern = "|".join(re.escape(w) for w in grep_keywords())
+            cmd = [grep, "-E", "-i", "-c", pattern, str(path)]
+            t = measure(
+                "grep", lambda: subprocess.run(cmd, capture_output=True, check=False), repeat
+            )
+            timings["grep -E"] = t
+            out.append(f"  {'grep -E -i (same keywords)':<28} {_mbps(size, t)}")
+        ds = _detect_secrets_scan(path)
+        if ds is not None:
+            t = measure("detect-secrets", ds, 1 if quick else 2, warmup=0)  # type: ignore[arg-type]
+            timings["detect-secrets"] = t
+            out.append(f"  {'detect-secrets':<28} {_mbps(size, t)}")
+        else:
+            out.append("  detect-secrets               not installed (pip install detect-secrets)")
+        for name, t in timings.items():
+            if name != "scanner":
+                speed = t.median / ours.median
+                out.append(f"  scanner speed / {name:<40} {speed:7.2f}x")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="4 MB, fewer repeats")
+    parser.add_argument("--size-mb", type=float, default=None, help="corpus size in MB")
+    args = parser.parse_args()
+    print("\n".join(run(quick=args.quick, size_mb=args.size_mb)))
+
+
+if __name__ == "__main__":
+    main()
