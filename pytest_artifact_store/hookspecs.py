@@ -2,6 +2,8 @@
 
 Added to pytest's hook registry in ``pytest_addhooks``; both are called only on the
 xdist controller (or the main process), at the end of a session run with ``--artifact-store``.
+Mark implementations ``@pytest.hookimpl(optionalhook=True)`` if the conftest must also load
+when the plugin is removed with ``-p no:artifact_store``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ def pytest_artifact_store_metadata(config: pytest.Config, metadata: dict[str, An
 
         import os
 
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
         def pytest_artifact_store_metadata(config, metadata):
             metadata["agent_version"] = "tester-v1.0"
             metadata["llm_version"] = os.environ.get("LLM_VERSION", "unknown")
@@ -46,6 +51,9 @@ def pytest_artifact_store_committed(config: pytest.Config, result: dict[str, Any
         import json
         import os
 
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
         def pytest_artifact_store_committed(config, result):
             event = {
                 "event_type": "ARTIFACT_COMMITTED",

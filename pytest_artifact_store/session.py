@@ -287,6 +287,8 @@ class ArtifactSession:
                 raise CommitRefused(
                     f"{pattern} (in {patterns.origin}) does not exist in {patterns.base}"
                 )
+            if not matches:
+                self.summary.lines.append(f"note: {pattern} matched no files")
             for name, path in matches:
                 _put(files, name, path, f"{pattern} (in {patterns.origin})")
         for name, path in self.recorder.files.items():

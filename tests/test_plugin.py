@@ -302,6 +302,16 @@ def test_missing_ini_file_is_refused(pytester: pytest.Pytester, repo: Path) -> N
     )
 
 
+def test_glob_matching_nothing_is_only_noted(
+    pytester: pytest.Pytester, repo: Path, git: GitRunner
+) -> None:
+    write_ini(pytester, repo, artifact_store_files="out/*.csv")
+    pytester.makepyfile("def test_a(): pass\n")
+    result = run(pytester)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["note: out/*.csv matched no files", "committed 2 files *"])
+
+
 def test_same_name_twice_is_refused(pytester: pytest.Pytester, repo: Path) -> None:
     write_ini(pytester, repo, artifact_store_files="a/*.csv\n    b/*.csv")
     for sub in ("a", "b"):

@@ -45,6 +45,8 @@ def outputs(
     return paths
 
 
+# optionalhook: the conftest still loads when the plugin is removed (-p no:artifact_store).
+@pytest.hookimpl(optionalhook=True)
 def pytest_artifact_store_metadata(config: pytest.Config, metadata: dict[str, Any]) -> None:
     """Amend the commit's metadata.json (a hook of pytest-artifact-store)."""
     metadata["agent_version"] = "example-tester-1.0"
