@@ -245,7 +245,6 @@ _PLACEHOLDER_MARKERS = (
     "{%",
     "$(",
     "%(",
-    "xxxx",
     "****",
     "…",
     "...",
@@ -278,6 +277,8 @@ _REFERENCE = re.compile(
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NUMBERISH = re.compile(r"[-+]?[\d.,:_/ TZ+\-]*")
 _WORDS_ONLY = re.compile(r"[A-Za-z]+(?:[ _.\-][A-Za-z]+)*")
+_X_RUN = re.compile(r"x{5,}|X{5,}|[xX]{8,}")
+_RANDOM_SEGMENT = re.compile(r"(?=[^/\\]*[a-z])(?=[^/\\]*[A-Z])(?=[^/\\]*[0-9])[^/\\.]{12,}")
 _PATHLIKE = re.compile(
     r"(?:[~.]{0,2}/|[A-Za-z]:\\)[\w.\-/\\ ]*|[\w.\-]+(?:/[\w.\-]+)*\.(?:pem|key|json|ya?ml|txt|"
     r"env|ini|cfg|conf|crt|p12|pfx|der|jks|gpg|asc|csv|log|py)"
@@ -300,6 +301,9 @@ def _is_placeholder(value: str) -> bool:
         return True
     if any(marker in low for marker in _PLACEHOLDER_MARKERS):
         return True
+    # 'xxxx' masks a value; a random body has a run of x's only by (rare) chance
+    if _X_RUN.search(value) or (len(value) <= 24 and "xxxx" in low):
+        return True
     if re.fullmatch(r"%[sdr]|\{\w*\}|@\w+@|__\w+__", value):
         return True
     return any(doc in value for doc in _DOCUMENTED)
@@ -321,7 +325,7 @@ def _looks_random(value: str, *, strict: bool = False) -> bool:
         return False
     if " " in v.strip() or _NUMBERISH.fullmatch(v) or _EMAIL.fullmatch(v):
         return False
-    if _PATHLIKE.fullmatch(v) or "://" in v or _ETH_ADDRESS.fullmatch(v):
+    if _is_path(v) or "://" in v or _ETH_ADDRESS.fullmatch(v):
         return False
     if _WORDS_ONLY.fullmatch(v) and _is_wordy(v):
         return False
@@ -329,7 +333,16 @@ def _looks_random(value: str, *, strict: bool = False) -> bool:
         return n >= 16 and _entropy(v) >= 3.0
     classes = sum(bool(re.search(p, v)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
     threshold = 3.3 if strict else 3.0
-    return classes >= 2 and _entropy(v) >= (threshold if n >= 16 else threshold - 0.3)
+    if classes == 1:  # one letter case only: long and varied enough, not a word
+        return n >= 16 and _entropy(v) >= 3.5 and not _is_wordy(v)
+    return _entropy(v) >= (threshold if n >= 16 else threshold - 0.3)
+
+
+def _is_path(value: str) -> bool:
+    """A file path, not a base64 secret that happens to contain '/'."""
+    if not _PATHLIKE.fullmatch(value):
+        return False
+    return not any(_RANDOM_SEGMENT.fullmatch(seg) for seg in re.split(r"[/\\]", value))
 
 
 def _is_wordy(value: str) -> bool:
@@ -337,6 +350,8 @@ def _is_wordy(value: str) -> bool:
     parts = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", value)
     if not parts:
         return False
+    if max(len(p) for p in parts) > 14:
+        return False  # no dictionary word is that long
     avg = sum(len(p) for p in parts) / len(parts)
     vowels = sum(ch in "aeiouAEIOU" for ch in value) / max(1, sum(ch.isalpha() for ch in value))
     return avg >= 3.5 and 0.2 <= vowels <= 0.6
@@ -594,11 +609,12 @@ class _Hit:
 
 
 def _pair_value(m: re.Match[str]) -> tuple[str, bool]:
-    if m.group("qv") is not None:
-        return m.group("qv"), True
-    if m.groupdict().get("ev") is not None:
-        return m.group("ev"), True
-    return m.group("uv") or "", False
+    groups = m.groupdict()
+    if groups.get("qv") is not None:
+        return groups["qv"], True
+    if groups.get("ev") is not None:
+        return groups["ev"], True
+    return groups.get("uv") or "", False
 
 
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$@-")

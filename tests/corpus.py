@@ -62,7 +62,10 @@ def _password(rng: random.Random) -> str:
 
 def _jwt(rng: random.Random) -> str:
     header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = {"sub": f"user-{rng.randint(1000, 99999)}", "iat": rng.randint(1.6e9, 1.8e9)}
+    body = {
+        "sub": f"user-{rng.randint(1000, 99999)}",
+        "iat": rng.randint(1_600_000_000, 1_800_000_000),
+    }
     payload = _b64url(json.dumps(body).encode())
     return f"{header}.{payload}.{_b64url(rng.randbytes(32))}"
 
