@@ -198,13 +198,13 @@ def _check_files(
         if entry.parts[: len(prefix)] != prefix or len(entry.parts) == len(prefix):
             where = "/".join(prefix) or "."
             problems.append(
-                f"files[{index}]: {_short(str(entry))} is not in this artifact directory ({where}/)"
+                f"files[{index}]: {str(entry)!r} is not in this artifact directory ({where}/)"
             )
             continue
         rest = PurePosixPath(*entry.parts[len(prefix) :])
         if not exists(rest):
             problems.append(
-                f"files[{index}]: {_short(str(entry))} does not exist next to this metadata file"
+                f"files[{index}]: {str(entry)!r} does not exist next to this metadata file"
             )
     return problems
 
