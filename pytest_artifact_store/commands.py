@@ -109,6 +109,13 @@ def _guarded(func: Handler) -> Handler:
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             raise ArtifactStoreError(f"{exc.strerror or exc}{where}") from exc
+        except (ArtifactStoreError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a library bug must still end in one line, not a traceback
+            text = " ".join(str(exc).split()) or "no message"
+            raise ArtifactStoreError(
+                f"unexpected {type(exc).__name__}: {text} (please report this)"
+            ) from exc
 
     return run
 
@@ -339,14 +346,17 @@ def _rel(value: object) -> str:
 
 def format_diff(diff: Mapping[str, Any]) -> list[str]:
     """The text form of :func:`~pytest_artifact_store.compare.diff_versions`."""
-    lines = []
-    for side in ("a", "b"):
-        v = diff[side]
-        name = v.get("correlation_id") or v["ref"]
-        lines.append(
-            f"{side}  {name}  {v['workflow_id']}/{v['task_id']}  {str(v['commit_sha'])[:10]}"
-            f"  {v.get('commit_timestamp') or ''}".rstrip()
-        )
+    sides = [
+        [
+            side,
+            str(diff[side].get("correlation_id") or diff[side]["ref"]),
+            f"{diff[side]['workflow_id']}/{diff[side]['task_id']}",
+            str(diff[side]["commit_sha"])[:10],
+            str(diff[side].get("commit_timestamp") or ""),
+        ]
+        for side in ("a", "b")
+    ]
+    lines = _table(sides[0], sides[1:], right=set())
     metrics: Mapping[str, Mapping[str, Any]] = diff["metrics"]
     lines.append("")
     if metrics:

@@ -376,7 +376,9 @@ def _x_label(value: float, dated: bool, span: float) -> str:
     if not dated:
         return _num(value)
     when = datetime.fromtimestamp(value, timezone.utc)
-    return when.strftime("%Y-%m-%d %H:%M" if span < 3 * 86400 else "%Y-%m-%d")
+    if span > 60 * _DAY:
+        return when.strftime("%Y" if when.month == 1 and span > 3 * 365 * _DAY else "%b %Y")
+    return when.strftime("%Y-%m-%d %H:%M" if span < 3 * _DAY else "%Y-%m-%d")
 
 
 def _chart(versions: Sequence[_Version]) -> str:
@@ -478,8 +480,33 @@ def _chart(versions: Sequence[_Version]) -> str:
     return "".join(out)
 
 
+_DAY = 86400
+_TIME_STEPS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, _DAY, 2 * _DAY, 7 * _DAY)
+
+
 def _x_ticks(low: float, high: float, dated: bool) -> list[float]:
     if not dated:
         return [t for t in _ticks(low, high, 6) if t == int(t)]
-    count = 6
-    return [low + (high - low) * i / (count - 1) for i in range(count)]
+    span = high - low
+    if span > 60 * _DAY:
+        return _month_ticks(low, high)
+    step = next((s for s in _TIME_STEPS if span / s <= 7), 14 * _DAY)
+    first = math.ceil(low / step) * step
+    return [float(t) for t in range(int(first), int(high) + 1, step)]
+
+
+def _month_ticks(low: float, high: float) -> list[float]:
+    """First days of months (every 1, 2, 3, 6 or 12 months) between two times."""
+    start = datetime.fromtimestamp(low, timezone.utc)
+    end = datetime.fromtimestamp(high, timezone.utc)
+    months = (end.year - start.year) * 12 + end.month - start.month
+    every = next((k for k in (1, 2, 3, 6, 12) if months / k <= 8), 12 * math.ceil(months / 96))
+    ticks: list[float] = []
+    year, month = start.year, start.month
+    while True:
+        when = datetime(year, month, 1, tzinfo=timezone.utc)
+        if when.timestamp() > high:
+            return ticks
+        if when.timestamp() >= low and (month - 1) % every == 0 and year % max(1, every // 12) == 0:
+            ticks.append(when.timestamp())
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
