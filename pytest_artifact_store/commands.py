@@ -243,9 +243,24 @@ def describe(store: ArtifactStore, ref: str) -> dict[str, Any]:
     from pytest_artifact_store.compare import resolve
 
     entry = resolve(store, ref)
+    if "archived" not in entry and _only_archived(store, entry):
+        entry["archived"] = True
     entry["file_sizes"] = store.version_files(entry)
     entry["pushed"] = store.push_state(entry)
     return entry
+
+
+def _only_archived(store: ArtifactStore, entry: Mapping[str, Any]) -> bool:
+    """Whether the version is reachable from its archived branch but not its live one."""
+    sha, branch = str(entry["commit_sha"]), str(entry["branch"])
+
+    def holds(ref: str) -> bool:
+        if store.repo.resolve([ref])[0] is None:
+            return False
+        check = ["merge-base", "--is-ancestor", sha, ref]
+        return store.repo.run(check, check=False).returncode == 0
+
+    return not holds(f"refs/heads/{branch}") and holds(f"refs/archive/{branch}")
 
 
 _SHOWN = (

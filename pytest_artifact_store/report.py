@@ -70,8 +70,8 @@ section { background:var(--card); border:1px solid var(--line); border-radius:10
   padding:18px 22px; margin-bottom:24px; box-shadow:0 1px 2px rgb(15 23 42 / 5%); }
 h2 { margin:0 0 12px; font-size:17px; }
 h2 small { color:var(--muted); font-weight:400; font-size:13px; margin-left:8px; }
-table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
-th, td { text-align:left; padding:6px 9px; border-bottom:1px solid var(--line);
+table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; font-size:13px; }
+th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line);
   white-space:nowrap; vertical-align:top; }
 th { color:var(--muted); font-weight:600; font-size:12px; white-space:normal;
   vertical-align:bottom; max-width:9em; }
@@ -230,7 +230,7 @@ def _delta_cell(name: str, value: float, before: float | None) -> str:
 def _overview(versions: Sequence[_Version]) -> str:
     if not versions:
         return '<section><h2>Versions</h2><p class="empty">No artifact versions yet.</p></section>'
-    names = _metric_names(versions, limit=6)
+    names = _metric_names(versions, limit=5)
     head = "".join(f'<th class="num">{_head(n)}</th>' for n in names)
     rows = []
     for v in versions:

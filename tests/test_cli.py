@@ -539,7 +539,10 @@ def test_gc_archives_old_branches(
         "corr_v1",
     ]
     assert [e.get("archived", False) for e in archived] == [False, True, True, True, True]
-    assert run_json(capsys, "show", "v2")["commit_sha"] == history.sha("v2")
+    shown = run_json(capsys, "show", "v2")
+    assert shown["commit_sha"] == history.sha("v2") and shown["archived"] is True
+    assert "  archived       yes (refs/archive/...)\n" in run(capsys, "show", "v2")[1]
+    assert "archived" not in run_json(capsys, "show", "f1")
     code, out, _ = run(capsys, "list", "--archived", "--task", "rsi")
     assert code == 0 and out.splitlines()[1].endswith(f"{history.sha('v3')[:10]} (archived)")
     # nothing left to move
