@@ -233,7 +233,7 @@ class Value:
         if self.source == "environment":
             return f"{self.setting.env_var} from the environment"
         if self.source == "default":
-            return f"{self.setting.name} (default)"
+            return f"{self.setting.ini_key} (not set: the default)"
         return f"{self.setting.ini_key} from {self.source}"
 
 

@@ -530,6 +530,19 @@ def test_repo_that_is_not_a_git_repository(pytester: pytest.Pytester, tmp_path: 
     )
 
 
+def test_default_repository_must_exist(pytester: pytest.Pytester) -> None:
+    write_ini(pytester, None)  # pytester's directory is not inside a git repository
+    pytester.makepyfile("def test_a(): pass\n")
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: artifact-store: invalid artifact_store_repo '{pytester.path}' "
+            "(not set: the default): *not a git repository*"
+        ]
+    )
+
+
 def test_relative_paths_in_ini_resolve_against_its_directory(
     pytester: pytest.Pytester, repo: Path, git: GitRunner
 ) -> None:
