@@ -14,6 +14,7 @@ GitPython opens and validates the repository; every git failure becomes an
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -35,6 +36,7 @@ MODE_TREE = b"40000"
 MODE_FILE = b"100644"
 MODE_EXEC = b"100755"
 _CHUNK = 1 << 20
+_REQUEST_BYTES = 16 * 1024  # well under a pipe's buffer
 # Inherited variables that would redirect git away from the repository we opened
 # (git exports them to hooks). Kept: transport, auth and config-isolation settings.
 _KEEP_GIT_ENV = {
@@ -99,10 +101,7 @@ class Commit:
     committer: bytes
     message: bytes
     trailers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def commit_time(self) -> int:
-        return int(self.committer.rsplit(b" ", 2)[-2])
+    commit_time: int = 0  # committer date, seconds since the epoch
 
 
 @dataclass
@@ -116,11 +115,10 @@ class GitResult:
 def parse_trailers(message: bytes) -> dict[str, str]:
     """Trailers of the last paragraph (``Key: value`` lines), first value per key."""
     text = message.decode("utf-8", "replace").rstrip("\n")
-    last = text.rsplit("\n\n", 1)[-1]
     out: dict[str, str] = {}
-    for line in last.splitlines():
+    for line in text[text.rfind("\n\n") + 1 :].splitlines():
         key, sep, value = line.partition(": ")
-        if sep and re.fullmatch(r"[A-Za-z0-9-]+", key):
+        if sep and key and key.replace("-", "").isalnum() and key.isascii():
             out.setdefault(key, value.strip())
     return out
 
@@ -139,7 +137,22 @@ def parse_commit(sha: str, data: bytes) -> Commit:
             author = line[7:]
         elif line.startswith(b"committer "):
             committer = line[10:]
-    return Commit(sha, tree, parents, author, committer, message, parse_trailers(message))
+    when = int(committer.rsplit(b" ", 2)[-2]) if committer.count(b" ") >= 2 else 0
+    return Commit(sha, tree, parents, author, committer, message, parse_trailers(message), when)
+
+
+@functools.lru_cache(maxsize=1)
+def _batch_args() -> tuple[str, ...]:
+    """``--batch-command --buffer`` (git >= 2.36: git writes answers in large blocks,
+    flushed on request) or plain ``--batch`` on older git."""
+    try:
+        out = subprocess.run(
+            ["git", "version"], capture_output=True, check=True, env=git_env()
+        ).stdout.decode()
+        major, minor = (int(x) for x in re.findall(r"(\d+)\.(\d+)", out)[0])
+    except (OSError, subprocess.CalledProcessError, IndexError, ValueError):
+        return ("--batch",)
+    return ("--batch-command", "--buffer") if (major, minor) >= (2, 36) else ("--batch",)
 
 
 class _CatFile:
@@ -154,8 +167,9 @@ class _CatFile:
     def _process(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._pid != os.getpid() or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                ["git", "cat-file", "--batch"],
+                ["git", "cat-file", *_batch_args()],
                 cwd=self._cwd,
+                bufsize=0,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -165,30 +179,68 @@ class _CatFile:
         return self._proc
 
     def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
-        """(sha, type, data) for each name, or None where git says it is missing."""
+        """(sha, type, data) for each name, or None where git says it is missing.
+
+        Requests go out in chunks small enough to sit in the pipe (so neither side
+        can block the other); answers are parsed from large raw reads.
+        """
         out: list[tuple[str, str, bytes] | None] = []
         with self._lock:
-            for start in range(0, len(names), 256):
-                chunk = names[start : start + 256]
-                for name in chunk:
-                    if "\n" in name or not name:
+            pos = 0
+            while pos < len(names):
+                chunk: list[bytes] = []
+                size = 0
+                command = b"contents " if _batch_args()[0] == "--batch-command" else b""
+                while pos < len(names) and (size < _REQUEST_BYTES or not chunk):
+                    name = names[pos]
+                    if not name or "\n" in name or "\0" in name:
                         raise ArtifactStoreError(f"invalid object name {name!r}")
+                    line = command + name.encode("utf-8", "surrogateescape") + b"\n"
+                    chunk.append(line)
+                    size += len(line)
+                    pos += 1
                 proc = self._process()
                 assert proc.stdin is not None and proc.stdout is not None
+                if command:
+                    chunk.append(b"flush\n")
                 try:
-                    proc.stdin.write("".join(n + "\n" for n in chunk).encode())
+                    proc.stdin.write(b"".join(chunk))
                     proc.stdin.flush()
-                    for _ in chunk:
-                        header = proc.stdout.readline().split()
-                        if len(header) != 3:
-                            out.append(None)
-                            continue
-                        data = proc.stdout.read(int(header[2]) + 1)[:-1]
-                        out.append((header[0].decode(), header[1].decode(), data))
+                    out.extend(self._answers(proc.stdout.fileno(), len(chunk) - bool(command)))
                 except (OSError, ValueError) as exc:
                     self.close_locked()
                     raise ArtifactStoreError(f"git cat-file failed: {exc}") from exc
         return out
+
+    def _answers(self, fd: int, count: int) -> list[tuple[str, str, bytes] | None]:
+        buf = bytearray()
+        pos = 0
+        found: list[tuple[str, str, bytes] | None] = []
+
+        def fill() -> None:
+            data = os.read(fd, 1 << 20)
+            if not data:
+                raise OSError("git cat-file exited")
+            buf.extend(data)
+
+        while len(found) < count:
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                fill()
+                continue
+            parts = bytes(buf[pos:nl]).rsplit(b" ", 2)
+            if len(parts) != 3 or parts[2] in (b"missing", b"ambiguous") or not parts[2].isdigit():
+                found.append(None)
+                pos = nl + 1
+                continue
+            end = nl + 1 + int(parts[2])
+            while len(buf) < end + 1:
+                fill()
+            found.append((parts[0].decode(), parts[1].decode(), bytes(buf[nl + 1 : end])))
+            pos = end + 1
+        if pos != len(buf):
+            raise OSError("unexpected output from git cat-file")
+        return found
 
     def read(self, name: str) -> tuple[str, str, bytes] | None:
         return self.read_many([name])[0]
@@ -486,7 +538,7 @@ class Repository:
                 "log",
                 "--stdin",
                 "-z",
-                "--format=%H%x01%P%x01%T%x01%an <%ae> %ad%x01%cn <%ce> %cd%x01%B",
+                "--format=%H%x01%P%x01%ct%x01%(trailers:only,unfold,separator=%x02)",
                 "--date=raw",
             ],
             cwd=self.cwd,
@@ -518,16 +570,14 @@ class Repository:
 
 
 def _commit_from_log(record: bytes) -> Commit:
-    sha, parents, tree, author, committer, message = record.lstrip(b"\n").split(b"\x01", 5)
-    return Commit(
-        sha.decode(),
-        tree.decode(),
-        parents.decode().split(),
-        author,
-        committer,
-        message,
-        parse_trailers(message),
-    )
+    """A light Commit (no tree, identities or message) from walk()'s log format."""
+    sha, parents, when, trailers = record.lstrip(b"\n").split(b"\x01", 3)
+    parsed: dict[str, str] = {}
+    for line in trailers.decode("utf-8", "replace").split("\x02"):
+        key, sep, value = line.partition(": ")
+        if sep:
+            parsed.setdefault(key, value.strip())
+    return Commit(sha.decode(), "", parents.decode().split(), b"", b"", b"", parsed, int(when))
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -13,6 +13,7 @@ import random
 import re
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -555,17 +556,25 @@ class ArtifactStore:
             return []
         tips = self._branches(workflow_id, task_id, archived)
         picked: list[_Version] = []
-        for version in self._versions(tips):
-            if phash and version.commit.trailers.get("Prompt-Hash") != phash:
-                continue
-            if (
-                limit is not None
-                and len(picked) >= limit
-                and version.commit.commit_time < picked[limit - 1].commit.commit_time
-            ):
-                break
-            picked.append(version)
-        entries = self._entries(picked)
+        metadata: list[tuple[str, str, bytes] | None] = []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # The tag listing and the metadata reads run while `git log` walks on.
+            tags = pool.submit(self._tag_targets, None) if limit is None else None
+            for version in self._versions(tips):
+                if phash and version.commit.trailers.get("Prompt-Hash") != phash:
+                    continue
+                if (
+                    limit is not None
+                    and len(picked) >= limit
+                    and version.commit.commit_time < picked[limit - 1].commit.commit_time
+                ):
+                    break
+                picked.append(version)
+                if limit is None and len(picked) - len(metadata) >= 512:
+                    metadata += self._read_metadata(picked[len(metadata) :])
+            metadata += self._read_metadata(picked[len(metadata) :])
+            targets = tags.result() if tags is not None else None
+        entries = self._entries(picked, metadata, targets)
         entries.sort(key=_sort_key, reverse=True)
         return entries if limit is None else entries[:limit]
 
@@ -705,40 +714,58 @@ class ArtifactStore:
     def _entry(self, version: _Version) -> dict[str, Any]:
         return self._entries([version])[0]
 
-    def _entries(self, versions: list[_Version]) -> list[dict[str, Any]]:
-        names: list[str] = []
-        for v in versions:
-            t = v.commit.trailers
-            names.append(
-                f"{v.commit.sha}:{self.task_dir(v.task_id)}/{self.config.metadata_filename}"
-            )
-            names.append(
-                f"refs/tags/{t['Correlation-Id']}^{{commit}}" if t.get("Correlation-Id") else "HEAD"
-            )
-            names.append(
-                f"refs/tags/prompt_{t['Prompt-Hash']}^{{commit}}"
-                if t.get("Prompt-Hash")
-                else "HEAD"
-            )
-        found = self.repo.read_many(names)
+    def _read_metadata(self, versions: list[_Version]) -> list[tuple[str, str, bytes] | None]:
+        meta = self.config.metadata_filename
+        return self.repo.read_many(
+            [f"{v.commit.sha}:{self.task_dir(v.task_id)}/{meta}" for v in versions]
+        )
+
+    def _entries(
+        self,
+        versions: list[_Version],
+        metadata: list[tuple[str, str, bytes] | None] | None = None,
+        targets: dict[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """List entries: each version's metadata.json (or its trailers) + branch, sha, tags."""
+        if metadata is None:
+            metadata = self._read_metadata(versions)
+        if targets is None:
+            targets = self._tag_targets(sorted({t for v in versions for t in _tag_names(v.commit)}))
         entries = []
-        for i, v in enumerate(versions):
-            meta_obj, corr, prompt = found[3 * i : 3 * i + 3]
-            meta = _decode_metadata(meta_obj[2]) if meta_obj and meta_obj[1] == "blob" else None
+        for v, found in zip(versions, metadata, strict=True):
+            meta = _decode_metadata(found[2]) if found and found[1] == "blob" else None
             entry = meta if meta is not None else self._from_trailers(v)
-            tags = []
-            t = v.commit.trailers
-            if t.get("Correlation-Id") and corr and corr[0] == v.commit.sha:
-                tags.append(t["Correlation-Id"])
-            if t.get("Prompt-Hash") and prompt and prompt[0] == v.commit.sha:
-                tags.append(f"prompt_{t['Prompt-Hash']}")
             entry["branch"] = self.branch_for(v.workflow_id, v.task_id)
             entry["commit_sha"] = v.commit.sha
-            entry["tags"] = tags
+            entry["tags"] = [
+                t for t in _tag_names(v.commit) if targets.get(t, "-") in ("", v.commit.sha)
+            ]
             if v.archived:
                 entry["archived"] = True
             entries.append(entry)
         return entries
+
+    def _tag_targets(self, names: list[str] | None) -> dict[str, str]:
+        """{tag: the commit it points at ("" = exists)} for the given store tags
+        (None: all of them)."""
+        if names is not None and len(names) <= 64:
+            shas = self.repo.resolve([f"refs/tags/{n}^{{commit}}" for n in names])
+            return {n: sha for n, sha in zip(names, shas, strict=True) if sha}
+        # Many versions: one for-each-ref beats a lookup per tag. A corr_ tag names
+        # exactly one version (the store refuses to reuse it), so its existence is
+        # enough and costs no tag-object reads; prompt_ tags are few and are peeled,
+        # since every later version of the same prompt carries the same trailer.
+        out: dict[str, str] = {}
+        for line in self.repo.for_each_ref(
+            [f"refs/tags/{naming.CORR_PREFIX}*"], "%(refname:lstrip=2)"
+        ):
+            out[line] = ""
+        for line in self.repo.for_each_ref(
+            [f"refs/tags/{naming.PROMPT_PREFIX}*"], "%(refname:lstrip=2) %(*objectname)"
+        ):
+            name, _, peeled = line.partition(" ")
+            out[name] = peeled
+        return out
 
     def _from_trailers(self, v: _Version) -> dict[str, Any]:
         t = v.commit.trailers
@@ -1073,8 +1100,22 @@ def _decode_metadata(data: bytes) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def _sort_key(entry: Mapping[str, Any]) -> datetime:
-    return _parse_iso(entry.get("commit_timestamp")) or datetime.min.replace(tzinfo=timezone.utc)
+def _tag_names(commit: Commit) -> list[str]:
+    """The store tags a version may carry, named by its trailers."""
+    names = []
+    if commit.trailers.get("Correlation-Id"):
+        names.append(commit.trailers["Correlation-Id"])
+    if commit.trailers.get("Prompt-Hash"):
+        names.append(naming.PROMPT_PREFIX + commit.trailers["Prompt-Hash"])
+    return names
+
+
+def _sort_key(entry: Mapping[str, Any]) -> str:
+    """commit_timestamp as a string that sorts in time order (fraction optional)."""
+    stamp = entry.get("commit_timestamp")
+    if not isinstance(stamp, str):
+        return ""
+    return stamp[:-1] + ".000000Z" if len(stamp) == 20 and stamp.endswith("Z") else stamp
 
 
 def open_store(repo_path: Path | str | None = None, **overrides: Any) -> ArtifactStore:
