@@ -135,7 +135,9 @@ def run(quick: bool = False) -> list[str]:
                 ),
                 "get": measure(
                     "get",
-                    lambda s=store, c=corr_ids: s.get_artifact_by_correlation_id(rng.choice(c)),
+                    lambda s=store, c=corr_ids, r=rng: s.get_artifact_by_correlation_id(
+                        r.choice(c)
+                    ),
                     repeat * 3,
                 ),
             }
