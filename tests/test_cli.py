@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -649,3 +650,13 @@ def test_console_script(history: History) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith("artifact-store: error: no artifact version named 'nope'")
     assert proc.stdout == ""
+
+
+def test_readme_documents_every_command() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("\n## Command line\n", 1)[1].split("\n## ", 1)[0]
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"list", "show", "diff", "revert", "push", "gc", "report"} <= set(sub.choices)
+    for command in sub.choices:
+        assert f"`{command}" in section, f"README's Command line section lacks {command}"
