@@ -102,7 +102,7 @@ class XdistHooks:
 
 
 @dataclass
-class TestRecord:
+class OutcomeRecord:
     nodeid: str
     outcome: str = "passed"
     duration: float = 0.0
@@ -153,7 +153,7 @@ class ArtifactSession:
         self.settings = resolved
         self.store = store
         self.recorder = recorder
-        self.tests: dict[str, TestRecord] = {}
+        self.tests: dict[str, OutcomeRecord] = {}
         self.collection_errors = 0
         self.started = time.time()
         self.started_perf = time.perf_counter()
@@ -174,7 +174,7 @@ class ArtifactSession:
             return
         record = self.tests.get(report.nodeid)
         if record is None:
-            record = self.tests[report.nodeid] = TestRecord(report.nodeid)
+            record = self.tests[report.nodeid] = OutcomeRecord(report.nodeid)
         record.update(report)
 
     # -- the commit ---------------------------------------------------------------------
