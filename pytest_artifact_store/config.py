@@ -14,9 +14,15 @@ from pathlib import Path
 
 from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
-from pytest_artifact_store.secrets import default_patterns
 
 MIB = 1024 * 1024
+
+
+def default_patterns() -> list[str]:
+    """The scanner's built-in rules (imported on first use: compiling them is not free)."""
+    from pytest_artifact_store.secrets import default_patterns as builtin
+
+    return builtin()
 
 
 def _env_str(name: str, default: str) -> str:

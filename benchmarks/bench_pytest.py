@@ -1,0 +1,85 @@
+"""pytest on the example backtest: plugin removed, installed but off, and --artifact-store.
+
+    python benchmarks/bench_pytest.py [--quick]
+
+Each figure is the wall time of a whole `python -m pytest` process (median over repeats);
+the baseline is the same session with the plugin removed (`-p no:artifact_store`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from common import git, isolate_home, measure
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "rsi_backtest"
+
+
+def run(quick: bool = False) -> list[str]:
+    home = isolate_home()
+    repeat = 5 if quick else 11
+    lines = ["pytest on examples/rsi_backtest (whole process, wall time)"]
+    with tempfile.TemporaryDirectory(prefix="bench-pytest-") as tmp:
+        project = Path(tmp, "example")
+        shutil.copytree(
+            EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache")
+        )
+        repo = Path(tmp, "repo")
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", "main")
+        (repo / "README.md").write_text("demo\n")
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", "init")
+        base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        counter = itertools.count()
+
+        def session(*extra: str) -> None:
+            proc = subprocess.run([*base, *extra], cwd=project, capture_output=True, check=False)
+            if proc.returncode != 0:
+                raise SystemExit(f"pytest failed ({proc.returncode}):\n{proc.stdout.decode()}")
+
+        # Without the plugin the fixture-using test cannot run: both baselines skip it.
+        skip = "--deselect=test_backtest.py::test_outputs_are_written"
+        removed = measure("removed", lambda: session("-p", "no:artifact_store", skip), repeat)
+        off_same = measure("off", lambda: session(skip), repeat)
+        off = measure("off", lambda: session(), repeat)
+        on = measure(
+            "on",
+            lambda: session(
+                "--artifact-store",
+                f"--artifact-repo={repo}",
+                f"--artifact-correlation-id=bench{next(counter)}",
+                "--artifact-no-push",
+            ),
+            repeat,
+        )
+        assert git(repo, "rev-list", "--count", "--all") != "1", "nothing was committed"
+    lines.append(f"  {'-p no:artifact_store (baseline)':<40} {removed.cell()}")
+    lines.append(f"  {'plugin installed, off (same tests)':<40} {off_same.cell()}")
+    lines.append(f"  {'plugin installed, off (all tests)':<40} {off.cell()}")
+    lines.append(f"  {'--artifact-store (commits each run)':<40} {on.cell()}")
+    lines.append("  differences of medians (same run):")
+    lines.append(
+        f"  {'off - removed':<58} {1000 * (off_same.median - removed.median):7.1f} ms  goal <= 15 ms"
+    )
+    lines.append(
+        f"  {'--artifact-store - off':<58} {1000 * (on.median - off.median):7.1f} ms  goal <= 250 ms"
+    )
+    home.cleanup()
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    print("\n".join(run(parser.parse_args().quick)))
+
+
+if __name__ == "__main__":
+    main()
