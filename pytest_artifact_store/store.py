@@ -617,8 +617,11 @@ class ArtifactStore:
             workflow_id = commit.trailers.get("Workflow-Id")
             task_id = commit.trailers.get("Task-Id")
             if workflow_id and task_id:
-                entry = self._entry(_Version(commit, workflow_id, task_id))
-                return entry
+                branch_ref = f"refs/heads/{self.branch_for(workflow_id, task_id)}"
+                archived = not self._is_ancestor(commit.sha, branch_ref) and self._is_ancestor(
+                    commit.sha, f"refs/archive/{self.branch_for(workflow_id, task_id)}"
+                )
+                return self._entry(_Version(commit, workflow_id, task_id, archived))
         return None
 
     def version_files(self, entry: Mapping[str, Any]) -> dict[str, int]:
@@ -904,9 +907,14 @@ class ArtifactStore:
         }
         for ref, sha in sorted(local.items()):
             branch = ref.removeprefix("refs/heads/")
-            missing_tags = self._tags_remote_lacks(
-                remote, branch, sha, None, time.monotonic() + timeout
-            )
+            try:
+                missing_tags = self._tags_remote_lacks(
+                    remote, branch, sha, None, time.monotonic() + timeout
+                )
+            except _PushFailed as exc:
+                result["errors"][branch] = str(exc)
+                result["success"] = False
+                continue
             if remote_refs.get(ref) == sha and not missing_tags:
                 result["up_to_date"].append(branch)
                 continue
@@ -1056,8 +1064,8 @@ class ArtifactStore:
         return parent
 
 
-class _PushFailed(Exception):
-    pass
+class _PushFailed(ArtifactStoreError):
+    """A push step failed; _push_branch turns it into ``pushed: False``."""
 
 
 def _tail(text: str) -> str:

@@ -146,3 +146,10 @@ def test_push_error_never_shows_url_credentials(repo, git):
     result = version(make_store(repo, push_timeout=5), "c1", "v1\n")
     assert result["pushed"] is False
     assert "s3cr3t-pass" not in result["push_error"]
+
+
+def test_push_pending_reports_an_unreachable_remote_per_branch(repo, git, silent_server):
+    git(repo, "remote", "add", "origin", f"git://127.0.0.1:{silent_server}/repo.git")
+    version(make_store(repo, auto_push=False), "c1", "v1\n")
+    with pytest.raises(ArtifactStoreError, match="timed out"):
+        make_store(repo, push_timeout=1).push_pending()
