@@ -17,6 +17,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ def start(config: pytest.Config, recorder: ArtifactRecorder) -> ArtifactSession:
         store = ArtifactStore(store_config)
     except ArtifactStoreError as exc:
         raise settings_mod.usage_error(repo, str(repo.value), str(exc)) from None
+    # Load the scanner rules and the JSON Schema validator while the tests run.
+    threading.Thread(target=store.warm_up, name="artifact-store-warm-up", daemon=True).start()
     session = ArtifactSession(config, resolved, store, recorder)
     config.pluginmanager.register(session, PLUGIN_NAME)
     if config.pluginmanager.hasplugin("xdist"):

@@ -11,13 +11,13 @@ import contextlib
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_artifact_store import naming
 from pytest_artifact_store.config import ArtifactStoreConfig
@@ -32,7 +32,6 @@ from pytest_artifact_store.gitstore import (
     deadline_left,
     redact,
 )
-from pytest_artifact_store.metadata import validate_metadata
 from pytest_artifact_store.plan import (
     STORE_KEYS,
     ArtifactFile,
@@ -40,7 +39,9 @@ from pytest_artifact_store.plan import (
     check_metadata,
     collect_files,
 )
-from pytest_artifact_store.secrets import Finding, Scanner
+
+if TYPE_CHECKING:  # the scanner and the JSON Schema validator load on first use
+    from pytest_artifact_store.secrets import Finding, Scanner
 
 SCHEMA_VERSION = 1
 MAX_ATTEMPTS = 60
@@ -126,9 +127,20 @@ class ArtifactStore:
         who = f"{cfg.commit_author_name} <{cfg.commit_author_email}>"
         return f"{who} {int(ts.timestamp())} +0000".encode()
 
+    def warm_up(self) -> None:
+        """Load the scanner's rules and the metadata validator now rather than at the
+        first commit (the pytest plugin runs this in a thread while the tests run)."""
+        from pytest_artifact_store.metadata import validate_metadata
+
+        validate_metadata({})
+        if self.config.scan_for_secrets:
+            self.scanner.scan_bytes(b"warm up\n", "-")
+
     @property
     def scanner(self) -> Scanner:
         if self._scanner is None:
+            from pytest_artifact_store.secrets import Scanner
+
             self._scanner = Scanner(self.config.secret_patterns, self.config.extra_secret_patterns)
         return self._scanner
 
@@ -194,6 +206,8 @@ class ArtifactStore:
                 return self._existing(corr_target, corr_tag or "", branch, blob_shas, meta)
             meta_bytes = (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
             if cfg.include_metadata and not scanned_meta:
+                from pytest_artifact_store.metadata import validate_metadata
+
                 problems = validate_metadata(meta)
                 if problems:
                     raise ArtifactStoreError("invalid metadata: " + "; ".join(problems))
@@ -557,23 +571,29 @@ class ArtifactStore:
         tips = self._branches(workflow_id, task_id, archived)
         picked: list[_Version] = []
         metadata: list[tuple[str, str, bytes] | None] = []
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            # The tag listing and the metadata reads run while `git log` walks on.
-            tags = pool.submit(self._tag_targets, None) if limit is None else None
-            for version in self._versions(tips):
-                if phash and version.commit.trailers.get("Prompt-Hash") != phash:
-                    continue
-                if (
-                    limit is not None
-                    and len(picked) >= limit
-                    and version.commit.commit_time < picked[limit - 1].commit.commit_time
-                ):
-                    break
-                picked.append(version)
-                if limit is None and len(picked) - len(metadata) >= 512:
-                    metadata += self._read_metadata(picked[len(metadata) :])
-            metadata += self._read_metadata(picked[len(metadata) :])
-            targets = tags.result() if tags is not None else None
+        # Listing everything: the tag listing runs while `git log` walks on, and the
+        # metadata is read in chunks as versions arrive.
+        tags: dict[str, str] = {}
+        lister = threading.Thread(target=lambda: tags.update(self._tag_targets(None)))
+        if limit is None:
+            lister.start()
+        for version in self._versions(tips):
+            if phash and version.commit.trailers.get("Prompt-Hash") != phash:
+                continue
+            if (
+                limit is not None
+                and len(picked) >= limit
+                and version.commit.commit_time < picked[limit - 1].commit.commit_time
+            ):
+                break
+            picked.append(version)
+            if limit is None and len(picked) - len(metadata) >= 512:
+                metadata += self._read_metadata(picked[len(metadata) :])
+        metadata += self._read_metadata(picked[len(metadata) :])
+        targets = None
+        if limit is None:
+            lister.join()
+            targets = tags
         entries = self._entries(picked, metadata, targets)
         entries.sort(key=_sort_key, reverse=True)
         return entries if limit is None else entries[:limit]
