@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from common import git, isolate_home, measure
+from common import Timing, git, isolate_home, measure
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "rsi_backtest"
 
@@ -36,7 +37,9 @@ def run(quick: bool = False) -> list[str]:
         (repo / "README.md").write_text("demo\n")
         git(repo, "add", ".")
         git(repo, "commit", "-q", "-m", "init")
+        # hypothesis's plugin alone costs ~0.9 s per session here: leave it out of all runs
         base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        base += ["-p", "no:hypothesispytest"]
         counter = itertools.count()
 
         def session(*extra: str) -> None:
@@ -46,19 +49,23 @@ def run(quick: bool = False) -> list[str]:
 
         # Without the plugin the fixture-using test cannot run: both baselines skip it.
         skip = "--deselect=test_backtest.py::test_outputs_are_written"
-        removed = measure("removed", lambda: session("-p", "no:artifact_store", skip), repeat)
-        off_same = measure("off", lambda: session(skip), repeat)
-        off = measure("off", lambda: session(), repeat)
-        on = measure(
-            "on",
-            lambda: session(
+        variants: dict[str, Callable[[], None]] = {
+            "removed": lambda: session("-p", "no:artifact_store", skip),
+            "off_same": lambda: session(skip),
+            "off": lambda: session(),
+            "on": lambda: session(
                 "--artifact-store",
                 f"--artifact-repo={repo}",
                 f"--artifact-correlation-id=bench{next(counter)}",
                 "--artifact-no-push",
             ),
-            repeat,
-        )
+        }
+        # interleaved, so that drifting machine load hits every variant alike
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(repeat + 1):
+            for name, func in variants.items():
+                samples[name].append(measure(name, func, 1, warmup=0).samples[0])
+        removed, off_same, off, on = (Timing(n, v[1:]) for n, v in samples.items())
         assert git(repo, "rev-list", "--count", "--all") != "1", "nothing was committed"
     lines.append(f"  {'-p no:artifact_store (baseline)':<40} {removed.cell()}")
     lines.append(f"  {'plugin installed, off (same tests)':<40} {off_same.cell()}")
