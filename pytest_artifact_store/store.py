@@ -802,14 +802,17 @@ class ArtifactStore:
     def revert_to_tag(self, tag: str, target_branch: str = "main") -> dict[str, Any]:
         if not isinstance(tag, str) or not tag or "\n" in tag:
             raise ArtifactStoreError(f"invalid tag {tag!r}")
-        commit = self.repo.read_commit(f"refs/tags/{tag}")
         name = tag
-        if commit is None and not tag.startswith(naming.CORR_PREFIX):
-            try:
-                name = naming.correlation_tag(tag)
-            except ArtifactStoreError:
+        commit = self.repo.read_commit(f"refs/tags/{tag}")
+        if commit is None:
+            # "abc" means corr_abc; "corr_corr_abc" is what f"corr_{correlation_id}"
+            # gives for an id that already had the prefix (as in the design document).
+            bare = tag.removeprefix(naming.CORR_PREFIX * 2)
+            with contextlib.suppress(ArtifactStoreError):
+                name = naming.correlation_tag(bare if bare != tag else tag)
+                commit = self.repo.read_commit(f"refs/tags/{name}")
+            if commit is None:
                 name = tag
-            commit = self.repo.read_commit(f"refs/tags/{name}")
         if commit is None:
             raise ArtifactStoreError(
                 f"unknown tag {tag!r}: no tag {tag!r} or corr_{tag} in this repository"

@@ -155,6 +155,7 @@ def test_revert_accepts_bare_id_and_prompt_tag(repo, git):
     v1 = version(store, "wf", "task_001", "c1", "v1\n", prompt_hash="abcdef")
     version(store, "wf", "task_001", "c2", "v2\n")
     assert store.revert_to_tag("c1")["reverted_to"] == "corr_c1"
+    assert store.revert_to_tag("corr_corr_c1")["reverted_to"] == "corr_c1"  # seed's f"corr_{id}"
     assert store.revert_to_tag("prompt_abcdef")["reverted_to"] == "prompt_abcdef"
     assert git(repo, "rev-parse", f"main:{TASK_DIR}") == git(
         repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}"
