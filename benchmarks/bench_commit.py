@@ -11,7 +11,6 @@ baselines measured in the same run:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import shutil
@@ -19,7 +18,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from common import Timing, artifact_set, git, isolate_home, make_repo, measure, ratio_line
+from common import Timing, artifact_set, cli, git, isolate_home, make_repo, measure, ratio_line
 
 from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
 
@@ -119,10 +118,7 @@ def run(quick: bool = False) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller repo")
-    args = parser.parse_args()
-    print("\n".join(run(args.quick)))
+    cli(run, __doc__)
 
 
 if __name__ == "__main__":

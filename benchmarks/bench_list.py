@@ -11,14 +11,13 @@ measured in the same run:
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import subprocess
 import tempfile
 from pathlib import Path
 
-from common import git, git_env, isolate_home, make_repo, measure, ratio_line
+from common import cli, git, git_env, isolate_home, make_repo, measure, ratio_line
 
 from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
 
@@ -175,9 +174,7 @@ def run(quick: bool = False) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    print("\n".join(run(parser.parse_args().quick)))
+    cli(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ the baseline is the same session with the plugin removed (`-p no:artifact_store`
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from common import Timing, git, isolate_home, measure
+from common import Timing, cli, git, isolate_home, measure
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "rsi_backtest"
 
@@ -81,9 +80,7 @@ def run(quick: bool = False) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    print("\n".join(run(parser.parse_args().quick)))
+    cli(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ measured in the same run (these machines are noisy; ratios are what count).
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import statistics
@@ -140,3 +141,10 @@ def artifact_set(path: Path, seed: int = 1) -> list[Path]:
         (path / name).write_text(text)
         files.append(path / name)
     return files
+
+
+def cli(run: Callable[[bool], list[str]], doc: str | None) -> None:
+    """The command line every benchmark module shares: ``[--quick]``."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller fixtures, fewer repeats")
+    print("\n".join(run(parser.parse_args().quick)))

@@ -14,12 +14,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.report import KEY_METRICS
+from pytest_artifact_store.timestamps import parse_utc, utc_now
 
 if TYPE_CHECKING:
     from pytest_artifact_store.store import ArtifactStore
@@ -27,21 +29,6 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace], int]
 DEFAULT_REPORT = "artifact-store-report.html"
 LIST_METRICS = 3
-_KEY_METRICS = (
-    "net_pnl",
-    "sharpe",
-    "sharpe_ratio",
-    "max_drawdown_pct",
-    "max_drawdown",
-    "total_return_pct",
-    "total_return",
-    "win_rate",
-    "total_trades",
-)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # ---------------------------------------------------------------- argument types
@@ -153,23 +140,12 @@ def fmt_number(value: object) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
-def _parse_stamp(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    return None
-
-
 def fmt_age(stamp: object, now: datetime | None = None) -> str:
     """How long ago: 45s, 3m, 2h, 5d (``?`` without a readable timestamp)."""
-    when = _parse_stamp(stamp)
+    when = parse_utc(stamp)
     if when is None:
         return "?"
-    seconds = max(0, int(((now or _now()) - when).total_seconds()))
+    seconds = max(0, int(((now or utc_now()) - when).total_seconds()))
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
         if seconds >= size:
             return f"{seconds // size}{unit}"
@@ -181,7 +157,7 @@ def key_metrics(entry: Mapping[str, Any], count: int = LIST_METRICS) -> str:
     from pytest_artifact_store.compare import numeric_metrics
 
     metrics = numeric_metrics(entry.get("test_metrics"))
-    names = [m for m in _KEY_METRICS if m in metrics]
+    names = [m for m in KEY_METRICS if m in metrics]
     names += [m for m in metrics if m not in names]
     return " ".join(f"{n}={fmt_number(metrics[n])}" for n in names[:count])
 
@@ -217,7 +193,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not entries:
         print("no artifact versions" + (" match" if _filtered(args) else " yet"))
         return 0
-    now = _now()
+    now = utc_now()
     rows = [
         [
             str(e.get("correlation_id") or "-"),

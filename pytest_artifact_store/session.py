@@ -33,6 +33,7 @@ from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.recorder import REPORT_NAME, ArtifactRecorder
 from pytest_artifact_store.settings import Settings, Value
 from pytest_artifact_store.store import ArtifactStore
+from pytest_artifact_store.timestamps import format_utc
 
 PLUGIN_NAME = "artifact_store_session"
 OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
@@ -320,9 +321,7 @@ class ArtifactSession:
             "total": sum(counts.values()),
             "collection_errors": self.collection_errors,
             "duration": round(duration, 6),
-            "started": datetime.fromtimestamp(self.started, timezone.utc).strftime(
-                "%Y-%m-%dT%H:%M:%S.%fZ"
-            ),
+            "started": format_utc(datetime.fromtimestamp(self.started, timezone.utc)),
             "pytest_version": pytest.__version__,
             "python_version": platform.python_version(),
             "platform": sys.platform,

@@ -39,6 +39,7 @@ from pytest_artifact_store.plan import (
     check_metadata,
     collect_files,
 )
+from pytest_artifact_store.timestamps import format_utc, parse_utc, utc_now
 
 if TYPE_CHECKING:  # the scanner and the JSON Schema validator load on first use
     from pytest_artifact_store.secrets import Finding, Scanner
@@ -55,25 +56,6 @@ _TRAILERS = (
     ("LLM-Version", "llm_version"),
 )
 _REJECTED = re.compile(r"\[rejected\]|\(fetch first\)|non-fast-forward|stale info", re.I)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_iso(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    return None
 
 
 def _one_line(value: object) -> str:
@@ -197,7 +179,7 @@ class ArtifactStore:
             )
             corr_target = corr_target if corr_ref else None
             prompt_target = prompt_target if prompt_ref else None
-            now = _utc_now()
+            now = utc_now()
             parent = tip or self._base_commit()
             meta = self._build_metadata(
                 caller, workflow_id, task_id, corr_tag, phash, now, parent, artifacts
@@ -336,7 +318,7 @@ class ArtifactStore:
             "task_id": task_id,
             "correlation_id": corr_tag,
             "prompt_hash": phash,
-            "commit_timestamp": _iso(now),
+            "commit_timestamp": format_utc(now),
             "agent_version": caller.get("agent_version"),
             "llm_version": caller.get("llm_version"),
             "test_metrics": caller.get("test_metrics", {}),
@@ -691,7 +673,7 @@ class ArtifactStore:
         if keep_last is not None and (isinstance(keep_last, bool) or keep_last < 0):
             raise ArtifactStoreError(f"keep_last must be a non-negative integer, got {keep_last}")
         entries = self.list_artifacts(limit=None)
-        now = _utc_now()
+        now = utc_now()
         newest: dict[str, dict[str, Any]] = {}
         for entry in entries:  # newest first
             newest.setdefault(entry["branch"], entry)
@@ -708,7 +690,7 @@ class ArtifactStore:
         for (workflow_id, task_id), tip in sorted(tips.items()):
             branch = self.branch_for(workflow_id, task_id)
             last = newest.get(branch)
-            stamp = _parse_iso(last.get("commit_timestamp")) if last else None
+            stamp = parse_utc(last.get("commit_timestamp")) if last else None
             if last is None or stamp is None or branch in kept:
                 continue
             age = (now - stamp).total_seconds() / 86400
@@ -844,7 +826,7 @@ class ArtifactStore:
                 raise ArtifactStoreError(
                     f"target branch {target_branch!r} does not exist; create it first"
                 )
-            now = _utc_now()
+            now = utc_now()
             ident = self._ident(now)
             root = self._replace_path(tip, task_dir, subtree)
             message = (
@@ -1070,7 +1052,7 @@ class ArtifactStore:
             if tag_names
             else {}
         )
-        ident = self._ident(_utc_now())
+        ident = self._ident(utc_now())
         for entry in entries:
             for name in entry["tags"]:
                 if f"refs/tags/{name}" in have:

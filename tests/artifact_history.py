@@ -109,7 +109,7 @@ def build_history(repo: Path, src: Path, start: datetime = T0) -> History:
             for fname, text in files.items():
                 (folder / fname).write_text(text)
             when = start + timedelta(days=days)
-            mp.setattr(store_module, "_utc_now", lambda when=when: when)
+            mp.setattr(store_module, "utc_now", lambda when=when: when)
             history.made[name] = store.commit_artifacts(
                 workflow,
                 task,

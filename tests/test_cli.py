@@ -22,7 +22,7 @@ NOW = T0 + timedelta(days=3, hours=5)  # v3 is 5 hours old, v1 3 days
 @pytest.fixture
 def history(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> History:
     made = build_history(repo, tmp_path / "src")
-    monkeypatch.setattr(commands, "_now", lambda: NOW)
+    monkeypatch.setattr(commands, "utc_now", lambda: NOW)
     monkeypatch.chdir(repo)
     return made
 
