@@ -42,7 +42,7 @@ from pytest_artifact_store.plan import (
 from pytest_artifact_store.timestamps import format_utc, parse_utc, utc_now
 
 if TYPE_CHECKING:  # the scanner and the JSON Schema validator load on first use
-    from pytest_artifact_store.secrets import Finding, Scanner
+    from pytest_artifact_store.secrets import Scanner
 
 SCHEMA_VERSION = 1
 MAX_ATTEMPTS = 60
@@ -75,6 +75,41 @@ class _Tip:
     ref: str
     sha: str
     archived: bool = False
+
+
+@dataclass
+class _Plan:
+    """A commit request that passed every check: ids, files in memory, their blob ids."""
+
+    workflow_id: str
+    task_id: str
+    corr_tag: str | None
+    phash: str | None
+    caller: dict[str, Any]
+    artifacts: list[ArtifactFile]
+    blob_shas: dict[str, str]
+    branch: str
+
+    @property
+    def branch_ref(self) -> str:
+        return f"refs/heads/{self.branch}"
+
+    # Without a correlation id or prompt hash these name refs that cannot exist.
+    @property
+    def corr_ref(self) -> str:
+        return f"refs/tags/{self.corr_tag or naming.CORR_PREFIX}"
+
+    @property
+    def prompt_ref(self) -> str:
+        return f"refs/tags/{naming.PROMPT_PREFIX}{self.phash or ''}"
+
+    def ids(self) -> dict[str, str | None]:
+        return {
+            "workflow_id": self.workflow_id,
+            "task_id": self.task_id,
+            "correlation_id": self.corr_tag,
+            "prompt_hash": self.phash,
+        }
 
 
 class ArtifactStore:
@@ -136,18 +171,68 @@ class ArtifactStore:
         correlation_id: str | None = None,
         prompt_hash: str | None = None,
     ) -> dict[str, Any]:
+        plan = self._plan(workflow_id, task_id, files, metadata, correlation_id, prompt_hash)
+        lock_waits = 0
+        for attempt in range(MAX_ATTEMPTS):
+            tip, corr_target, prompt_target = self.repo.resolve(
+                [plan.branch_ref, plan.corr_ref + "^{commit}", plan.prompt_ref]
+            )
+            if plan.corr_tag and corr_target is not None:
+                return self._existing(corr_target, plan)
+            prompt_target = prompt_target if plan.phash else None
+            if attempt == 0:  # the first object written: everything was checked
+                for a in plan.artifacts:
+                    self.repo.write_object(b"blob", a.data, plan.blob_shas[a.name])
+            commit, meta, tags, updates = self._write_version(plan, tip, prompt_target)
+            subject = f"artifact-store: artifacts({workflow_id}/{task_id})"
+            error = self.repo.transaction(updates, subject)
+            if error is None:
+                break
+            if "File exists" in error and ".lock" in error:
+                lock_waits += 1
+                if lock_waits > 20:
+                    raise _lock_error(plan.branch_ref, error)
+            elif not self._state_changed(plan, tip, prompt_target):
+                raise ArtifactStoreError(
+                    f"git refused the ref update for {plan.branch_ref}: {error}"
+                )
+            time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** min(attempt, 6))))
+        else:
+            raise ArtifactStoreError(
+                f"gave up committing to {plan.branch_ref} after {MAX_ATTEMPTS} attempts: "
+                "other writers kept moving the branch; retry later"
+            )
+        pushed, push_error = self._auto_push(plan.branch)
+        return {
+            "success": True,
+            "branch": plan.branch,
+            "commit_sha": commit,
+            "tags": tags,
+            "pushed": pushed,
+            "push_error": push_error,
+            "created": True,
+            "files": meta["files"],
+        }
+
+    def _plan(
+        self,
+        workflow_id: str,
+        task_id: str,
+        files: FilesArg,
+        metadata: Mapping[str, Any] | None,
+        correlation_id: str | None,
+        prompt_hash: str | None,
+    ) -> _Plan:
+        """Check everything and read every artifact, before a single object is written."""
         cfg = self.config
         naming.check_id("workflow_id", workflow_id)
         naming.check_id("task_id", task_id)
-        if correlation_id is None:
-            if cfg.require_correlation_id:
-                raise ArtifactStoreError(
-                    "correlation_id is required (require_correlation_id=True); pass the "
-                    "workflow's correlation id, or set require_correlation_id=False"
-                )
-            corr_tag = None
-        else:
-            corr_tag = naming.correlation_tag(correlation_id)
+        if correlation_id is None and cfg.require_correlation_id:
+            raise ArtifactStoreError(
+                "correlation_id is required (require_correlation_id=True); pass the "
+                "workflow's correlation id, or set require_correlation_id=False"
+            )
+        corr_tag = None if correlation_id is None else naming.correlation_tag(correlation_id)
         phash = None if prompt_hash is None else naming.prompt_hash(prompt_hash)
         caller = check_metadata(metadata)
         self._check_owned_keys(caller, workflow_id, task_id, corr_tag, phash)
@@ -158,111 +243,75 @@ class ArtifactStore:
                 "failing run (set require_test_passed=False to store it anyway)"
             )
         artifacts = collect_files(files, reserved=cfg.metadata_filename, max_size=cfg.max_file_size)
-        task_dir = self.task_dir(task_id)
         if cfg.scan_for_secrets:
-            self._scan(artifacts)
-        blob_shas = {a.name: self.repo.hash_object(b"blob", a.data) for a in artifacts}
-        branch = self.branch_for(workflow_id, task_id)
-        branch_ref = f"refs/heads/{branch}"
-        corr_ref = f"refs/tags/{corr_tag}" if corr_tag else None
-        prompt_ref = f"refs/tags/{naming.PROMPT_PREFIX}{phash}" if phash else None
-        written = False
-        scanned_meta = False
-        lock_waits = 0
-        for attempt in range(MAX_ATTEMPTS):
-            tip, corr_target, prompt_target = self.repo.resolve(
-                [
-                    branch_ref,
-                    f"{corr_ref}^{{commit}}" if corr_ref else branch_ref,
-                    prompt_ref or branch_ref,
-                ]
-            )
-            corr_target = corr_target if corr_ref else None
-            prompt_target = prompt_target if prompt_ref else None
-            now = utc_now()
-            parent = tip or self._base_commit()
-            meta = self._build_metadata(
-                caller, workflow_id, task_id, corr_tag, phash, now, parent, artifacts
-            )
-            if corr_target is not None:
-                return self._existing(corr_target, corr_tag or "", branch, blob_shas, meta)
-            meta_bytes = (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
-            if cfg.include_metadata and not scanned_meta:
-                from pytest_artifact_store.metadata import validate_metadata
+            findings = [
+                f for a in artifacts for f in self.scanner.scan_bytes(a.data, str(a.source))
+            ]
+            caller_json = json.dumps(caller, indent=2, ensure_ascii=False).encode()
+            findings += self.scanner.scan_bytes(caller_json, "metadata")
+            if findings:
+                raise SecretDetectedError(findings)
+        plan = _Plan(
+            workflow_id,
+            task_id,
+            corr_tag,
+            phash,
+            caller,
+            artifacts,
+            {a.name: self.repo.hash_object(b"blob", a.data) for a in artifacts},
+            self.branch_for(workflow_id, task_id),
+        )
+        if cfg.include_metadata:
+            from pytest_artifact_store.metadata import validate_metadata
 
-                problems = validate_metadata(meta)
-                if problems:
-                    raise ArtifactStoreError("invalid metadata: " + "; ".join(problems))
-                if cfg.scan_for_secrets:
-                    self._raise_findings(self.scanner.scan_bytes(meta_bytes, "metadata"))
-                scanned_meta = True
-            if not written:
-                for a in artifacts:
-                    self.repo.write_object(b"blob", a.data, blob_shas[a.name])
-                written = True
-            entries = {
-                a.name: (MODE_EXEC if a.executable else MODE_FILE, blob_shas[a.name])
-                for a in artifacts
-            }
-            if cfg.include_metadata:
-                entries[cfg.metadata_filename] = (
-                    MODE_FILE,
-                    self.repo.write_object(b"blob", meta_bytes),
-                )
-            task_tree = self._write_nested(entries)
-            root_tree = self._replace_path(parent, task_dir, task_tree)
-            message = self._message(workflow_id, task_id, corr_tag, phash, caller)
-            ident = self._ident(now)
-            commit = self.repo.write_commit(
-                root_tree, [parent] if parent else [], ident, ident, message, sign=cfg.sign_commits
-            )
-            updates: list[tuple[str, str, str | None]] = [(branch_ref, commit, tip)]
-            tags = []
-            subject = message.split(b"\n", 1)[0]
-            if corr_tag and corr_ref:
-                tag = self.repo.write_tag(
-                    commit, corr_tag, ident, subject + b"\n", sign=cfg.sign_commits
-                )
-                updates.append((corr_ref, tag, None))
-                tags.append(corr_tag)
-            if prompt_ref and prompt_target is None:
-                name = prompt_ref.removeprefix("refs/tags/")
-                text = f"first artifact built from prompt {phash}: {workflow_id}/{task_id}\n"
-                tag = self.repo.write_tag(commit, name, ident, text.encode(), sign=cfg.sign_commits)
-                updates.append((prompt_ref, tag, None))
-                tags.append(name)
-            error = self.repo.transaction(updates, f"artifact-store: {subject.decode()}")
-            if error is None:
-                break
-            if "File exists" in error and ".lock" in error:
-                lock_waits += 1
-                if lock_waits > 20:
-                    lock = re.search(r"'([^']+\.lock)'", error)
-                    raise ArtifactStoreError(
-                        f"cannot update {branch_ref}: lock file "
-                        f"{lock.group(1) if lock else '(unknown)'} exists. Another git process "
-                        "may be writing; if none is running, remove that file and retry."
-                    )
-            elif not self._state_changed(branch_ref, tip, corr_ref, prompt_ref, prompt_target):
-                raise ArtifactStoreError(f"git refused the ref update for {branch_ref}: {error}")
-            time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** min(attempt, 6))))
-        else:
-            raise ArtifactStoreError(
-                f"gave up committing to {branch_ref} after {MAX_ATTEMPTS} attempts: other "
-                "writers kept moving the branch; retry later"
-            )
-        result: dict[str, Any] = {
-            "success": True,
-            "branch": branch,
-            "commit_sha": commit,
-            "tags": tags,
-            "pushed": False,
-            "push_error": None,
-            "created": True,
-            "files": meta["files"],
+            problems = validate_metadata(self._build_metadata(plan, utc_now(), None))
+            if problems:
+                raise ArtifactStoreError("invalid metadata: " + "; ".join(problems))
+        return plan
+
+    def _write_version(
+        self, plan: _Plan, tip: str | None, prompt_target: str | None
+    ) -> tuple[str, dict[str, Any], list[str], list[tuple[str, str, str | None]]]:
+        """Write the version's trees, commit and tags on top of ``tip`` (or the base);
+        return the commit, its metadata, tag names and the ref updates to apply."""
+        cfg = self.config
+        now = utc_now()
+        parent = tip or self._base_commit()
+        meta = self._build_metadata(plan, now, parent)
+        entries = {
+            a.name: (MODE_EXEC if a.executable else MODE_FILE, plan.blob_shas[a.name])
+            for a in plan.artifacts
         }
-        result["pushed"], result["push_error"] = self._auto_push(branch)
-        return result
+        if cfg.include_metadata:
+            meta_bytes = (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
+            entries[cfg.metadata_filename] = (
+                MODE_FILE,
+                self.repo.write_object(b"blob", meta_bytes),
+            )
+        root_tree = self._replace_path(
+            parent, self.task_dir(plan.task_id), self._write_nested(entries)
+        )
+        message = self._message(plan)
+        ident = self._ident(now)
+        sign = cfg.sign_commits
+        commit = self.repo.write_commit(
+            root_tree, [parent] if parent else [], ident, ident, message, sign=sign
+        )
+        updates: list[tuple[str, str, str | None]] = [(plan.branch_ref, commit, tip)]
+        tags = []
+        if plan.corr_tag:
+            subject = message.split(b"\n", 1)[0] + b"\n"
+            tag = self.repo.write_tag(commit, plan.corr_tag, ident, subject, sign=sign)
+            updates.append((plan.corr_ref, tag, None))
+            tags.append(plan.corr_tag)
+        if plan.phash and prompt_target is None:
+            name = plan.prompt_ref.removeprefix("refs/tags/")
+            task = f"{plan.workflow_id}/{plan.task_id}"
+            text = f"first artifact built from prompt {plan.phash}: {task}\n"
+            tag = self.repo.write_tag(commit, name, ident, text.encode(), sign=sign)
+            updates.append((plan.prompt_ref, tag, None))
+            tags.append(name)
+        return commit, meta, tags, updates
 
     def _check_owned_keys(
         self,
@@ -296,56 +345,36 @@ class ArtifactStore:
                     + "; remove it from metadata (pass ids as arguments)"
                 )
 
-    def _build_metadata(
-        self,
-        caller: Mapping[str, Any],
-        workflow_id: str,
-        task_id: str,
-        corr_tag: str | None,
-        phash: str | None,
-        now: datetime,
-        parent: str | None,
-        artifacts: list[ArtifactFile],
-    ) -> dict[str, Any]:
+    def _build_metadata(self, plan: _Plan, now: datetime, parent: str | None) -> dict[str, Any]:
         cfg = self.config
-        task_dir = self.task_dir(task_id)
-        files = [f"{task_dir}/{a.name}" for a in artifacts]
+        task_dir = self.task_dir(plan.task_id)
+        files = [f"{task_dir}/{a.name}" for a in plan.artifacts]
         if cfg.include_metadata:
             files.append(f"{task_dir}/{cfg.metadata_filename}")
         meta: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
-            "workflow_id": workflow_id,
-            "task_id": task_id,
-            "correlation_id": corr_tag,
-            "prompt_hash": phash,
+            **plan.ids(),
             "commit_timestamp": format_utc(now),
-            "agent_version": caller.get("agent_version"),
-            "llm_version": caller.get("llm_version"),
-            "test_metrics": caller.get("test_metrics", {}),
+            "agent_version": plan.caller.get("agent_version"),
+            "llm_version": plan.caller.get("llm_version"),
+            "test_metrics": plan.caller.get("test_metrics", {}),
             "files": files,
-            "file_sha256": {a.name: _sha256(a.data) for a in artifacts},
+            "file_sha256": {a.name: _sha256(a.data) for a in plan.artifacts},
             "base_commit": parent,
         }
-        for key, value in caller.items():
+        for key, value in plan.caller.items():
             meta.setdefault(key, value)
         return meta
 
-    def _message(
-        self,
-        workflow_id: str,
-        task_id: str,
-        corr_tag: str | None,
-        phash: str | None,
-        caller: Mapping[str, Any],
-    ) -> bytes:
-        subject = f"artifacts({workflow_id}/{task_id})" + (f": {corr_tag}" if corr_tag else "")
+    def _message(self, plan: _Plan) -> bytes:
+        """Subject ``artifacts(<workflow>/<task>): <corr tag>`` and the SPEC §3 trailers."""
+        subject = f"artifacts({plan.workflow_id}/{plan.task_id})"
+        if plan.corr_tag:
+            subject += f": {plan.corr_tag}"
         values = {
-            "workflow_id": workflow_id,
-            "task_id": task_id,
-            "correlation_id": corr_tag,
-            "prompt_hash": phash,
-            "agent_version": caller.get("agent_version"),
-            "llm_version": caller.get("llm_version"),
+            **plan.ids(),
+            "agent_version": plan.caller.get("agent_version"),
+            "llm_version": plan.caller.get("llm_version"),
         }
         trailers = [
             f"{name}: {_one_line(values[key])[:200]}"
@@ -353,17 +382,6 @@ class ArtifactStore:
             if values[key] not in (None, "") and _one_line(values[key])
         ]
         return (subject + "\n\n" + "\n".join(trailers) + "\n").encode()
-
-    def _scan(self, artifacts: list[ArtifactFile]) -> None:
-        findings: list[Finding] = []
-        for a in artifacts:
-            findings.extend(self.scanner.scan_bytes(a.data, str(a.source)))
-        self._raise_findings(findings)
-
-    @staticmethod
-    def _raise_findings(findings: list[Finding]) -> None:
-        if findings:
-            raise SecretDetectedError(findings)
 
     def _base_commit(self) -> str | None:
         base = self.config.base_ref
@@ -377,69 +395,55 @@ class ArtifactStore:
             )
         return sha
 
-    def _state_changed(
-        self,
-        branch_ref: str,
-        tip: str | None,
-        corr_ref: str | None,
-        prompt_ref: str | None,
-        prompt_target: str | None,
-    ) -> bool:
-        names = [branch_ref, corr_ref or branch_ref, prompt_ref or branch_ref]
-        now_tip, now_corr, now_prompt = self.repo.resolve(names)
+    def _state_changed(self, plan: _Plan, tip: str | None, prompt_target: str | None) -> bool:
+        """Did another writer move what a refused transaction depended on?"""
+        now_tip, now_corr, now_prompt = self.repo.resolve(
+            [plan.branch_ref, plan.corr_ref, plan.prompt_ref]
+        )
         return (
             now_tip != tip
-            or (corr_ref is not None and now_corr is not None)
-            or (prompt_ref is not None and (now_prompt is None) != (prompt_target is None))
+            or (plan.corr_tag is not None and now_corr is not None)
+            or (plan.phash is not None and (now_prompt is None) != (prompt_target is None))
         )
 
-    def _existing(
-        self,
-        commit_sha: str,
-        corr_tag: str,
-        branch: str,
-        blob_shas: Mapping[str, str],
-        meta: Mapping[str, Any],
-    ) -> dict[str, Any]:
+    def _existing(self, commit_sha: str, plan: _Plan) -> dict[str, Any]:
         """An idempotent repeat returns the existing commit; different content is an error."""
         commit = self.repo.read_commit(commit_sha)
-        task_dir = self.task_dir(str(meta["task_id"]))
         differs = None
         if commit is None:
             differs = "its commit is missing"
         elif (commit.trailers.get("Workflow-Id"), commit.trailers.get("Task-Id")) != (
-            meta["workflow_id"],
-            meta["task_id"],
+            plan.workflow_id,
+            plan.task_id,
         ):
             differs = (
                 f"it names {commit.trailers.get('Workflow-Id')}/{commit.trailers.get('Task-Id')}"
             )
         else:
-            stored = self.repo.ls_tree_blobs(f"{commit.sha}:{task_dir}")
+            stored = self.repo.ls_tree_blobs(f"{commit.sha}:{self.task_dir(plan.task_id)}")
             stored_meta = stored.pop(self.config.metadata_filename, None)
-            if stored != dict(blob_shas):
+            if stored != plan.blob_shas:
                 differs = "its files differ"
             elif stored_meta is not None:
-                old = self._load_metadata(stored_meta)
-                if _content(old) != _content(meta):
+                ours = self._build_metadata(plan, utc_now(), None)
+                if _content(self._load_metadata(stored_meta)) != _content(ours):
                     differs = "its metadata differs"
-        if differs:
+        if differs or commit is None:
             raise ArtifactStoreError(
-                f"correlation id {corr_tag} is already used by commit {commit_sha[:12]} and "
-                f"{differs}; use a new correlation id for a new artifact version"
+                f"correlation id {plan.corr_tag} is already used by commit {commit_sha[:12]} "
+                f"and {differs}; use a new correlation id for a new artifact version"
             )
-        assert commit is not None
-        entry = self._entry(_Version(commit, str(meta["workflow_id"]), str(meta["task_id"])))
-        pushed, push_error = self._auto_push(branch)
+        entry = self._entry(_Version(commit, plan.workflow_id, plan.task_id))
+        pushed, push_error = self._auto_push(plan.branch)
         return {
             "success": True,
-            "branch": branch,
+            "branch": plan.branch,
             "commit_sha": commit.sha,
             "tags": entry["tags"],
             "pushed": pushed,
             "push_error": push_error,
             "created": False,
-            "files": entry.get("files", list(meta["files"])),
+            "files": entry.get("files", []),
         }
 
     def _load_metadata(self, blob: str) -> dict[str, Any] | None:
@@ -1091,6 +1095,14 @@ def _push_failure(stderr: str, stdout: str) -> str:
     errors = [ln.strip() for ln in stderr.splitlines() if ln.startswith(("error:", "fatal:"))]
     text = " / ".join([s for s in said if s] + rejected[:3] + errors[:2])
     return redact(text) if text else _tail(stderr)
+
+
+def _lock_error(ref: str, error: str) -> ArtifactStoreError:
+    lock = re.search(r"'([^']+\.lock)'", error)
+    return ArtifactStoreError(
+        f"cannot update {ref}: lock file {lock.group(1) if lock else '(unknown)'} exists. "
+        "Another git process may be writing; if none is running, remove that file and retry."
+    )
 
 
 def _sha256(data: bytes) -> str:

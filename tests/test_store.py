@@ -540,3 +540,15 @@ def test_git_fsck_is_clean_after_many_operations(repo, git, artifacts):
         artifacts["trades.csv"].write_text(f"t,p\n{i},1\n")
         commit(store, list(artifacts.values()), corr=f"c{i}", prompt_hash="abcdef")
     assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+
+
+def test_metadata_is_scanned_even_when_no_metadata_json_is_written(repo, git, artifacts):
+    token = "ghp_" + "Zq8Wx7Vc6Bn5Mm4Ll3Kk2Jj1Hh0Gg9Ff8Dd7"  # pragma: allowlist secret
+    before = (refs(git, repo), objects(git, repo))
+    with pytest.raises(SecretDetectedError):
+        commit(
+            make_store(repo, include_metadata=False),
+            list(artifacts.values()),
+            metadata={"agent_version": token},
+        )
+    assert (refs(git, repo), objects(git, repo)) == before
