@@ -246,6 +246,9 @@ _PLACEHOLDER_MARKERS = (
     "$(",
     "%(",
     "****",
+    "[filtered",
+    "[hidden",
+    "[masked",
     "…",
     "...",
     "<",
@@ -271,7 +274,7 @@ _REFERENCE = re.compile(
     r"""(?ix)^(?:
         os\.(?:environ|getenv)|getenv|environ|env\s*[\[(.]|process\.env|ENV\[|settings\.|
         config\.|cfg\.|self\.|secrets?\.(?:get|\w+\[)|vault:|ssm:|arn:aws:|keyring\.|
-        projects/[^/]+/secrets/|file:|/run/secrets|%env|\$env:|\$[A-Za-z_]
+        projects/[^/]+/secrets/|file:|/run/secrets|%env|\$env:|\$[A-Za-z_]|data:[\w.+\-]+/
     )"""
 )
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -329,6 +332,8 @@ def _looks_random(value: str, *, strict: bool = False) -> bool:
         return False
     if _WORDS_ONLY.fullmatch(v) and _is_wordy(v):
         return False
+    if ":" in v and _is_structured_key(v):
+        return False
     if re.fullmatch(r"[0-9a-fA-F]+", v):
         return n >= 16 and _entropy(v) >= 3.0
     classes = sum(bool(re.search(p, v)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
@@ -336,6 +341,17 @@ def _looks_random(value: str, *, strict: bool = False) -> bool:
     if classes == 1:  # one letter case only: long and varied enough, not a word
         return n >= 16 and _entropy(v) >= 3.5 and not _is_wordy(v)
     return _entropy(v) >= (threshold if n >= 16 else threshold - 0.3)
+
+
+def _is_structured_key(value: str) -> bool:
+    """A namespaced cache/lookup key ('ohlcv:BTCUSDT:1h'), not a random secret: every
+    colon-separated part is short and none mixes lower case, upper case and digits."""
+    parts = value.split(":")
+    return all(
+        len(p) <= 12
+        and not (re.search(r"[a-z]", p) and re.search(r"[A-Z]", p) and re.search(r"\d", p))
+        for p in parts
+    )
 
 
 def _is_path(value: str) -> bool:
@@ -440,13 +456,19 @@ _NEGATORS = _wordset(
     scope scopes audience issuer alg algorithm param params expected length chars bytes
     bits id ids refresh_at header headers cache sort primary partition lookup dedupe
     idempotency group foreign unique index hotkey keyboard keys tokens secrets passwords
-    field fields manager vault store service_account"""
+    field fields manager vault store service_account mint contract pubkey program"""
 )
 
+
+# Words before "token" that make it a crypto asset: base_token, quote_token, fee_token ...
+_ASSET_TOKEN = _wordset(
+    """base quote fee native reward rewards stake staking input output from to src dst
+    collateral gas wrapped stable lp erc20 spl governance"""
+)
 
 _VOCAB = frozenset(
     [*_FAMILIES, *_KEY_QUALIFIERS, *_EXCHANGES, "aws", "id", "db", "refresh", "x", "gcp"]
-)
+) | _wordset("pg postgres mysql redis smtp mongo ldap ftp sftp mail email root user rabbitmq proxy")
 
 
 @lru_cache(maxsize=4096)
@@ -511,6 +533,8 @@ def _classify(name: str) -> _Name | None:
             return None
     if words[:found] and words[found - 1] in {"max", "min", "num", "total", "count", "is", "has"}:
         return None
+    if family == "token" and words[found - 1 : found] and words[found - 1] in _ASSET_TOKEN:
+        return None  # a crypto asset (``quote_token: USDT``), not a credential
     weak = (family == "key" and found == 0) or family in {"auth", "credential"}
     return _Name(family, weak, _rule_for(words, family))
 
@@ -588,13 +612,25 @@ _AUTH_TUPLE = re.compile(
     r"(?:\bauth\s*=\s*\(|HTTPBasicAuth\(|BasicAuth\(|\.login\()\s*(?:\w+\s*=\s*)?"
     r"[\"'][^\"'\n]{0,100}[\"']\s*,\s*(?:\w+\s*=\s*)?[\"'](?P<v>[^\"'\n]{1,200})[\"']"
 )
+# A literal signing key: ``jwt.encode(payload, "KEY", ...)``, ``hmac.new(b"KEY", ...)``.
+_SIGNING_CALL = re.compile(
+    r"(?:jwt\.encode\(\s*[\w.\[\]\"']+\s*,\s*(?:key\s*=\s*)?|hmac\.new\(\s*(?:key\s*=\s*)?)"
+    r"[rbu]?[\"'](?P<v>[^\"'\n]{10,400})[\"']"
+)
 _CLIENT_CALL = re.compile(r"(?P<callee>[A-Za-z_][\w.]{0,60})\((?P<args>[^()\n]{0,800})\)")
 _CLIENT_CALLEE = re.compile(
     r"(?i)(?:client|rest|exchange|api|broker|session|connect|login|auth|spot|futures|"
     r"binance|alpaca|kraken|coinbase|bybit|okx|kucoin)\w*$"
 )
+_AUTH_HEADER = re.compile(r"(?i)authorization[\"']?\s*[:=]\s*[\"']?\s*$")
 _POSITIONAL_STRING = re.compile(r"(?:^|,)\s*[rbu]?[\"'](?P<v>[^\"'\n]{16,400})[\"']\s*(?=,|$)")
 _COMMENT_TAIL = re.compile(r"\s+[#;].*$")
+# pydantic / typing wrappers around a literal default: ``SecretStr("...")``,
+# ``Field(default="...", alias=...)``, ``Field("...")``.
+_WRAPPED_LITERAL = re.compile(
+    r"(?:\w+\.)?(?:SecretStr|SecretBytes|Secret|Field|str|bytes)\(\s*(?:default\s*=\s*)?"
+    r"[rbu]?(?P<q>[\"'])(?P<v>(?:(?!(?P=q))[^\\\n]|\\.){1,1000})(?P=q)"
+)
 
 
 _PASSWORD_NAME = _Name("password", False, "basic-auth")
@@ -633,6 +669,8 @@ def _name_starts(line: str, lower: str) -> list[int]:
             j -= 1
         while j < i and not (line[j].isalpha() or line[j] in "_$@"):
             j += 1
+        if j > 1 and line[j - 1] == ":" and line[j - 2] in _NAME_CHARS:
+            continue  # a segment of a colon path (an ARN, ``ns:secret:name``), not a key
         if not starts or starts[-1] != j:
             starts.append(j)
     return starts
@@ -701,6 +739,10 @@ class _LineParser:
                     hit = self._check(line, m)
                     if hit:
                         yield hit
+        if "jwt.encode(" in line or "hmac.new(" in line:
+            for m in _SIGNING_CALL.finditer(line):
+                if _is_literal_value(m.group("v")) and _looks_random(m.group("v")):
+                    yield "secret-assignment", m.group("v")
         if "auth" in lower or "login(" in lower:
             for m in _AUTH_TUPLE.finditer(line):
                 if _value_is_secret(_PASSWORD_NAME, m.group("v")):
@@ -712,9 +754,12 @@ class _LineParser:
                         value = arg.group("v")
                         if _is_literal_value(value) and _looks_random(value, strict=True):
                             yield "hardcoded-credential", value
-        if "bearer" in lower or "basic" in lower:
+        if "bearer" in lower or "basic" in lower or "authorization" in lower:
             for m in _AUTH_SCHEME.finditer(line):
-                if m.group("scheme").lower() != "token" and _scheme_value_is_secret(m):
+                is_header = _AUTH_HEADER.search(line[: m.start()]) is not None
+                if (m.group("scheme").lower() != "token" or is_header) and _scheme_value_is_secret(
+                    m
+                ):
                     scheme = m.group("scheme").lower()
                     yield ("basic-auth" if scheme == "basic" else "bearer-token"), m["v"]
 
@@ -736,6 +781,10 @@ class _LineParser:
         if name is None:
             return None
         value, quoted = _pair_value(m)
+        if not quoted and self.kind == "python":
+            wrapped = _WRAPPED_LITERAL.match(line, m.end())
+            if wrapped is not None:
+                value, quoted = wrapped.group("v"), True
         if not quoted:
             if self.kind == "python" and not _inside_string(line, m.start()):
                 return None
@@ -775,13 +824,23 @@ def _csv_cells(line: str) -> list[str]:
 
 _KEYWORDS = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred", b"bearer")
 # Lines with these are parsed too: positional credentials, ``Client("...", "...")``.
-_CALL_NEEDLES = (b"client(", b"Client(", b"REST(", b"Exchange(")
+_CALL_NEEDLES = (
+    b"client(",
+    b"Client(",
+    b"REST(",
+    b"Exchange(",
+    b".login(",
+    b"jwt.encode(",
+    b"hmac.new(",
+)
 
 
 # A keyword starts a line worth parsing only if a name then an assignment, a key/value
 # separator, a call, a closing tag or the end of the line follows it.
 _ASSIGNMENT_AFTER = re.compile(rb"[\w.$@-]{0,60}+(?:\\?[\"'])?\]?[ \t]*(?:[:=(>,\"']|\r?\n|\Z)")
 
+
+_FLAG_AFTER = re.compile(rb"[\w.$@-]{0,60}+[ \t]+[^\s-]")
 
 _NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$@-")
 
@@ -792,11 +851,14 @@ def _names_secret(
     """Cheap line gate: the keyword at ``pos`` is in a secret-like name followed by a
     separator (the whole line is parsed only then)."""
     m = gate(data, pos)
-    if m is None:
-        return False
     start = pos
     while start > 0 and pos - start < 80 and data[start - 1] in _NAME_BYTES:
         start -= 1
+    if m is None:
+        # ``--api-key VALUE``: a command-line flag, its value after a space
+        m = _FLAG_AFTER.match(data, pos) if data.startswith(b"--", start) else None
+        if m is None:
+            return False
     end = pos + len(re.match(rb"[\w.$@-]*", m.group()).group())  # type: ignore[union-attr]
     name = data[start:end].decode("latin-1").strip(".-$@")
     return _classify(name) is not None
