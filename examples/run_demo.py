@@ -67,6 +67,17 @@ def run_backtest(correlation_id: str, prompt_hash: str) -> int:
     return subprocess.run(cmd, cwd=EXAMPLE, env=env, check=False).returncode
 
 
+def _artifact_store_command() -> str:
+    """The command as the user can type it: the venv's script unless it is on PATH."""
+    script = Path(sys.executable).parent / "artifact-store"
+    if shutil.which("artifact-store") == str(script) or not script.exists():
+        return "artifact-store"
+    try:
+        return str(script.relative_to(ROOT))
+    except ValueError:
+        return str(script)
+
+
 def show_results() -> None:
     print("\n=== What landed in the demo repository ===\n")
     git("log", "--oneline", "--decorate", "--all", show=True)
@@ -75,13 +86,14 @@ def show_results() -> None:
     cli = [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(PROJECT), "list"]
     listed = subprocess.run(cli, capture_output=True, text=True, check=False)
     if listed.returncode == 0:
-        print(f"$ artifact-store --repo {PROJECT.relative_to(ROOT)} list")
+        print(f"$ {_artifact_store_command()} --repo {PROJECT.relative_to(ROOT)} list")
         print(listed.stdout.rstrip() + "\n")
     rel = PROJECT.relative_to(ROOT)
     print("Look further:")
     print(f"  git -C {rel} show {BRANCH}:{TASK_DIR}/metadata.json")
     print(f"  git -C {rel} show {BRANCH}:{TASK_DIR}/test_report.json")
     print(f"  git -C {rel} tag -l 'corr_*' 'prompt_*'")
+    print(f"  {_artifact_store_command()} --repo {rel} show {BRANCH}")
     print(f"  git -C {DEMO.relative_to(ROOT)}/origin.git log --oneline --all   # the pushed copy")
 
 

@@ -218,25 +218,10 @@ def describe(store: ArtifactStore, ref: str) -> dict[str, Any]:
     """The §2 entry of the version ``ref`` names, plus ``file_sizes`` and ``pushed``."""
     from pytest_artifact_store.compare import resolve
 
-    entry = resolve(store, ref)
-    if "archived" not in entry and _only_archived(store, entry):
-        entry["archived"] = True
+    entry = resolve(store, ref)  # find_version marks versions only an archive holds
     entry["file_sizes"] = store.version_files(entry)
     entry["pushed"] = store.push_state(entry)
     return entry
-
-
-def _only_archived(store: ArtifactStore, entry: Mapping[str, Any]) -> bool:
-    """Whether the version is reachable from its archived branch but not its live one."""
-    sha, branch = str(entry["commit_sha"]), str(entry["branch"])
-
-    def holds(ref: str) -> bool:
-        if store.repo.resolve([ref])[0] is None:
-            return False
-        check = ["merge-base", "--is-ancestor", sha, ref]
-        return store.repo.run(check, check=False).returncode == 0
-
-    return not holds(f"refs/heads/{branch}") and holds(f"refs/archive/{branch}")
 
 
 _SHOWN = (
@@ -288,7 +273,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("llm", entry.get("llm_version")),
         ("based on", entry.get("base_commit")),
         ("push", push),
-        ("archived", "yes (refs/archive/...)" if entry.get("archived") else None),
+        (
+            "archived",
+            f"yes (refs/archive/{entry.get('branch')})" if entry.get("archived") else None,
+        ),
     ]
     lines = [_version_name(entry)]
     lines += [f"  {k:<15}{v}" for k, v in fields if v not in (None, "")]
@@ -484,6 +472,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     with _open(args) as store:
         report = build_report(store, args.workflow, archived=args.archived)
+    if args.workflow and not report.versions:
+        raise ArtifactStoreError(f"no artifact versions of workflow {args.workflow!r} to report")
     if args.out == "-":
         sys.stdout.write(report.html)
         return 0

@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -165,8 +166,9 @@ class _CatFile:
         self._pid = 0
 
     def _process(self) -> subprocess.Popen[bytes]:
-        if self._proc is None or self._pid != os.getpid() or self._proc.poll() is not None:
-            self._proc = subprocess.Popen(
+        proc = self._proc
+        if proc is None or self._pid != os.getpid() or proc.poll() is not None:
+            self._proc = proc = subprocess.Popen(
                 ["git", "cat-file", *_batch_args()],
                 cwd=self._cwd,
                 bufsize=0,
@@ -176,7 +178,9 @@ class _CatFile:
                 env=git_env(),
             )
             self._pid = os.getpid()
-        return self._proc
+            # A store that is never closed still ends its git process when collected.
+            weakref.finalize(self, _end_process, proc, self._pid)
+        return proc
 
     def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
         """(sha, type, data) for each name, or None where git says it is missing.
@@ -247,14 +251,8 @@ class _CatFile:
 
     def close_locked(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and self._pid == os.getpid():
-            try:
-                if proc.stdin:
-                    proc.stdin.close()
-                proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                proc.kill()
-                proc.wait()
+        if proc is not None:
+            _end_process(proc, self._pid)
 
     def close(self) -> None:
         with self._lock:
@@ -273,8 +271,8 @@ class Repository:
             ) from None
         except git.InvalidGitRepositoryError:
             raise ArtifactStoreError(
-                f"{str(path)!r} is not a git repository; run 'git init' there or point "
-                "repo_path at the repository's root"
+                f"{str(path)!r} is not a git repository; run 'git init' there, or point "
+                "repo_path (artifact-store --repo, artifact_store_repo) at a repository"
             ) from None
         except Exception as exc:  # GitPython raises assorted errors on broken repos
             raise ArtifactStoreError(f"cannot open git repository at {str(path)!r}: {exc}") from exc
@@ -578,6 +576,21 @@ def _commit_from_log(record: bytes) -> Commit:
         if sep:
             parsed.setdefault(key, value.strip())
     return Commit(sha.decode(), "", parents.decode().split(), b"", b"", b"", parsed, int(when))
+
+
+def _end_process(proc: subprocess.Popen[bytes], owner: int) -> None:
+    if owner != os.getpid() or proc.poll() is not None:
+        return
+    with contextlib.suppress(OSError):
+        if proc.stdin:
+            proc.stdin.close()
+        if proc.stdout:
+            proc.stdout.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

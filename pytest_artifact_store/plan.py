@@ -105,7 +105,8 @@ def _stat(path: Path) -> os.stat_result:
             raise ArtifactStoreError(
                 f"file {str(path)!r} is a broken symlink (its target does not exist)"
             ) from None
-        raise ArtifactStoreError(f"file {str(path)!r} does not exist") from None
+        where = "" if path.is_absolute() else f" (relative to {os.getcwd()})"
+        raise ArtifactStoreError(f"file {str(path)!r} does not exist{where}") from None
     except PermissionError:
         raise ArtifactStoreError(
             f"file {str(path)!r} is not accessible (permission denied)"

@@ -542,7 +542,8 @@ def test_gc_archives_old_branches(
     assert [e.get("archived", False) for e in archived] == [False, True, True, True, True]
     shown = run_json(capsys, "show", "v2")
     assert shown["commit_sha"] == history.sha("v2") and shown["archived"] is True
-    assert "  archived       yes (refs/archive/...)\n" in run(capsys, "show", "v2")[1]
+    archive_line = "  archived       yes (refs/archive/ai/generated/momentum/rsi)\n"
+    assert archive_line in run(capsys, "show", "v2")[1]
     assert "archived" not in run_json(capsys, "show", "f1")
     code, out, _ = run(capsys, "list", "--archived", "--task", "rsi")
     assert code == 0 and out.splitlines()[1].endswith(f"{history.sha('v3')[:10]} (archived)")
@@ -602,9 +603,13 @@ def test_report_default_path_stdout_and_workflow(
 ) -> None:
     assert run(capsys, "report")[1] == "wrote artifact-store-report.html: 4 versions in 2 tasks\n"
     assert (history.repo / "artifact-store-report.html").is_file()
-    code, out, err = run(capsys, "report", "--out", "-", "--workflow", "nothing")
+    code, out, err = run(capsys, "report", "--out", "-", "--workflow", "momentum")
     assert (code, err) == (0, "")
-    assert out.startswith("<!DOCTYPE html>") and "No artifact versions yet." in out
+    assert out.startswith("<!DOCTYPE html>") and "corr_v3" in out
+    # a mistyped workflow is an error, not a silently empty report
+    code, out, err = run(capsys, "report", "--out", "-", "--workflow", "nothing")
+    assert (code, out) == (1, "")
+    assert err == "artifact-store: error: no artifact versions of workflow 'nothing' to report\n"
 
 
 def test_report_unwritable_out_is_one_line(
