@@ -5,15 +5,18 @@
 For each repository size (100 and 20k tracked files) it commits the seed's 6-file ~1 MB
 artifact set onto a task branch, many times, and prints medians and ratios against
 baselines measured in the same run:
-  naive   checkout / cp / add / commit / tag / checkout-back with the git CLI
+  naive      checkout / cp / add / commit / tag / checkout-back with the git CLI
+  gitpython  a minimal GitPython plumbing path: gitdb object writes + one update-ref
   floor   hashing and zlib-compressing the artifact bytes as git's loose objects do
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import shutil
+import subprocess
 import tempfile
 import zlib
 from pathlib import Path
@@ -44,6 +47,57 @@ def naive_commit(repo: Path, files: list[Path], n: int) -> None:
     git(repo, "commit", "-q", "-m", f"artifacts(naive/task_001): corr_naive{n}")
     git(repo, "tag", "-a", f"corr_naive{n}", "-m", "naive")
     git(repo, "checkout", "-q", "main")
+
+
+def gitpython_commit(repo_path: Path, files: list[Path], n: int) -> None:
+    """The minimal GitPython plumbing baseline: gitdb object writes for blobs, the task
+    tree and the trees above it, a commit object, then one `git update-ref --stdin`."""
+    import git
+    from git.objects.fun import tree_to_stream
+    from gitdb import IStream
+
+    repo = git.Repo(repo_path)
+    odb = repo.odb
+
+    def store(kind: bytes, data: bytes) -> bytes:
+        return odb.store(IStream(kind, len(data), io.BytesIO(data))).binsha  # type: ignore[no-any-return]
+
+    def tree(entries: list[tuple[bytes, int, str]]) -> bytes:
+        buf = io.BytesIO()
+        tree_to_stream(
+            sorted(entries, key=lambda e: e[2] + ("/" if e[1] == 0o40000 else "")), buf.write
+        )
+        return store(b"tree", buf.getvalue())
+
+    branch = "refs/heads/ai/generated/gitpython/task_001"
+    try:
+        parent = repo.commit(branch)
+    except (git.BadName, ValueError):
+        parent = repo.head.commit
+    task = [(store(b"blob", f.read_bytes()), 0o100644, f.name) for f in files]
+    task.append((store(b"blob", f'{{"run": {n}}}\n'.encode()), 0o100644, "metadata.json"))
+    sha = tree(task)
+    path = ["Backtest", "codes", "task_001"]
+    for depth in range(len(path) - 1, -1, -1):
+        try:
+            above = parent.tree["/".join(path[:depth])] if depth else parent.tree
+            kept = [(e.binsha, e.mode, e.name) for e in above if e.name != path[depth]]
+        except KeyError:
+            kept = []
+        sha = tree([*kept, (sha, 0o40000, path[depth])])
+    ident = b"bench <bench@example.com> 1700000000 +0000"
+    body = b"tree %s\nparent %s\nauthor %s\ncommitter %s\n\nartifacts(gitpython)\n" % (
+        sha.hex().encode(),
+        parent.hexsha.encode(),
+        ident,
+        ident,
+    )
+    commit = store(b"commit", body).hex()
+    update = f"update {branch} {commit}\n"  # a baseline: no compare-and-swap, no tags
+    subprocess.run(
+        ["git", "update-ref", "--stdin"], cwd=repo_path, input=update.encode(), check=True
+    )
+    repo.close()
 
 
 def run(quick: bool = False) -> list[str]:
@@ -77,6 +131,9 @@ def run(quick: bool = False) -> list[str]:
                         "wf", "task_002", arts, correlation_id=f"c{next(counter)}"
                     ),
                     repeat,
+                ),
+                "gitpython": measure(
+                    "gitpython", lambda r=repo: gitpython_commit(r, arts, next(counter)), repeat
                 ),
                 "naive": measure(
                     "naive",
@@ -112,6 +169,14 @@ def run(quick: bool = False) -> list[str]:
         )
         lines.append(
             ratio_line("scan off: large / small repo", large["scan off"], small["scan off"], "")
+        )
+        lines.append(
+            ratio_line(
+                "gitpython plumbing baseline / scan off (large repo)",
+                large["gitpython"],
+                large["scan off"],
+                "",
+            )
         )
     home.cleanup()
     return lines

@@ -7,8 +7,9 @@ through one long-lived ``git cat-file --batch`` process, pipelined. Nothing here
 touches the work tree, the index or HEAD (revert's work-tree follow-up is the one
 documented exception and runs only on a clean directory).
 
-GitPython opens and validates the repository; every git failure becomes an
-:class:`ArtifactStoreError` that says which command failed and why.
+Every git failure becomes an :class:`ArtifactStoreError` that says which command failed
+and why. GitPython is not imported: each operation here is one plumbing command or an
+in-process object write, and importing it (~110 ms) would cost more than a whole commit.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import git
 
 from pytest_artifact_store.errors import ArtifactStoreError
 
@@ -263,29 +262,43 @@ class Repository:
     """A git repository opened for plumbing-level reads and writes."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            repo = git.Repo(path, search_parent_directories=True)
-        except git.NoSuchPathError:
+        if not Path(path).is_dir():
             raise ArtifactStoreError(
-                f"repo_path {str(path)!r} does not exist; point repo_path at a git repository"
-            ) from None
-        except git.InvalidGitRepositoryError:
+                f"repo_path {str(path)!r} does not exist or is not a directory; point "
+                "repo_path (artifact-store --repo, artifact_store_repo) at a git repository"
+            )
+        # One rev-parse finds everything (a work tree, a subdirectory of one, a linked
+        # worktree or a bare repository); --show-toplevel comes last because a bare
+        # repository has none, and git stops there with an error.
+        found = self.run(
+            [
+                "rev-parse",
+                "--path-format=absolute",
+                "--git-dir",
+                "--git-common-dir",
+                "--is-bare-repository",
+                "--show-object-format",
+                "--show-toplevel",
+            ],
+            check=False,
+            cwd=Path(path),
+        )
+        lines = found.stdout.splitlines()
+        if len(lines) < 4 or (found.returncode and lines[2] != "true"):
+            if "not a git repository" in found.stderr:
+                raise ArtifactStoreError(
+                    f"{str(path)!r} is not a git repository; run 'git init' there, or point "
+                    "repo_path (artifact-store --repo, artifact_store_repo) at a repository"
+                )
             raise ArtifactStoreError(
-                f"{str(path)!r} is not a git repository; run 'git init' there, or point "
-                "repo_path (artifact-store --repo, artifact_store_repo) at a repository"
-            ) from None
-        except Exception as exc:  # GitPython raises assorted errors on broken repos
-            raise ArtifactStoreError(f"cannot open git repository at {str(path)!r}: {exc}") from exc
-        self.bare: bool = bool(repo.bare)
-        self.git_dir = Path(repo.git_dir)
-        self.common_dir = Path(repo.common_dir)
-        self.work_tree: Path | None = None if self.bare else Path(str(repo.working_tree_dir))
+                f"cannot open git repository at {str(path)!r}: {_last_lines(found.stderr)}"
+            )
+        self.git_dir, self.common_dir = Path(lines[0]), Path(lines[1])
+        self.bare = lines[2] == "true"
+        self.work_tree: Path | None = None if self.bare else Path(lines[4])
         self.cwd = self.work_tree or self.git_dir
         self.objects_dir = self.common_dir / "objects"
-        fmt = "sha1"
-        with contextlib.suppress(Exception):
-            fmt = str(repo.config_reader("repository").get_value("extensions", "objectformat"))
-        repo.close()
+        fmt = lines[3]
         if fmt not in ("sha1", "sha256"):
             raise ArtifactStoreError(f"unsupported object format {fmt!r} in {self.git_dir}")
         self.hash_name = fmt
