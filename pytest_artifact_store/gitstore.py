@@ -29,6 +29,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pytest_artifact_store.errors import ArtifactStoreError
 
@@ -307,6 +308,15 @@ class Repository:
 
     def close(self) -> None:
         self._cat.close()
+
+    def gitpython(self) -> Any:
+        """A GitPython ``Repo`` on this repository, for what the store does not do.
+
+        Imported on demand: the store's own operations never need it, and importing
+        GitPython costs more than a whole commit."""
+        import git
+
+        return git.Repo(self.work_tree or self.git_dir)
 
     # ------------------------------------------------------------------ commands
     def run(

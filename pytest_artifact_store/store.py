@@ -125,6 +125,11 @@ class ArtifactStore:
     def close(self) -> None:
         self.repo.close()
 
+    def gitpython_repo(self) -> Any:
+        """The repository as a GitPython ``git.Repo`` (imported on first call), for
+        anything beyond the store's API: ``store.gitpython_repo().git.log(...)``."""
+        return self.repo.gitpython()
+
     def __enter__(self) -> ArtifactStore:
         return self
 

@@ -258,3 +258,10 @@ def test_archive_moves_old_branches_keeping_tags_and_lookup(populated, git, repo
         e.get("archived", False) for e in archived if e["commit_sha"] == made[1]["commit_sha"]
     ] == [True]
     assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+
+
+def test_gitpython_repo_on_demand(populated, repo):
+    store, made = populated
+    gp = store.gitpython_repo()
+    assert gp.commit("corr_a3").hexsha == made[3]["commit_sha"]
+    assert "ai/generated/wf_a/t1" in [h.name for h in gp.heads]
