@@ -24,10 +24,11 @@ from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:  # jsonschema (with attrs and referencing) costs ~100 ms to import
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 __all__ = [
     "SCHEMA_FILE",
@@ -55,9 +56,90 @@ def load_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     schema = load_schema()
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
+
+
+def conforms(obj: object) -> bool:
+    """A fast yes to "does ``obj`` satisfy the packaged schema and the UTC rule?".
+
+    It interprets the handful of keywords the schema uses, without importing jsonschema;
+    False means "not sure": ask :func:`validate_metadata` for the verdict and the
+    problems. The store calls this on every commit (its own metadata always passes);
+    tests check that it never says yes where jsonschema says no.
+    """
+    if not _conforms(obj, load_schema()):
+        return False
+    timestamp = obj.get("commit_timestamp") if isinstance(obj, dict) else None
+    return (
+        isinstance(timestamp, str) and timestamp.endswith("Z") and not _check_timestamp(timestamp)
+    )
+
+
+_JSON_TYPES: dict[str, Callable[[object], bool]] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+_ANNOTATIONS = frozenset({"$schema", "$id", "title", "description"})
+
+
+def _conforms(value: object, schema: Mapping[str, Any]) -> bool:
+    for key, want in schema.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key == "type":
+            kinds = [want] if isinstance(want, str) else want
+            if not any(_JSON_TYPES[k](value) for k in kinds):
+                return False
+        elif key == "const":
+            if value != want or type(value) is not type(want):
+                return False
+        elif key == "pattern":
+            if isinstance(value, str) and not re.search(want, value):
+                return False
+        elif key == "minLength":
+            if isinstance(value, str) and len(value) < want:
+                return False
+        elif key == "minItems":
+            if isinstance(value, list) and len(value) < want:
+                return False
+        elif key == "uniqueItems":
+            if (
+                want
+                and isinstance(value, list)
+                and len({json.dumps(v, sort_keys=True) for v in value}) != len(value)
+            ):
+                return False
+        elif key == "items":
+            if isinstance(value, list) and not all(_conforms(v, want) for v in value):
+                return False
+        elif key == "required":
+            if isinstance(value, dict) and any(k not in value for k in want):
+                return False
+        elif key == "properties":
+            if isinstance(value, dict) and not all(
+                _conforms(value[k], sub) for k, sub in want.items() if k in value
+            ):
+                return False
+        elif key == "additionalProperties":
+            if isinstance(value, dict):
+                known = schema.get("properties", {})
+                extra = [v for k, v in value.items() if k not in known]
+                if want is False and extra:
+                    return False
+                if isinstance(want, dict) and not all(_conforms(v, want) for v in extra):
+                    return False
+        else:
+            return False  # a keyword this fast path does not know: not sure
+    return True
 
 
 def validate_metadata(obj: object) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from pytest_artifact_store.hooks.metadata_hook import main as hook_main
 from pytest_artifact_store.metadata import (
     check_metadata_blob,
     check_metadata_file,
+    conforms,
     load_schema,
     validate_metadata,
 )
@@ -200,3 +202,101 @@ def test_metadata_hook_main(
     path = write_artifact(tmp_path, content)
     assert hook_main([str(path)]) == code
     assert capsys.readouterr().out == output.format(path=path)
+
+
+# The store's fast path (metadata.conforms) must never accept what jsonschema rejects.
+_ODD_VALUES: list[object] = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    -2,
+    1.5,
+    "",
+    "wf",
+    "corr_x1",
+    "abcdef12",
+    "ABCDEF12",
+    "2025-01-01T00:00:00Z",
+    "2025-01-01T00:00:00.123456Z",
+    "2025-01-01T00:00:00+01:00",
+    "2025-13-01T00:00:00Z",
+    "Backtest/codes/t/a.csv",
+    "a" * 40,
+    "0" * 64,
+    "g" * 40,
+    [],
+    ["Backtest/codes/t/a.csv"],
+    ["x", "x"],
+    [""],
+    {},
+    {"a.csv": "0" * 64},
+    {"a.csv": "z"},
+    {"pnl": 1},
+    {"": None},
+]
+_KEYS = [
+    "schema_version",
+    "workflow_id",
+    "task_id",
+    "correlation_id",
+    "prompt_hash",
+    "commit_timestamp",
+    "agent_version",
+    "llm_version",
+    "test_metrics",
+    "files",
+    "file_sha256",
+    "base_commit",
+    "test_status",
+    "extra",
+]
+
+
+def test_fast_check_never_accepts_what_jsonschema_rejects() -> None:
+    rng = random.Random(7)
+    accepted = 0
+    for _ in range(1500):
+        doc: dict[str, object] = {
+            "schema_version": 1,
+            "workflow_id": "wf",
+            "task_id": "t",
+            "correlation_id": "corr_x",
+            "prompt_hash": "abcdef12",
+            "commit_timestamp": "2025-01-01T00:00:00.000001Z",
+            "agent_version": "a",
+            "llm_version": None,
+            "test_metrics": {"pnl": 1.5},
+            "files": ["Backtest/codes/t/a.csv", "Backtest/codes/t/metadata.json"],
+            "file_sha256": {"a.csv": "0" * 64},
+            "base_commit": None,
+        }
+        for key in rng.sample(_KEYS, rng.randint(0, 3)):
+            if rng.random() < 0.2:
+                doc.pop(key, None)
+            else:
+                doc[key] = copy.deepcopy(rng.choice(_ODD_VALUES))
+        if conforms(doc):
+            accepted += 1
+            assert validate_metadata(doc) == [], doc
+    assert accepted >= 100  # the fast path is not a check that always says "not sure"
+
+
+def test_fast_check_accepts_the_stores_own_metadata():
+    doc = {
+        "schema_version": 1,
+        "workflow_id": "wf",
+        "task_id": "t",
+        "correlation_id": None,
+        "prompt_hash": None,
+        "commit_timestamp": "2025-01-01T00:00:00.000001Z",
+        "agent_version": None,
+        "llm_version": None,
+        "test_metrics": {},
+        "files": ["Backtest/codes/t/a.csv", "Backtest/codes/t/metadata.json"],
+        "file_sha256": {"a.csv": "0" * 64},
+        "base_commit": "a" * 40,
+        "custom": {"k": [1]},
+    }
+    assert validate_metadata(doc) == [] and conforms(doc)
