@@ -15,9 +15,10 @@ import json
 import random
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from common import cli, git, git_env, isolate_home, make_repo, measure, ratio_line
+from common import cli, git, git_env, interleaved, isolate_home, make_repo, ratio_line
 
 from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
 
@@ -104,13 +105,15 @@ def run(quick: bool = False) -> list[str]:
     sizes = (100, 2000) if quick else (100, 10000)
     repeat = 7 if quick else 15
     lines = ["list_artifacts / get_artifact_by_correlation_id"]
-    res = {}
     with tempfile.TemporaryDirectory(prefix="bench-list-") as tmp:
+        funcs: dict[str, Callable[[], object]] = {}
+        gets: dict[str, Callable[[], object]] = {}
+        stores = []
         for n in sizes:
             repo = make_repo(Path(tmp, f"r{n}"), 50)
             corr_ids = build_versions(repo, n, max(1, n // 100))
             store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
-            rng = random.Random(n)
+            stores.append(store)
             commits = git(
                 repo,
                 "log",
@@ -124,25 +127,22 @@ def run(quick: bool = False) -> list[str]:
                 for sha, task in zip(commits[::2], commits[1::2], strict=True)
             ).encode()
             assert len(store.list_artifacts(limit=None)) == n
-            res[n] = {
-                "list50": measure("list50", lambda s=store: s.list_artifacts(limit=50), repeat),
-                "listall": measure(
-                    "listall", lambda s=store: s.list_artifacts(limit=None), max(3, repeat // 3)
-                ),
-                "floor": measure(
-                    "floor", lambda r=repo, b=names: floor_full_list(r, b), max(3, repeat // 3)
-                ),
-                "get": measure(
-                    "get",
-                    lambda s=store, c=corr_ids, r=rng: s.get_artifact_by_correlation_id(
-                        r.choice(c)
-                    ),
-                    repeat * 3,
-                ),
-            }
+            funcs[f"{n} list50"] = lambda s=store: s.list_artifacts(limit=50)
+            funcs[f"{n} listall"] = lambda s=store: s.list_artifacts(limit=None)
+            funcs[f"{n} floor"] = lambda r=repo, b=names: floor_full_list(r, b)
+            rng = random.Random(n)
+            gets[f"{n} get"] = lambda s=store, c=corr_ids, r=rng: s.get_artifact_by_correlation_id(
+                r.choice(c)
+            )
+        timings = interleaved(funcs, repeat) | interleaved(gets, repeat * 10)
+        for store in stores:
             store.close()
-            for key, t in res[n].items():
-                lines.append(f"  {n:>6} versions  {key:<24} {t.cell()}")
+    res = {
+        n: {k.split()[1]: t for k, t in timings.items() if k.split()[0] == str(n)} for n in sizes
+    }
+    for n in sizes:
+        for key, t in res[n].items():
+            lines.append(f"  {n:>6} versions  {key:<24} {t.cell()}")
     small, large = res[sizes[0]], res[sizes[1]]
     lines.append("  ratios (same run):")
     lines.append(

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from common import Timing, cli, git, isolate_home, measure
+from common import cli, git, interleaved, isolate_home
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "rsi_backtest"
 
@@ -59,12 +59,8 @@ def run(quick: bool = False) -> list[str]:
                 "--artifact-no-push",
             ),
         }
-        # interleaved, so that drifting machine load hits every variant alike
-        samples: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(repeat + 1):
-            for name, func in variants.items():
-                samples[name].append(measure(name, func, 1, warmup=0).samples[0])
-        removed, off_same, off, on = (Timing(n, v[1:]) for n, v in samples.items())
+        timings = interleaved(variants, repeat)
+        removed, off_same, off, on = (timings[n] for n in variants)
         assert git(repo, "rev-list", "--count", "--all") != "1", "nothing was committed"
     lines.append(f"  {'-p no:artifact_store (baseline)':<40} {removed.cell()}")
     lines.append(f"  {'plugin installed, off (same tests)':<40} {off_same.cell()}")

@@ -45,6 +45,19 @@ def measure(name: str, func: Callable[[], object], repeat: int, warmup: int = 1)
     return Timing(name, samples)
 
 
+def interleaved(funcs: dict[str, Callable[[], object]], rounds: int) -> dict[str, Timing]:
+    """Time every function once per round, round after round (after one warm-up round),
+    so that drifting machine load hits every variant alike."""
+    samples: dict[str, list[float]] = {name: [] for name in funcs}
+    for i in range(rounds + 1):
+        for name, func in funcs.items():
+            start = time.perf_counter()
+            func()
+            if i:
+                samples[name].append(time.perf_counter() - start)
+    return {name: Timing(name, values) for name, values in samples.items()}
+
+
 def ratio_line(label: str, value: Timing, baseline: Timing, goal: str = "") -> str:
     r = value.median / baseline.median if baseline.median else float("inf")
     return f"  {label:<58} {r:7.2f}x  {goal}"
