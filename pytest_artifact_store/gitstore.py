@@ -81,7 +81,7 @@ def redact(text: str) -> str:
     return _CREDENTIALS_IN_URL.sub(r"\1***@", text)
 
 
-def _last_lines(text: str, n: int = 3) -> str:
+def last_lines(text: str, n: int = 3) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return redact(" / ".join(lines[-n:])) or "no message"
 
@@ -292,7 +292,7 @@ class Repository:
                     "repo_path (artifact-store --repo, artifact_store_repo) at a repository"
                 )
             raise ArtifactStoreError(
-                f"cannot open git repository at {str(path)!r}: {_last_lines(found.stderr)}"
+                f"cannot open git repository at {str(path)!r}: {last_lines(found.stderr)}"
             )
         self.git_dir, self.common_dir = Path(lines[0]), Path(lines[1])
         self.bare = lines[2] == "true"
@@ -359,7 +359,7 @@ class Repository:
         )
         if check and (result.returncode or timed_out):
             what = f"timed out after {timeout} s" if timed_out else f"exit {result.returncode}"
-            raise ArtifactStoreError(f"git {args[0]} failed ({what}): {_last_lines(result.stderr)}")
+            raise ArtifactStoreError(f"git {args[0]} failed ({what}): {last_lines(result.stderr)}")
         return result
 
     # ------------------------------------------------------------------ reading
@@ -528,6 +528,13 @@ class Repository:
         out = self.run(["for-each-ref", f"--format={fmt}", *patterns]).stdout
         return [line for line in out.split("\n") if line]
 
+    def is_ancestor(self, maybe_ancestor: str, commit: str) -> bool:
+        """Whether ``maybe_ancestor`` exists here and is reachable from ``commit``."""
+        if self.resolve([f"{maybe_ancestor}^{{commit}}"])[0] is None:
+            return False
+        res = self.run(["merge-base", "--is-ancestor", maybe_ancestor, commit], check=False)
+        return res.returncode == 0
+
     def remote_exists(self, remote: str) -> bool:
         result = self.run(["config", "--get", f"remote.{remote}.url"], check=False)
         return result.returncode == 0 and bool(result.stdout.strip())
@@ -657,7 +664,7 @@ class _Signer:
             check=False,
         )
         if proc.returncode or b"[GNUPG:] SIG_CREATED" not in proc.stderr:
-            reason = _last_lines(proc.stderr.decode(errors="replace"))
+            reason = last_lines(proc.stderr.decode(errors="replace"))
             raise ArtifactStoreError(f"signing with {program} failed: {reason}")
         return proc.stdout
 
@@ -688,7 +695,7 @@ class _Signer:
             sig = Path(tmp, "payload.sig")
             if proc.returncode or not sig.exists():
                 raise ArtifactStoreError(
-                    f"ssh signing failed: {_last_lines(proc.stderr.decode(errors='replace'))}"
+                    f"ssh signing failed: {last_lines(proc.stderr.decode(errors='replace'))}"
                 )
             return sig.read_bytes()
 
