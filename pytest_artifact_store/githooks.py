@@ -18,13 +18,13 @@ from __future__ import annotations
 import os
 import shlex
 import stat
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from pytest_artifact_store import gitstore
 from pytest_artifact_store.errors import ArtifactStoreError
 
 __all__ = [
@@ -45,21 +45,6 @@ HOOK_NAMES = ("pre-commit", "pre-push")
 MARKER = "# installed by pytest-artifact-store"
 CHAINED_SUFFIX = ".artifact-store-chained"
 ZERO_SHA = frozenset({"0" * 40, "0" * 64})
-_KEPT_GIT_VARS = frozenset(
-    {
-        "GIT_EXEC_PATH",
-        "GIT_SSH",
-        "GIT_SSH_COMMAND",
-        "GIT_SSL_CAINFO",
-        "GIT_SSL_NO_VERIFY",
-        "GIT_CONFIG_NOSYSTEM",
-        "GIT_CONFIG_COUNT",
-        "GIT_HTTP_PROXY_AUTHMETHOD",
-        "GIT_ALLOW_PROTOCOL",
-        "GIT_ASKPASS",
-        "GIT_TERMINAL_PROMPT",
-    }
-)
 
 
 class HookInstallError(ArtifactStoreError):
@@ -73,35 +58,14 @@ class Blob:
 
 
 def git_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for nested git calls: inherited ``GIT_*`` variables stripped."""
-    source = os.environ if environ is None else environ
-    env = {}
-    for key, value in source.items():
-        kept = key in _KEPT_GIT_VARS or key.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
-        if kept or not key.startswith("GIT_"):
-            env[key] = value
-    index = source.get("GIT_INDEX_FILE")
-    if index:
-        env["GIT_INDEX_FILE"] = os.path.abspath(index)
-    return env
+    """The environment for git calls made from a hook (GIT_INDEX_FILE kept)."""
+    return gitstore.git_env(environ, keep_index=True)
 
 
 def _git(
     args: Sequence[str], cwd: str | os.PathLike[str] | None, stdin: bytes | None = None
 ) -> bytes:
-    try:
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, input=stdin, capture_output=True, env=git_env(), check=False
-        )
-    except FileNotFoundError:
-        raise ArtifactStoreError("git is not installed (or not on PATH)") from None
-    if proc.returncode:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ArtifactStoreError(
-            f"git {' '.join(args[:2])} failed ({proc.returncode}): {err[-1] if err else ''}. "
-            "Is it installed, and are you in a Git repository directory?"
-        )
-    return proc.stdout
+    return gitstore.run_git(args, cwd=cwd, input=stdin, keep_index=True).raw
 
 
 def staged_blobs(repo: str | os.PathLike[str] | None = None) -> list[Blob]:

@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,14 +63,24 @@ _KEEP_GIT_ENV = {
 _CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s:]*:[^/@\s]*@")
 
 
-def git_env() -> dict[str, str]:
+def git_env(
+    environ: Mapping[str, str] | None = None, *, keep_index: bool = False
+) -> dict[str, str]:
+    """The environment for our git calls: inherited ``GIT_*`` variables that point git
+    elsewhere are dropped (git exports them to hooks); transport, auth and config
+    isolation settings are kept. ``keep_index`` keeps ``GIT_INDEX_FILE`` (absolute),
+    which a pre-commit hook needs: during ``git commit -a`` it names the index being
+    committed."""
+    source = os.environ if environ is None else environ
     env = {
         k: v
-        for k, v in os.environ.items()
+        for k, v in source.items()
         if not k.startswith("GIT_")
         or k in _KEEP_GIT_ENV
         or k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
     }
+    if keep_index and source.get("GIT_INDEX_FILE"):
+        env["GIT_INDEX_FILE"] = os.path.abspath(source["GIT_INDEX_FILE"])
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["LC_ALL"] = "C"
     return env
@@ -108,9 +118,13 @@ class Commit:
 @dataclass
 class GitResult:
     returncode: int
-    stdout: str
+    raw: bytes  # stdout as git wrote it
     stderr: str
     timed_out: bool = False
+
+    @property
+    def stdout(self) -> str:
+        return self.raw.decode("utf-8", "replace")
 
 
 def parse_trailers(message: bytes) -> dict[str, str]:
@@ -328,39 +342,7 @@ class Repository:
         check: bool = True,
         cwd: Path | None = None,
     ) -> GitResult:
-        """Run git in its own process group; on timeout the whole group is killed."""
-        cmd = ["git", *args]
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=cwd or self.cwd,
-                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=git_env(),
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise ArtifactStoreError(
-                f"cannot run git ({exc}); is git installed and on PATH?"
-            ) from exc
-        timed_out = False
-        try:
-            out, err = proc.communicate(input, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            out, err = proc.communicate()
-        result = GitResult(
-            proc.returncode,
-            out.decode("utf-8", "replace"),
-            err.decode("utf-8", "replace"),
-            timed_out,
-        )
-        if check and (result.returncode or timed_out):
-            what = f"timed out after {timeout} s" if timed_out else f"exit {result.returncode}"
-            raise ArtifactStoreError(f"git {args[0]} failed ({what}): {last_lines(result.stderr)}")
-        return result
+        return run_git(args, cwd=cwd or self.cwd, input=input, timeout=timeout, check=check)
 
     # ------------------------------------------------------------------ reading
     def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
@@ -595,6 +577,45 @@ class Repository:
                 proc.kill()
             proc.stdout.close()
             proc.wait()
+
+
+def run_git(
+    args: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str] | None,
+    input: bytes | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+    keep_index: bool = False,
+) -> GitResult:
+    """Run git in its own process group; on timeout the whole group is killed.
+
+    With ``check``, a failure is an ArtifactStoreError naming the command and git's
+    last words."""
+    try:
+        proc = subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=git_env(keep_index=keep_index),
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ArtifactStoreError(f"cannot run git ({exc}); is git installed and on PATH?") from exc
+    timed_out = False
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+        out, err = proc.communicate()
+    result = GitResult(proc.returncode, out, err.decode("utf-8", "replace"), timed_out)
+    if check and (result.returncode or timed_out):
+        what = f"timed out after {timeout} s" if timed_out else f"exit {result.returncode}"
+        raise ArtifactStoreError(f"git {args[0]} failed ({what}): {last_lines(result.stderr)}")
+    return result
 
 
 def _commit_from_log(record: bytes) -> Commit:

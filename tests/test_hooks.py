@@ -221,6 +221,8 @@ def test_git_env_strips_inherited_git_variables() -> None:
         "GIT_INDEX_FILE": os.path.abspath(".git/index.lock"),
         "GIT_SSH_COMMAND": "ssh -i k",
         "PATH": "/bin",
+        "GIT_TERMINAL_PROMPT": "0",  # a hook never waits for a password
+        "LC_ALL": "C",  # git's messages are parsed
     }
 
 
