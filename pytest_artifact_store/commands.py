@@ -214,14 +214,12 @@ def _filtered(args: argparse.Namespace) -> bool:
 
 
 # ---------------------------------------------------------------- show
-def describe(store: ArtifactStore, ref: str) -> dict[str, Any]:
-    """The §2 entry of the version ``ref`` names, plus ``file_sizes`` and ``pushed``."""
+def describe(store: ArtifactStore, ref: str) -> tuple[dict[str, Any], dict[str, int], bool | None]:
+    """The §2 entry of the version ``ref`` names, its file sizes and its push state."""
     from pytest_artifact_store.compare import resolve
 
     entry = resolve(store, ref)  # find_version marks versions only an archive holds
-    entry["file_sizes"] = store.version_files(entry)
-    entry["pushed"] = store.push_state(entry)
-    return entry
+    return entry, store.version_files(entry), store.push_state(entry)
 
 
 _SHOWN = (
@@ -241,19 +239,16 @@ _SHOWN = (
     "commit_sha",
     "tags",
     "archived",
-    "file_sizes",
-    "pushed",
 )
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        entry = describe(store, args.ref)
+        entry, sizes, pushed = describe(store, args.ref)
         remote = store.config.remote_name
-    if args.json:
+    if args.json:  # SPEC §10: the JSON is the §2 entry; sizes and push state are text only
         _print_json(entry)
         return 0
-    pushed = entry["pushed"]
     push = (
         f"no remote {remote!r}"
         if pushed is None
@@ -291,7 +286,6 @@ def cmd_show(args: argparse.Namespace) -> int:
                 else json.dumps(value, ensure_ascii=False)
             )
             lines.append(f"  {name!s:<{width}}  {shown}")
-    sizes: dict[str, int] = entry["file_sizes"]
     if sizes:
         lines.append("files")
         width = max(len(p) for p in sizes)

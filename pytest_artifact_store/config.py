@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +107,13 @@ class ArtifactStoreConfig:
             "artifact_root", self.artifact_root, allow_empty=True
         )
         naming.check_file_name("metadata_filename", self.metadata_filename)
+        if isinstance(self.push_timeout, str):  # "30", as the environment spells it
+            try:
+                self.push_timeout = float(self.push_timeout)
+            except ValueError:
+                raise ArtifactStoreError(
+                    f"push_timeout must be a positive number of seconds, got {self.push_timeout!r}"
+                ) from None
         self._check_number("push_timeout", self.push_timeout, integer=False)
         self._check_number("max_rollback_depth", self.max_rollback_depth, integer=True)
         self._check_number("max_file_size", self.max_file_size, integer=True)
@@ -118,6 +126,15 @@ class ArtifactStoreConfig:
             if isinstance(value, str | bytes) or not all(isinstance(p, str) for p in value):
                 raise ArtifactStoreError(f"{name} must be a list of regular-expression strings")
             setattr(self, name, list(value))
+        custom = [] if self.secret_patterns == default_patterns() else self.secret_patterns
+        for pattern in [*custom, *self.extra_secret_patterns]:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ArtifactStoreError(
+                    f"invalid secret pattern {pattern!r} in secret_patterns/extra_secret_patterns: "
+                    f"{exc}"
+                ) from None
 
     @staticmethod
     def _check_text(name: str, value: object, forbid: str = "") -> None:

@@ -79,11 +79,18 @@ def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatc
         ({"remote_name": " "}, "remote_name"),
         ({"secret_patterns": "sk_live"}, "secret_patterns"),
         ({"base_ref": ""}, "base_ref"),
+        ({"push_timeout": "soon"}, "push_timeout"),
+        ({"secret_patterns": ["("]}, "secret pattern"),
+        ({"extra_secret_patterns": ["[a-"]}, "secret pattern"),
     ],
 )
 def test_invalid_values_raise_at_construction(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ArtifactStoreError, match=field):
         ArtifactStoreConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_push_timeout_accepts_a_numeric_string() -> None:
+    assert ArtifactStoreConfig(push_timeout="12.5").push_timeout == 12.5  # type: ignore[arg-type]
 
 
 def test_repo_path_accepts_a_string() -> None:
