@@ -90,12 +90,10 @@ _WORD = _ALNUM | frozenset(b"_")
 _TOKEN = _WORD | frozenset(b"-")
 _B64 = _ALNUM | frozenset(b"+/=")
 
-# Documented example credentials (AWS docs, Stripe docs, jwt.io) are not secrets.
-_DOCUMENTED = (
-    "EXAMPLE",
-    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
-    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
-)
+# Documented example credentials that say so (AWS's ...EXAMPLE keys) are not secrets.
+# Other famous samples (Stripe's docs key, jwt.io's token) are still reported: nothing in
+# them says "example", and a test fixture that holds one is exactly what to catch.
+_DOCUMENTED = ("EXAMPLE",)
 
 
 @dataclass(frozen=True)
@@ -233,7 +231,7 @@ _PLACEHOLDER_WORDS = _wordset(
     """
     none null nil undefined true false yes no on off required optional default empty
     changeme change_me change-me changeit password passwd pass pwd secret token apikey
-    api_key api-key key mypassword mysecret yourpassword yoursecret password123 passw0rd
+    api_key api-key key yourpassword yoursecret
     example sample dummy placeholder redacted hidden masked removed todo tbd fixme
     xxx test testing string str value enabled disabled notset not_set unset na n/a
     secretkey secret_key your_token your_api_key insert_here replace_me replaceme
@@ -695,7 +693,44 @@ def _value_is_secret(name: _Name, value: str, *, bare: bool = False) -> bool:
         return len(value) >= 4 and not value.lower().startswith(("true", "false"))
     if _UUID.fullmatch(value) and name.family == "key":
         return False
+    if _plain_literal_counts(name, value):
+        return True
     return _looks_random(value, strict=name.weak)
+
+
+def _plain_literal_counts(name: _Name, value: str) -> bool:
+    """SPEC §7: the seed's families (api key, secret key, ...) count with any literal that
+    is not a placeholder; entropy gates only the looser secret-named contexts."""
+    if name.weak or name.family not in {"secret", "key"} or bare_word(value):
+        return False
+    return (
+        6 <= len(value) <= 200
+        and not any(c in value for c in " ()[]{},;")
+        and not _is_placeholder(value)
+        and not _placeholder_words(value)
+        and not _is_path(value)
+        and "://" not in value
+        and not _EMAIL.fullmatch(value)
+        and not (":" in value and _is_structured_key(value))
+    )
+
+
+_FILLER = _PLACEHOLDER_WORDS | _wordset(
+    """my our fake demo sample mock stub foo bar baz here goes put insert api access private
+    client app value key keys secret secrets token tokens pass password test tests dev local
+    staging paper sandbox not real invalid bogus"""
+)
+
+
+def _placeholder_words(value: str) -> bool:
+    """``test-key``, ``my_api_secret``, ``fake-token``: words that only name a placeholder."""
+    parts = [p for p in re.split(r"[-_.]+", value.lower()) if p]
+    return len(parts) >= 2 and all(p in _FILLER for p in parts)
+
+
+def bare_word(value: str) -> bool:
+    """An identifier-like word that names something (``ALPACA_KEY``, ``api_key``)."""
+    return bool(re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:_[a-z]+)+", value))
 
 
 def _scheme_value_is_secret(m: re.Match[str]) -> bool:

@@ -353,3 +353,43 @@ def test_scan_command_text_output_and_exit_codes(
     assert json.loads(capsys.readouterr().out) == []
     assert cli_main(["scan", str(tmp_path / "missing")]) == 2
     assert cli_main(["scan"]) == 2
+
+
+# SPEC §7: the seed's keyword families count with any literal that is not a placeholder;
+# famous samples that do not say "EXAMPLE" are reported (a fixture holding one is a leak).
+_STRIPE_DOCS = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"
+_JWT_IO = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4g"
+    "RG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ." + "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'password = "password123"',
+        'secret_key = "mysecretkey"',
+        'api_key = "abc123"',
+        'SECRET_KEY = "supersecretvalue"',
+        f'stripe.api_key = "{_STRIPE_DOCS}"',
+        f'token = "{_JWT_IO}"',
+    ],
+)
+def test_seed_family_literals_and_famous_samples_are_reported(line: str) -> None:
+    findings = secrets.Scanner().scan_bytes((line + "\n").encode(), "strategy.py")
+    assert [f.line for f in findings] == [1]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'monkeypatch.setenv("BINANCE_API_KEY", "test-key")',
+        'api_key = "fake_api_secret"',
+        'api_key_env = "ALPACA_API_KEY"',
+        'password = "changeme"',
+        'api_key = "<your key>"',
+        "settings: Settings(api_key=SecretStr('**********'), paper=True)",
+    ],
+)
+def test_placeholder_words_and_names_are_not_reported(line: str) -> None:
+    assert secrets.Scanner().scan_bytes((line + "\n").encode(), "strategy.py") == []

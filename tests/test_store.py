@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,10 @@ def make_store(repo: Path, **kw: object) -> ArtifactStore:
 
 def commit(store: ArtifactStore, files: object, corr: str | None = "corr_abc123", **kw: object):
     return store.commit_artifacts("wf_rsi", "task_001", files, correlation_id=corr, **kw)  # type: ignore[arg-type]
+
+
+def git_bytes(repo: Path, *args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True).stdout
 
 
 def refs(git, repo: Path) -> str:
@@ -120,9 +125,7 @@ def test_seed_basic_usage_commits_branch_tree_tags_and_metadata(repo, git, artif
     assert result["files"] == meta["files"]
     blob = git(repo, "cat-file", "blob", f"{sha}:{TASK_DIR}/metadata.json")
     assert (repo / ".git").exists() and blob == raw
-    raw_bytes = os.popen(
-        f"git -C {repo} cat-file blob {sha}:{TASK_DIR}/metadata.json"
-    ).buffer.read()
+    raw_bytes = git_bytes(repo, "cat-file", "blob", f"{sha}:{TASK_DIR}/metadata.json")
     assert raw_bytes.endswith(b"}\n") and b'\n  "workflow_id"' in raw_bytes
     assert git(repo, "fsck", "--strict", "--no-dangling") == ""
 
@@ -509,7 +512,7 @@ def test_secret_is_refused_before_any_object_is_written(repo, git, artifacts):
     assert info.value.findings and info.value.findings[0].line == 1
     assert all(secret not in f.preview for f in info.value.findings)
     assert str(artifacts["strategy.py"]) in str(info.value)
-    dump = os.popen(f"git -C {repo} cat-file --batch-all-objects --batch").buffer.read()
+    dump = git_bytes(repo, "cat-file", "--batch-all-objects", "--batch")
     assert secret.encode() not in dump
 
 
