@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the scanner and the JSON Schema validator load on first use
 SCHEMA_VERSION = 1
 MAX_ATTEMPTS = 60
 _VOLATILE = ("commit_timestamp", "base_commit")
+_TIMESTAMP_TRAILER = "Commit-Timestamp"  # only without metadata.json
 _TRAILERS = (
     ("Workflow-Id", "workflow_id"),
     ("Task-Id", "task_id"),
@@ -296,7 +297,7 @@ class ArtifactStore:
         root_tree = self._replace_path(
             parent, self.task_dir(plan.task_id), self._write_nested(entries)
         )
-        message = self._message(plan)
+        message = self._message(plan, now)
         ident = self._ident(now)
         sign = cfg.sign_commits
         commit = self.repo.write_commit(
@@ -371,8 +372,11 @@ class ArtifactStore:
             meta.setdefault(key, value)
         return meta
 
-    def _message(self, plan: _Plan) -> bytes:
-        """Subject ``artifacts(<workflow>/<task>): <corr tag>`` and the SPEC §3 trailers."""
+    def _message(self, plan: _Plan, now: datetime) -> bytes:
+        """Subject ``artifacts(<workflow>/<task>): <corr tag>`` and the SPEC §3 trailers.
+
+        Without metadata.json the trailers are the only record, so they also carry the
+        microsecond commit_timestamp that orders versions made within one second."""
         subject = f"artifacts({plan.workflow_id}/{plan.task_id})"
         if plan.corr_tag:
             subject += f": {plan.corr_tag}"
@@ -386,6 +390,8 @@ class ArtifactStore:
             for name, key in _TRAILERS
             if values[key] not in (None, "") and _one_line(values[key])
         ]
+        if not self.config.include_metadata:
+            trailers.append(f"{_TIMESTAMP_TRAILER}: {format_utc(now)}")
         return (subject + "\n\n" + "\n".join(trailers) + "\n").encode()
 
     def _base_commit(self) -> str | None:
@@ -787,8 +793,12 @@ class ArtifactStore:
         t = v.commit.trailers
         entry: dict[str, Any] = {key: t.get(name) for name, key in _TRAILERS}
         entry["workflow_id"], entry["task_id"] = v.workflow_id, v.task_id
-        ts = datetime.fromtimestamp(v.commit.commit_time, timezone.utc)
-        entry["commit_timestamp"] = ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = t.get(_TIMESTAMP_TRAILER)
+        if parse_utc(stamp) is None:  # an older commit: whole seconds from git
+            stamp = datetime.fromtimestamp(v.commit.commit_time, timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
+        entry["commit_timestamp"] = stamp
         return entry
 
     # ------------------------------------------------------------------ rollback

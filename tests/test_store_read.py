@@ -265,3 +265,20 @@ def test_gitpython_repo_on_demand(populated, repo):
     gp = store.gitpython_repo()
     assert gp.commit("corr_a3").hexsha == made[3]["commit_sha"]
     assert "ai/generated/wf_a/t1" in [h.name for h in gp.heads]
+
+
+def test_without_metadata_json_versions_within_one_second_keep_their_order(repo, git):
+    store = make_store(repo, include_metadata=False)
+    made = [version(store, "wm", f"t{i % 3}", f"m{i}", f"v{i}\n") for i in range(8)]
+    listed = store.list_artifacts(workflow_id="wm")
+    assert [e["commit_sha"] for e in listed] == [r["commit_sha"] for r in reversed(made)]
+    stamps = [e["commit_timestamp"] for e in listed]
+    assert all(len(s) == 27 for s in stamps)  # YYYY-MM-DDTHH:MM:SS.ffffffZ
+    trailer = git(
+        repo,
+        "log",
+        "-1",
+        "--format=%(trailers:key=Commit-Timestamp,valueonly)",
+        made[-1]["commit_sha"],
+    )
+    assert trailer == stamps[0]
