@@ -192,6 +192,8 @@ class _CatFile:
                 env=git_env(),
             )
             self._pid = os.getpid()
+            assert proc.stdout is not None
+            _widen_pipe(proc.stdout.fileno())
             # A store that is never closed still ends its git process when collected.
             weakref.finalize(self, _end_process, proc, self._pid)
         return proc
@@ -558,6 +560,7 @@ class Repository:
             env=git_env(),
         )
         assert proc.stdin is not None and proc.stdout is not None
+        _widen_pipe(proc.stdout.fileno())
         try:
             proc.stdin.write("".join(t + "\n" for t in tips).encode())
             proc.stdin.close()
@@ -642,6 +645,14 @@ def _end_process(proc: subprocess.Popen[bytes], owner: int) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _widen_pipe(fd: int) -> None:
+    """Let git run ahead of the reader: a 1 MiB pipe instead of 64 KiB (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

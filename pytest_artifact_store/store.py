@@ -8,6 +8,7 @@ write and when to retry, never *how* git stores it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import random
 import re
@@ -566,6 +567,14 @@ class ArtifactStore:
         if limit == 0:
             return []
         tips = self._branches(workflow_id, task_id, archived)
+        if limit is not None:
+            return self._list(tips, limit, phash)
+        with _gc_paused():  # ~10k small dicts: the cyclic GC would rescan them many times
+            return self._list(tips, limit, phash)
+
+    def _list(
+        self, tips: Mapping[tuple[str, str], _Tip], limit: int | None, phash: str | None
+    ) -> list[dict[str, Any]]:
         picked: list[_Version] = []
         metadata: list[tuple[str, str, bytes] | None] = []
         # Listing everything: the tag listing runs while `git log` walks on, and the
@@ -908,6 +917,17 @@ class ArtifactStore:
         from pytest_artifact_store.push import Pusher
 
         return Pusher(self).push_pending(remote, timeout)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _lock_error(ref: str, error: str) -> ArtifactStoreError:
