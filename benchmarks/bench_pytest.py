@@ -9,6 +9,7 @@ the baseline is the same session with the plugin removed (`-p no:artifact_store`
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import subprocess
 import sys
@@ -41,8 +42,14 @@ def run(quick: bool = False) -> list[str]:
         base += ["-p", "no:hypothesispytest"]
         counter = itertools.count()
 
+        # As on a user's machine, Python caches bytecode (some CI images turn that off;
+        # then every session recompiles pytest and the plugin from source).
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
         def session(*extra: str) -> None:
-            proc = subprocess.run([*base, *extra], cwd=project, capture_output=True, check=False)
+            proc = subprocess.run(
+                [*base, *extra], cwd=project, capture_output=True, check=False, env=env
+            )
             if proc.returncode != 0:
                 raise SystemExit(f"pytest failed ({proc.returncode}):\n{proc.stdout.decode()}")
 
