@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # the scanner and the JSON Schema validator load on first use
 SCHEMA_VERSION = 1
 MAX_ATTEMPTS = 60
 _VOLATILE = ("commit_timestamp", "base_commit")
+_PASS_THROUGH = 8  # non-version commits in a row that listing walks through on a branch
 _TIMESTAMP_TRAILER = "Commit-Timestamp"  # only without metadata.json
 _TRAILERS = (
     ("Workflow-Id", "workflow_id"),
@@ -532,8 +533,14 @@ class ArtifactStore:
         return found
 
     def _versions(self, tips: Mapping[tuple[str, str], _Tip]) -> Iterator[_Version]:
-        """Artifact commits of the given task branches, newest first, stopping at bases."""
-        wanted = {tip.sha for tip in tips.values()}
+        """Artifact commits of the given task branches, newest first, stopping at bases.
+
+        A branch may hold commits that are not versions (someone committed on it by
+        hand): the walk passes through up to _PASS_THROUGH of them in a row, along first
+        parents, before it takes the last version it saw as the start of the branch.
+        """
+        budget = {tip.sha: _PASS_THROUGH for tip in tips.values()}
+        wanted = set(budget)
         seen: set[str] = set()
         for commit in self.repo.walk(sorted(wanted)):
             seen.add(commit.sha)
@@ -542,7 +549,15 @@ class ArtifactStore:
             tip = tips.get(key)
             if tip is not None:
                 yield _Version(commit, key[0], key[1], tip.archived)
-                wanted.update(p for p in commit.parents if p not in seen)
+                for parent in commit.parents:
+                    if parent not in seen:
+                        wanted.add(parent)
+                        budget[parent] = _PASS_THROUGH
+            elif budget.get(commit.sha, 0) > 0 and commit.parents:
+                parent = commit.parents[0]
+                if parent not in seen:
+                    wanted.add(parent)
+                    budget[parent] = max(budget.get(parent, 0), budget[commit.sha] - 1)
             if not wanted:
                 return
 

@@ -282,3 +282,21 @@ def test_without_metadata_json_versions_within_one_second_keep_their_order(repo,
         made[-1]["commit_sha"],
     )
     assert trailer == stamps[0]
+
+
+def test_hand_made_commit_on_a_task_branch_does_not_hide_its_versions(repo, git):
+    store = make_store(repo)
+    first = version(store, "wf", "t1", "c1", "v1\n")
+    git(repo, "checkout", "-q", "ai/generated/wf/t1")
+    (repo / "NOTES.md").write_text("reviewed by a human\n")
+    git(repo, "add", "NOTES.md")
+    git(repo, "commit", "-q", "-m", "review notes")
+    git(repo, "checkout", "-q", "main")
+    assert [e["commit_sha"] for e in store.list_artifacts()] == [first["commit_sha"]]
+    second = version(store, "wf", "t1", "c2", "v2\n")
+    assert git(repo, "rev-parse", f"{second['commit_sha']}^^") == first["commit_sha"]
+    assert [e["commit_sha"] for e in store.list_artifacts(limit=None)] == [
+        second["commit_sha"],
+        first["commit_sha"],
+    ]
+    assert git(repo, "show", f"{second['commit_sha']}:NOTES.md") == "reviewed by a human"
