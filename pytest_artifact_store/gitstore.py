@@ -667,10 +667,18 @@ class _Signer:
 
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
+        # every setting signing needs, in one git process (not one per key)
+        found = repo.run(
+            ["config", "-z", "--get-regexp", r"^(gpg\.|user\.signingkey$)"], check=False
+        ).stdout
+        self.settings: dict[str, str] = {}
+        for record in found.split("\0"):
+            name, _, value = record.partition("\n")
+            if name:
+                self.settings[name.lower()] = value  # the last one wins, as in git
 
     def _config(self, key: str) -> str | None:
-        result = self.repo.run(["config", "--get", key], check=False)
-        return result.stdout.strip() or None if result.returncode == 0 else None
+        return self.settings.get(key.lower()) or None
 
     def sign(self, payload: bytes) -> bytes:
         fmt = (self._config("gpg.format") or "openpgp").lower()
