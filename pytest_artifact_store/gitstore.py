@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import re
 import signal
@@ -61,6 +62,8 @@ _KEEP_GIT_ENV = {
     "GIT_CEILING_DIRECTORIES",
 }
 _CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s:]*:[^/@\s]*@")
+# "<full commit id>:<path>": names whose object can never change
+_IMMUTABLE_NAME = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64}):[^\n\0]+")
 
 
 def git_env(
@@ -275,6 +278,95 @@ class _CatFile:
             self.close_locked()
 
 
+class JsonCache:
+    """Decoded JSON documents of blobs named ``<commit id>:<path>``, kept on disk.
+
+    Such a name always means the same bytes (the commit id fixes its tree), so an entry
+    can never go stale and needs no invalidation: the file is a memo of ``git cat-file``,
+    one ``["<name>", <object or null>]`` line per blob, appended to as new names are
+    read. Any process may append; a torn or foreign line is skipped on load; deleting
+    the file is always safe (it is rebuilt on the next large read). Failures to read or
+    write it are ignored: it only ever saves work.
+    """
+
+    MIN_NAMES = 256  # fewer names: one cat-file round trip beats loading the file
+    # Loading costs ~17 ns a byte, reading a name from git ~35 us: a file much larger
+    # than the names asked for (history since deleted, other workflows) is not worth it.
+    BYTES_PER_NAME = 2048
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @staticmethod
+    def cacheable(name: str) -> bool:
+        return _IMMUTABLE_NAME.fullmatch(name) is not None
+
+    def load(self, max_bytes: int | None = None) -> dict[str, dict[str, Any] | None]:
+        """The cached entries; none if the file is missing, unreadable or larger
+        than ``max_bytes``."""
+        try:
+            with open(self.path, "rb") as f:
+                if max_bytes is not None and os.fstat(f.fileno()).st_size > max_bytes:
+                    return {}
+                data = f.read()
+        except OSError:
+            return {}
+        lines = data.split(b"\n")
+        lines.pop()  # b"" after the last newline, or a line cut short by a crash
+        lines = [line for line in lines if line]
+        try:
+            pairs = json.loads(b"[" + b",".join(lines) + b"]")
+        except ValueError:  # one bad line: take the others one by one
+            pairs = []
+            for line in lines:
+                with contextlib.suppress(ValueError):
+                    pairs.append(json.loads(line))
+        out: dict[str, dict[str, Any] | None] = {}
+        for pair in pairs:
+            if (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and isinstance(pair[0], str)
+                and (pair[1] is None or isinstance(pair[1], dict))
+                and self.cacheable(pair[0])
+            ):
+                out[pair[0]] = pair[1]
+        if len(lines) > 2 * len(out) + 1024:  # many repeats (racing writers): compact
+            self._rewrite(out)
+        return out
+
+    def add(self, items: Iterable[tuple[str, dict[str, Any] | None]]) -> None:
+        data = b"".join(_cache_line(name, value) for name, value in items)
+        if not data:
+            return
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(exist_ok=True)
+            # One O_APPEND write per batch: concurrent appenders do not interleave.
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":  # a write cut short
+                    data = b"\n" + data
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+
+    def _rewrite(self, entries: Mapping[str, dict[str, Any] | None]) -> None:
+        with contextlib.suppress(OSError):
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".json-cache-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(b"".join(_cache_line(n, v) for n, v in entries.items()))
+                os.replace(tmp, self.path)
+            except OSError:
+                os.unlink(tmp)
+                raise
+
+
+def _cache_line(name: str, value: dict[str, Any] | None) -> bytes:
+    return json.dumps([name, value], separators=(",", ":")).encode() + b"\n"
+
+
 class Repository:
     """A git repository opened for plumbing-level reads and writes."""
 
@@ -321,6 +413,7 @@ class Repository:
         self.hash_name = fmt
         self.null_sha = "0" * (40 if fmt == "sha1" else 64)
         self._cat = _CatFile(self.cwd)
+        self.json_cache = JsonCache(self.common_dir / "artifact-store" / "json-cache")
 
     def close(self) -> None:
         self._cat.close()
@@ -349,6 +442,41 @@ class Repository:
     # ------------------------------------------------------------------ reading
     def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
         return self._cat.read_many(names)
+
+    def read_json_many(
+        self,
+        names: Sequence[str],
+        cached: Mapping[str, dict[str, Any] | None] | None = None,
+    ) -> list[dict[str, Any] | None]:
+        """The JSON object stored in each named blob; None where the name is missing,
+        is not a blob, or does not hold a JSON object.
+
+        Many ``<commit id>:<path>`` names are answered from :class:`JsonCache`
+        (``cached``: its contents, loaded beforehand by the caller) and only the
+        rest are read from git, then added to the cache."""
+        if cached is None and len(names) >= JsonCache.MIN_NAMES:
+            cached = self.json_cache.load(len(names) * JsonCache.BYTES_PER_NAME)
+        out: list[dict[str, Any] | None] = []
+        missing: list[int] = []
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if cached is not None and name in cached and name not in seen:
+                out.append(cached[name])
+                seen.add(name)  # a repeated name gets its own object below
+            else:
+                out.append(None)
+                missing.append(i)
+        if not missing:
+            return out
+        learned = []
+        for i, found in zip(missing, self.read_many([names[i] for i in missing]), strict=True):
+            value = _json_object(found[2]) if found and found[1] == "blob" else None
+            out[i] = value
+            if found is not None and JsonCache.cacheable(names[i]):
+                learned.append((names[i], value))
+        if cached is not None and learned:
+            self.json_cache.add(learned)
+        return out
 
     def resolve(self, names: Sequence[str]) -> list[str | None]:
         """Object ids of revision names (refs, ``rev^{commit}``, ``rev:path``), or None."""
@@ -630,6 +758,14 @@ def _commit_from_log(record: bytes) -> Commit:
         if sep:
             parsed.setdefault(key, value.strip())
     return Commit(sha.decode(), "", parents.decode().split(), b"", b"", b"", parsed, int(when))
+
+
+def _json_object(data: bytes) -> dict[str, Any] | None:
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def _end_process(proc: subprocess.Popen[bytes], owner: int) -> None:

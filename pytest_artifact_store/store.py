@@ -460,8 +460,7 @@ class ArtifactStore:
         }
 
     def _load_metadata(self, blob: str) -> dict[str, Any] | None:
-        found = self.repo.read_many([blob])[0]
-        return _decode_metadata(found[2]) if found else None
+        return self.repo.read_json_many([blob])[0]
 
     # ------------------------------------------------------------------ trees
     def _write_nested(self, entries: Mapping[str, tuple[bytes, str]]) -> str:
@@ -584,20 +583,31 @@ class ArtifactStore:
         tips = self._branches(workflow_id, task_id, archived)
         if limit is not None:
             return self._list(tips, limit, phash)
+        everything = workflow_id is None and task_id is None and phash is None
         with _gc_paused():  # ~10k small dicts: the cyclic GC would rescan them many times
-            return self._list(tips, limit, phash)
+            return self._list(tips, limit, phash, everything)
 
     def _list(
-        self, tips: Mapping[tuple[str, str], _Tip], limit: int | None, phash: str | None
+        self,
+        tips: Mapping[tuple[str, str], _Tip],
+        limit: int | None,
+        phash: str | None,
+        everything: bool = False,
     ) -> list[dict[str, Any]]:
         picked: list[_Version] = []
-        metadata: list[tuple[str, str, bytes] | None] = []
-        # Listing everything: the tag listing runs while `git log` walks on, and the
-        # metadata is read in chunks as versions arrive.
+        # Listing everything: the tags are listed and the metadata cache is loaded
+        # while `git log` walks on; only versions the cache lacks are then read
+        # (with a filter, the cache is loaded afterwards if enough versions matched).
         tags: dict[str, str] = {}
-        lister = threading.Thread(target=lambda: tags.update(self._tag_targets(None)))
+        cached: dict[str, dict[str, Any] | None] = {}
+        helpers = [threading.Thread(target=lambda: tags.update(self._tag_targets(None)))]
+        if everything:
+            helpers.append(
+                threading.Thread(target=lambda: cached.update(self.repo.json_cache.load()))
+            )
         if limit is None:
-            lister.start()
+            for helper in helpers:
+                helper.start()
         for version in self._versions(tips):
             if phash and version.commit.trailers.get("Prompt-Hash") != phash:
                 continue
@@ -608,13 +618,12 @@ class ArtifactStore:
             ):
                 break
             picked.append(version)
-            if limit is None and len(picked) - len(metadata) >= 512:
-                metadata += self._read_metadata(picked[len(metadata) :])
-        metadata += self._read_metadata(picked[len(metadata) :])
         targets = None
         if limit is None:
-            lister.join()
+            for helper in helpers:
+                helper.join()
             targets = tags
+        metadata = self._read_metadata(picked, cached if everything else None)
         entries = self._entries(picked, metadata, targets)
         entries.sort(key=_sort_key, reverse=True)
         return entries if limit is None else entries[:limit]
@@ -760,16 +769,20 @@ class ArtifactStore:
     def _entry(self, version: _Version) -> dict[str, Any]:
         return self._entries([version])[0]
 
-    def _read_metadata(self, versions: list[_Version]) -> list[tuple[str, str, bytes] | None]:
+    def _read_metadata(
+        self,
+        versions: list[_Version],
+        cached: Mapping[str, dict[str, Any] | None] | None = None,
+    ) -> list[dict[str, Any] | None]:
         meta = self.config.metadata_filename
-        return self.repo.read_many(
-            [f"{v.commit.sha}:{self.task_dir(v.task_id)}/{meta}" for v in versions]
+        return self.repo.read_json_many(
+            [f"{v.commit.sha}:{self.task_dir(v.task_id)}/{meta}" for v in versions], cached
         )
 
     def _entries(
         self,
         versions: list[_Version],
-        metadata: list[tuple[str, str, bytes] | None] | None = None,
+        metadata: list[dict[str, Any] | None] | None = None,
         targets: dict[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """List entries: each version's metadata.json (or its trailers) + branch, sha, tags."""
@@ -778,8 +791,7 @@ class ArtifactStore:
         if targets is None:
             targets = self._tag_targets(sorted({t for v in versions for t in _tag_names(v.commit)}))
         entries = []
-        for v, found in zip(versions, metadata, strict=True):
-            meta = _decode_metadata(found[2]) if found and found[1] == "blob" else None
+        for v, meta in zip(versions, metadata, strict=True):
             entry = meta if meta is not None else self._from_trailers(v)
             entry["branch"] = self.branch_for(v.workflow_id, v.task_id)
             entry["commit_sha"] = v.commit.sha
@@ -963,14 +975,6 @@ def _content(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if meta is None:
         return None
     return {k: v for k, v in meta.items() if k not in _VOLATILE}
-
-
-def _decode_metadata(data: bytes) -> dict[str, Any] | None:
-    try:
-        obj = json.loads(data)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) else None
 
 
 def _tag_names(commit: Commit) -> list[str]:
