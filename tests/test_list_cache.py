@@ -128,9 +128,7 @@ def test_listing_works_when_the_cache_cannot_be_written(store, repo):
     assert (repo / ".git" / "artifact-store").read_text().startswith("a file")
 
 
-def test_filtered_listings_load_the_cache_only_when_it_is_small_enough(
-    store, repo, monkeypatch
-):
+def test_filtered_listings_load_the_cache_only_when_it_is_small_enough(store, repo, monkeypatch):
     monkeypatch.setattr(JsonCache, "MIN_NAMES", 2)
     store.list_artifacts(limit=None)
     lines = cache_lines(repo)
@@ -168,9 +166,7 @@ def test_concurrent_writers_leave_only_whole_lines(tmp_path):
         "    c.add([(f'{w:x}' * 40 + f':p/{batch}/{i}', {'w': w, 'pad': 'x' * 3000})"
         " for i in range(25)])\n"
     )
-    procs = [
-        subprocess.Popen([sys.executable, "-c", script, str(path), str(w)]) for w in (1, 2, 3)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), str(w)]) for w in (1, 2, 3)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     # a writer that saw another's write in flight starts on a new line: empty lines
     lines = [line for line in path.read_bytes().splitlines() if line]
