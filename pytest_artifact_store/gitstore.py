@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import heapq
+import itertools
 import json
 import os
 import re
@@ -39,6 +41,7 @@ MODE_FILE = b"100644"
 MODE_EXEC = b"100755"
 _CHUNK = 1 << 20
 _REQUEST_BYTES = 16 * 1024  # well under a pipe's buffer
+_WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
 # Inherited variables that would redirect git away from the repository we opened
 # (git exports them to hooks). Kept: transport, auth and config-isolation settings.
 _KEEP_GIT_ENV = {
@@ -62,8 +65,8 @@ _KEEP_GIT_ENV = {
     "GIT_CEILING_DIRECTORIES",
 }
 _CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s:]*:[^/@\s]*@")
-# "<full commit id>:<path>": names whose object can never change
-_IMMUTABLE_NAME = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64}):[^\n\0]+")
+# "<full commit id>" and "<full commit id>:<path>": names whose object can never change
+_IMMUTABLE_NAME = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})(?::[^\n\0]+)?")
 
 
 def git_env(
@@ -279,14 +282,18 @@ class _CatFile:
 
 
 class JsonCache:
-    """Decoded JSON documents of blobs named ``<commit id>:<path>``, kept on disk.
+    """What large reads learned from immutable objects, kept on disk for the next one.
 
-    Such a name always means the same bytes (the commit id fixes its tree), so an entry
-    can never go stale and needs no invalidation: the file is a memo of ``git cat-file``,
-    one ``["<name>", <object or null>]`` line per blob, appended to as new names are
+    Two kinds of entry: ``<commit id>:<path>`` holds the JSON object decoded from that
+    blob (None if it is not one), and ``<commit id>`` holds what a history walk needs
+    of that commit (parents, commit time, trailers). A commit id fixes its content and
+    tree, so no entry can go stale: the file is a memo of ``git cat-file``/``git log``,
+    one ``["<name>", <object or null>]`` line per entry, appended to as new names are
     read. Any process may append; a torn or foreign line is skipped on load; deleting
     the file is always safe (it is rebuilt on the next large read). Failures to read or
-    write it are ignored: it only ever saves work.
+    write it are ignored: it only ever saves work. It is not used where git would show
+    some objects other than as stored (replace refs, grafts): see
+    :meth:`Repository.cache`.
     """
 
     MIN_NAMES = 256  # fewer names: one cat-file round trip beats loading the file
@@ -335,7 +342,7 @@ class JsonCache:
             self._rewrite(out)
         return out
 
-    def add(self, items: Iterable[tuple[str, dict[str, Any] | None]]) -> None:
+    def add(self, items: Iterable[tuple[str, CacheValue]]) -> None:
         data = b"".join(_cache_line(name, value) for name, value in items)
         if not data:
             return
@@ -363,8 +370,16 @@ class JsonCache:
                 raise
 
 
-def _cache_line(name: str, value: dict[str, Any] | None) -> bytes:
-    return json.dumps([name, value], separators=(",", ":")).encode() + b"\n"
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+# A cache entry's value: a decoded object, None, or the UTF-8 JSON text it came from.
+CacheValue = dict[str, Any] | None | bytes
+
+
+def _cache_line(name: str, value: CacheValue) -> bytes:
+    if isinstance(value, bytes):  # JSON text: newlines in it can only be whitespace
+        return b"[%s,%s]\n" % (_ENCODE(name).encode(), value.replace(b"\n", b" "))
+    return _ENCODE([name, value]).encode() + b"\n"
 
 
 class Repository:
@@ -413,7 +428,7 @@ class Repository:
         self.hash_name = fmt
         self.null_sha = "0" * (40 if fmt == "sha1" else 64)
         self._cat = _CatFile(self.cwd)
-        self.json_cache = JsonCache(self.common_dir / "artifact-store" / "json-cache")
+        self._cache: JsonCache | bool | None = False  # False: not decided yet
 
     def close(self) -> None:
         self._cat.close()
@@ -454,8 +469,11 @@ class Repository:
         Many ``<commit id>:<path>`` names are answered from :class:`JsonCache`
         (``cached``: its contents, loaded beforehand by the caller) and only the
         rest are read from git, then added to the cache."""
-        if cached is None and len(names) >= JsonCache.MIN_NAMES:
-            cached = self.json_cache.load(len(names) * JsonCache.BYTES_PER_NAME)
+        cache = self.cache()
+        if cache is None:
+            cached = None
+        elif cached is None and len(names) >= JsonCache.MIN_NAMES:
+            cached = cache.load(len(names) * JsonCache.BYTES_PER_NAME)
         out: list[dict[str, Any] | None] = []
         missing: list[int] = []
         seen: set[str] = set()
@@ -468,15 +486,44 @@ class Repository:
                 missing.append(i)
         if not missing:
             return out
-        learned = []
+        learned: list[tuple[str, CacheValue]] = []
         for i, found in zip(missing, self.read_many([names[i] for i in missing]), strict=True):
             value = _json_object(found[2]) if found and found[1] == "blob" else None
             out[i] = value
             if found is not None and JsonCache.cacheable(names[i]):
-                learned.append((names[i], value))
-        if cached is not None and learned:
-            self.json_cache.add(learned)
+                # Text json.loads read as UTF-8 (no NUL, no BOM) is kept as it is:
+                # cheaper than encoding the object again.
+                plain = value is not None and b"\0" not in found[2] and found[2][:1] != b"\xef"
+                learned.append((names[i], found[2] if plain else value))
+        if cache is not None and cached is not None and learned:
+            cache.add(learned)
         return out
+
+    def cache(self) -> JsonCache | None:
+        """The repository's :class:`JsonCache`, or None where reads are not a function
+        of the object id alone: with replace refs or grafts, git shows some objects
+        other than as stored, and what it showed could change."""
+        if self._cache is False:
+            self._cache = (
+                None
+                if self._replaces_objects()
+                else JsonCache(self.common_dir / "artifact-store" / "json-cache")
+            )
+        return self._cache if isinstance(self._cache, JsonCache) else None
+
+    def _replaces_objects(self) -> bool:
+        common = self.common_dir
+        if (common / "info" / "grafts").exists():
+            return True
+        if (common / "reftable").is_dir():  # no files to look at: ask git
+            return bool(self.for_each_ref(["refs/replace/"], "%(refname)"))
+        with contextlib.suppress(OSError):
+            if any((common / "refs" / "replace").iterdir()):
+                return True
+        try:
+            return b" refs/replace/" in (common / "packed-refs").read_bytes()
+        except OSError:
+            return False
 
     def resolve(self, names: Sequence[str]) -> list[str | None]:
         """Object ids of revision names (refs, ``rev^{commit}``, ``rev:path``), or None."""
@@ -664,6 +711,69 @@ class Repository:
         return found
 
     # ------------------------------------------------------------------ history
+    def walk_cached(
+        self, tips: Sequence[str], cached: Mapping[str, dict[str, Any] | None]
+    ) -> Iterator[Commit]:
+        """:meth:`walk`, answered from the cache's commit entries (``cached``, loaded
+        by the caller) where it can: the same commits in the same order, newest first
+        by commit date with ties in the order they were reached, as ``git log`` does.
+
+        A commit the cache lacks is read with cat-file; when most tips are missing
+        (a cold cache), or once many commits were missing, ``git log`` walks (the
+        rest) instead. Either way what was read is added.
+        """
+        cache = self.cache()
+        learned: list[tuple[str, CacheValue]] = []
+        done: set[str] = set()
+
+        def from_git(starts: Sequence[str]) -> Iterator[Commit]:
+            for commit in self.walk(starts):
+                if commit.sha not in done:
+                    done.add(commit.sha)
+                    if commit.sha not in cached:
+                        learned.append((commit.sha, _walk_facts(commit)))
+                    yield commit
+
+        try:
+            if cache is None or 2 * sum(tip not in cached for tip in tips) > len(tips):
+                yield from from_git(tips)
+                return
+            heap: list[tuple[int, int, Commit]] = []
+            queued: set[str] = set()
+            order = itertools.count()
+
+            def queue(shas: Iterable[str]) -> None:
+                missing = []
+                for sha in shas:
+                    if sha not in queued:
+                        queued.add(sha)
+                        commit = _commit_from_facts(sha, cached.get(sha))
+                        if commit is None:
+                            missing.append(sha)
+                        else:
+                            heapq.heappush(heap, (-commit.commit_time, next(order), commit))
+                if not missing:
+                    return
+                for obj in self.read_many(missing):
+                    # None: beyond a shallow clone's boundary
+                    if obj is not None and obj[1] == "commit":
+                        commit = parse_commit(obj[0], obj[2])
+                        learned.append((commit.sha, _walk_facts(commit)))
+                        heapq.heappush(heap, (-commit.commit_time, next(order), commit))
+
+            queue(tips)
+            while heap:
+                if len(learned) > _WALK_READS:  # much of this history is not cached
+                    yield from from_git([entry[2].sha for entry in heap])
+                    return
+                commit = heapq.heappop(heap)[2]
+                done.add(commit.sha)
+                yield commit
+                queue(commit.parents)
+        finally:
+            if cache is not None and learned:
+                cache.add(learned)
+
     def walk(self, tips: Sequence[str]) -> Iterator[Commit]:
         """Commits reachable from ``tips``, newest first by commit date, streamed.
 
@@ -758,6 +868,25 @@ def _commit_from_log(record: bytes) -> Commit:
         if sep:
             parsed.setdefault(key, value.strip())
     return Commit(sha.decode(), "", parents.decode().split(), b"", b"", b"", parsed, int(when))
+
+
+def _walk_facts(commit: Commit) -> dict[str, Any]:
+    return {"parents": commit.parents, "time": commit.commit_time, "trailers": commit.trailers}
+
+
+def _commit_from_facts(sha: str, facts: dict[str, Any] | None) -> Commit | None:
+    """The light Commit of a cache entry, or None if it is missing or malformed."""
+    if facts is None:
+        return None
+    parents, when, trailers = facts.get("parents"), facts.get("time"), facts.get("trailers")
+    if type(parents) is not list or type(when) is not int or type(trailers) is not dict:
+        return None
+    try:  # join() is the cheapest check that every parent and trailer value is a str
+        "".join(parents)
+        "".join(trailers.values())
+    except TypeError:
+        return None
+    return Commit(sha, "", parents, b"", b"", b"", trailers, when)
 
 
 def _json_object(data: bytes) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -531,8 +532,13 @@ class ArtifactStore:
                     found[key] = _Tip(ref, sha, is_archive)
         return found
 
-    def _versions(self, tips: Mapping[tuple[str, str], _Tip]) -> Iterator[_Version]:
-        """Artifact commits of the given task branches, newest first, stopping at bases.
+    def _versions(
+        self,
+        tips: Mapping[tuple[str, str], _Tip],
+        cached: Mapping[str, dict[str, Any] | None] | None = None,
+    ) -> Iterator[_Version]:
+        """Artifact commits of the given task branches, newest first, stopping at bases
+        (walked from the repository's cache, already loaded as ``cached``, if given).
 
         A branch may hold commits that are not versions (someone committed on it by
         hand): the walk passes through up to _PASS_THROUGH of them in a row, along first
@@ -541,7 +547,8 @@ class ArtifactStore:
         budget = {tip.sha: _PASS_THROUGH for tip in tips.values()}
         wanted = set(budget)
         seen: set[str] = set()
-        for commit in self.repo.walk(sorted(wanted)):
+        walk = self.repo.walk if cached is None else partial(self.repo.walk_cached, cached=cached)
+        for commit in walk(sorted(wanted)):
             seen.add(commit.sha)
             wanted.discard(commit.sha)
             key = (commit.trailers.get("Workflow-Id", ""), commit.trailers.get("Task-Id", ""))
@@ -595,20 +602,18 @@ class ArtifactStore:
         everything: bool = False,
     ) -> list[dict[str, Any]]:
         picked: list[_Version] = []
-        # Listing everything: the tags are listed and the metadata cache is loaded
-        # while `git log` walks on; only versions the cache lacks are then read
-        # (with a filter, the cache is loaded afterwards if enough versions matched).
+        metadata: list[dict[str, Any] | None] = []
+        # Listing everything: the tags are listed while the repository's cache is
+        # loaded; history is walked and metadata read from it, and only what it lacks
+        # from git (with a filter, the cache is loaded for the metadata if enough
+        # versions matched).
         tags: dict[str, str] = {}
-        cached: dict[str, dict[str, Any] | None] = {}
-        helpers = [threading.Thread(target=lambda: tags.update(self._tag_targets(None)))]
-        if everything:
-            helpers.append(
-                threading.Thread(target=lambda: cached.update(self.repo.json_cache.load()))
-            )
+        lister = threading.Thread(target=lambda: tags.update(self._tag_targets(None)))
         if limit is None:
-            for helper in helpers:
-                helper.start()
-        for version in self._versions(tips):
+            lister.start()
+        cache = self.repo.cache() if everything else None
+        cached = cache.load() if cache is not None else None
+        for version in self._versions(tips, cached):
             if phash and version.commit.trailers.get("Prompt-Hash") != phash:
                 continue
             if (
@@ -618,12 +623,14 @@ class ArtifactStore:
             ):
                 break
             picked.append(version)
+            if cached is not None and len(picked) - len(metadata) >= 512:
+                # a cold cache: git reads these while `git log` walks on
+                metadata += self._read_metadata(picked[len(metadata) :], cached)
+        metadata += self._read_metadata(picked[len(metadata) :], cached)
         targets = None
         if limit is None:
-            for helper in helpers:
-                helper.join()
+            lister.join()
             targets = tags
-        metadata = self._read_metadata(picked, cached if everything else None)
         entries = self._entries(picked, metadata, targets)
         entries.sort(key=_sort_key, reverse=True)
         return entries if limit is None else entries[:limit]
@@ -809,20 +816,23 @@ class ArtifactStore:
         if names is not None and len(names) <= 64:
             shas = self.repo.resolve([f"refs/tags/{n}^{{commit}}" for n in names])
             return {n: sha for n, sha in zip(names, shas, strict=True) if sha}
-        # Many versions: one for-each-ref beats a lookup per tag. A corr_ tag names
-        # exactly one version (the store refuses to reuse it), so its existence is
-        # enough and costs no tag-object reads; prompt_ tags are few and are peeled,
-        # since every later version of the same prompt carries the same trailer.
+        # Many versions: one for-each-ref (one pass over the tags) beats a lookup per
+        # tag. A corr_ tag names exactly one version (the store refuses to reuse it),
+        # so its existence is enough and costs no tag-object reads; prompt_ tags are
+        # few and are then peeled, since every later version of the same prompt
+        # carries the same trailer.
         out: dict[str, str] = {}
-        for line in self.repo.for_each_ref(
-            [f"refs/tags/{naming.CORR_PREFIX}*"], "%(refname:lstrip=2)"
+        prompts = []
+        for name in self.repo.for_each_ref(
+            [f"refs/tags/{naming.CORR_PREFIX}*", f"refs/tags/{naming.PROMPT_PREFIX}*"],
+            "%(refname:lstrip=2)",
         ):
-            out[line] = ""
-        for line in self.repo.for_each_ref(
-            [f"refs/tags/{naming.PROMPT_PREFIX}*"], "%(refname:lstrip=2) %(*objectname)"
-        ):
-            name, _, peeled = line.partition(" ")
-            out[name] = peeled
+            if name.startswith(naming.CORR_PREFIX):
+                out[name] = ""
+            else:
+                prompts.append(name)
+        peeled = self.repo.resolve([f"refs/tags/{name}^{{commit}}" for name in prompts])
+        out.update((name, sha) for name, sha in zip(prompts, peeled, strict=True) if sha)
         return out
 
     def _from_trailers(self, v: _Version) -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""The metadata cache behind full listings (.git/artifact-store/json-cache).
+"""The cache behind full listings (.git/artifact-store/json-cache).
 
-It memoises ``git cat-file <commit id>:<path>`` decoded as JSON; a commit id fixes its
-tree, so an entry can never go stale. These tests check that a listing is the same with
-and without it, that it is filled and then used, and that damage to it is harmless.
+It memoises, by commit id, each version's metadata.json (``<commit id>:<path>``) and
+what a history walk needs of each commit (``<commit id>``); a commit id fixes its
+content, so no entry can go stale. These tests check that a listing is the same with
+and without it (checked against git), that it is filled and then used, and that damage
+to it, or a repository where git rewrites objects (replace refs), is handled.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, gitstore
 from pytest_artifact_store.gitstore import JsonCache
 
 
@@ -42,16 +45,22 @@ def cache_file(repo: Path) -> Path:
     return repo / ".git" / "artifact-store" / "json-cache"
 
 
-def cache_lines(repo: Path) -> list[list]:
-    return [json.loads(line) for line in cache_file(repo).read_bytes().splitlines()]
+def cache_lines(repo: Path, kind: str = "metadata") -> list[list]:
+    """The cache's entries of one kind: "metadata" (<sha>:<path>) or "commit" (<sha>)."""
+    lines = [json.loads(line) for line in cache_file(repo).read_bytes().splitlines() if line]
+    return [line for line in lines if (":" in line[0]) == (kind == "metadata")]
 
 
-def fresh_listing(repo: Path) -> list[dict]:
+def rewrite_cache(repo: Path, lines: list[list]) -> None:
+    cache_file(repo).write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def fresh_listing(repo: Path, **kw: object) -> list[dict]:
     """What a listing says with no cache at all."""
     saved = cache_file(repo).read_bytes() if cache_file(repo).exists() else None
     cache_file(repo).unlink(missing_ok=True)
     with make_store(repo) as s:
-        listed = s.list_artifacts(limit=None)
+        listed = s.list_artifacts(limit=None, **kw)  # type: ignore[arg-type]
     if saved is None:
         cache_file(repo).unlink(missing_ok=True)
     else:
@@ -68,17 +77,31 @@ def test_a_full_listing_fills_the_cache_with_what_git_holds(store, repo, git):
     assert {name for name, _ in lines} == names
     for name, value in lines:
         assert value == json.loads(git(repo, "show", name))
+    commits = dict(cache_lines(repo, "commit"))
+    for entry in listed:  # every version, and the base commit each branch starts from
+        facts = commits.pop(entry["commit_sha"])
+        assert facts["parents"] == git(repo, "rev-parse", f"{entry['commit_sha']}^@").split()
+        assert facts["time"] == int(git(repo, "log", "-1", "--format=%ct", entry["commit_sha"]))
+        assert facts["trailers"]["Correlation-Id"] == entry["correlation_id"]
+    assert list(commits) == [git(repo, "rev-parse", "main")]
+    size = cache_file(repo).stat().st_size
     assert store.list_artifacts(limit=None) == listed
-    assert len(cache_lines(repo)) == 5  # nothing appended when everything was found
+    assert cache_file(repo).stat().st_size == size  # nothing appended: all was found
 
 
 def test_cached_entries_are_used_instead_of_reading_git(store, repo):
     store.list_artifacts(limit=None)
-    lines = cache_lines(repo)
+    lines = cache_lines(repo) + cache_lines(repo, "commit")
     lines[0][1]["n"] = "from the cache"
-    cache_file(repo).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rewrite_cache(repo, lines)
     listed = store.list_artifacts(limit=None)
     assert [e["n"] for e in listed].count("from the cache") == 1
+    # the walk too: a commit entry whose trailers name another task is believed
+    for line in lines:
+        if ":" not in line[0] and line[1]["trailers"].get("Correlation-Id") == "corr_c4":
+            line[1]["trailers"]["Task-Id"] = "elsewhere"
+    rewrite_cache(repo, lines)
+    assert "corr_c4" not in {e["correlation_id"] for e in store.list_artifacts(limit=None)}
 
 
 def test_new_versions_are_read_from_git_and_appended(store, repo):
@@ -87,6 +110,7 @@ def test_new_versions_are_read_from_git_and_appended(store, repo):
     listed = store.list_artifacts(limit=None)
     assert listed[0]["commit_sha"] == made["commit_sha"] and listed[0]["n"] == "v9\n"
     assert len(cache_lines(repo)) == 6
+    assert made["commit_sha"] in dict(cache_lines(repo, "commit"))
     assert listed == fresh_listing(repo)
 
 
@@ -100,6 +124,8 @@ def test_damaged_and_foreign_lines_are_skipped(store, repo):
         b'["' + b"f" * 40 + b':Backtest/codes/t0/metadata.json", {"n": "no such commit"}]\n',
         b'["' + b"a" * 40 + b':x", [1, 2]]\n',
         b"[1, 2, 3]\n",
+        b'["' + b"b" * 40 + b'", {"parents": [1], "time": 5, "trailers": {}}]\n',
+        b'["' + b"c" * 40 + b'", {"parents": [], "time": "5", "trailers": {}}]\n',
     ]
     # two good lines lost, junk in between, and a last line cut short by a crash
     cache_file(repo).write_bytes(b"".join(junk[:2] + good[2:] + junk[2:]) + good[0][:25])
@@ -134,7 +160,7 @@ def test_filtered_listings_load_the_cache_only_when_it_is_small_enough(store, re
     lines = cache_lines(repo)
     for line in lines:
         line[1]["n"] = "cached"
-    cache_file(repo).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rewrite_cache(repo, lines)
     t0 = store.list_artifacts(task_id="t0", limit=None)
     assert [e["n"] for e in t0] == ["cached"] * 3
     monkeypatch.setattr(JsonCache, "BYTES_PER_NAME", 8)  # the file is now "too large"
@@ -150,8 +176,15 @@ def test_repeated_lines_are_compacted_on_load(store, repo):
     one = cache_file(repo).read_bytes()
     cache_file(repo).write_bytes(one * 300)
     cache = JsonCache(cache_file(repo))
-    assert len(cache.load()) == 5
-    assert sorted(cache_file(repo).read_bytes().splitlines()) == sorted(one.splitlines())
+    loaded = cache.load()
+    assert len(loaded) == 11  # 5 metadata, 5 versions, 1 base commit
+    lines = cache_file(repo).read_bytes().splitlines()
+    assert len(lines) == 11
+    assert (
+        dict(json.loads(line) for line in lines)
+        == loaded
+        == dict(json.loads(line) for line in one.splitlines())
+    )
 
 
 def test_concurrent_writers_leave_only_whole_lines(tmp_path):
@@ -174,3 +207,87 @@ def test_concurrent_writers_leave_only_whole_lines(tmp_path):
     loaded = JsonCache(path).load()
     assert len(loaded) == 3000
     assert all(v is not None and v["pad"] == "x" * 3000 for v in loaded.values())
+
+
+def hand_commit(repo: Path, git, branch: str, name: str) -> str:
+    git(repo, "checkout", "-q", branch)
+    (repo / name).write_text(f"{name}\n")
+    git(repo, "add", name)
+    git(repo, "commit", "-q", "-m", f"by hand: {name}")
+    git(repo, "checkout", "-q", "main")
+    return git(repo, "rev-parse", branch)
+
+
+def test_a_walk_from_the_cache_finds_what_git_log_finds(store, repo, git):
+    """Hand-made commits, a merge, an archived branch and a revert: the listing from a
+    warm cache equals the one from git, and each version's sha is one git knows."""
+    hand_commit(repo, git, "ai/generated/wf/t0", "NOTES.md")
+    add_version(store, "t0", "c5", "v5\n")
+    git(repo, "checkout", "-q", "-b", "side", "ai/generated/wf/t1")
+    (repo / "SIDE.md").write_text("side\n")
+    git(repo, "add", "SIDE.md")
+    git(repo, "commit", "-q", "-m", "side work")
+    git(repo, "checkout", "-q", "ai/generated/wf/t1")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge side", "side")
+    git(repo, "checkout", "-q", "main")
+    add_version(store, "t1", "c6", "v6\n")
+    add_version(store, "t2", "c7", "v7\n")
+    store.revert_to_tag("corr_c0", target_branch="ai/generated/wf/t0")
+    store.archive(0, keep_last=2)
+    for archived in (False, True):
+        cold = fresh_listing(repo, archived=archived)
+        store.list_artifacts(limit=None, archived=archived)  # fills the cache
+        warm = store.list_artifacts(limit=None, archived=archived)
+        assert warm == cold
+        shas = git(repo, "log", "--format=%H", "--branches", "--glob=refs/archive/*").split()
+        assert {e["commit_sha"] for e in warm} <= set(shas)
+    assert {e["correlation_id"] for e in store.list_artifacts(limit=None, archived=True)} == {
+        f"corr_c{i}" for i in range(8)
+    } | {store.list_artifacts(limit=1)[0]["correlation_id"]}
+
+
+def test_commits_the_cache_lacks_are_read_one_by_one_when_it_is_warm(store, repo, git):
+    store.list_artifacts(limit=None)
+    before = set(dict(cache_lines(repo, "commit")))
+    hand = hand_commit(repo, git, "ai/generated/wf/t1", "NOTES.md")
+    made = add_version(store, "t1", "c9", "v9\n")
+    listed = store.list_artifacts(limit=None)
+    assert listed == fresh_listing(repo)
+    assert set(dict(cache_lines(repo, "commit"))) - before == {hand, made["commit_sha"]}
+
+
+def test_no_cache_where_git_replaces_objects(store, repo, git):
+    """With a replace ref, what git shows for a commit id can change: no cache."""
+    listed = store.list_artifacts(limit=None)
+    cache_file(repo).unlink()
+    victim = listed[0]["commit_sha"]
+    git(repo, "replace", "--graft", victim, git(repo, "rev-parse", "main"))
+    with make_store(repo) as fresh:
+        after = fresh.list_artifacts(limit=None)
+    assert not cache_file(repo).exists()
+    # git now shows the replaced commit with main as its parent: the versions under it
+    # on that branch are gone from its history, as `git log` shows
+    logged = git(repo, "log", "--format=%H", "ai/generated/wf/t0", "--not", "main").split()
+    assert {e["commit_sha"] for e in after if e["task_id"] == "t0"} == set(logged)
+
+
+def test_git_log_takes_over_when_much_of_the_history_is_not_cached(store, repo, git, monkeypatch):
+    monkeypatch.setattr(gitstore, "_WALK_READS", 1)
+    expected = fresh_listing(repo)
+    store.list_artifacts(limit=None)
+    full = dict(cache_lines(repo, "commit"))
+    tips = {git(repo, "rev-parse", f"ai/generated/wf/{t}") for t in ("t0", "t1")}
+    rewrite_cache(repo, cache_lines(repo) + [[sha, full[sha]] for sha in tips])
+    walks: list[list[str]] = []
+    real_walk = gitstore.Repository.walk
+
+    def spy(self: gitstore.Repository, starts: list[str]) -> Iterator[gitstore.Commit]:
+        walks.append(list(starts))
+        return real_walk(self, starts)
+
+    monkeypatch.setattr(gitstore.Repository, "walk", spy)
+    assert store.list_artifacts(limit=None) == expected
+    # the tips came from the cache, two parents were read with cat-file, and then
+    # git log walked on from what was left to visit
+    assert len(walks) == 1 and not tips & set(walks[0])
+    assert set(dict(cache_lines(repo, "commit"))) == set(full)
