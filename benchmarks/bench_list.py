@@ -7,6 +7,9 @@ and metadata.json, annotated corr_ tags), not one API call per version. Baseline
 measured in the same run:
   floor   one `git for-each-ref` plus one batched `git cat-file --batch` read of every
           version's metadata.json (names known in advance) and json.loads of each
+A full listing keeps what it read in .git/artifact-store/json-cache (a memo by commit
+id, see README "Performance"); `listall` is a listing after the first, `listcold` one
+with that file deleted first (the first listing of a repository, or after a clone).
 """
 
 from __future__ import annotations
@@ -100,6 +103,11 @@ def floor_full_list(repo: Path, names: bytes) -> None:
         pos = nl + 2 + size
 
 
+def _cold_listing(store: ArtifactStore, repo: Path) -> object:
+    (repo / ".git" / "artifact-store" / "json-cache").unlink(missing_ok=True)
+    return store.list_artifacts(limit=None)
+
+
 def run(quick: bool = False) -> list[str]:
     home = isolate_home()
     sizes = (100, 2000) if quick else (100, 10000)
@@ -129,6 +137,7 @@ def run(quick: bool = False) -> list[str]:
             assert len(store.list_artifacts(limit=None)) == n
             funcs[f"{n} list50"] = lambda s=store: s.list_artifacts(limit=50)
             funcs[f"{n} listall"] = lambda s=store: s.list_artifacts(limit=None)
+            funcs[f"{n} listcold"] = lambda s=store, r=repo: _cold_listing(s, r)
             funcs[f"{n} floor"] = lambda r=repo, b=names: floor_full_list(r, b)
             rng = random.Random(n)
             gets[f"{n} get"] = lambda s=store, c=corr_ids, r=rng: s.get_artifact_by_correlation_id(
@@ -159,6 +168,14 @@ def run(quick: bool = False) -> list[str]:
             large["listall"],
             large["floor"],
             "goal <= 1.2",
+        )
+    )
+    lines.append(
+        ratio_line(
+            f"  first listing at {sizes[1]} (no cache yet) / floor",
+            large["listcold"],
+            large["floor"],
+            "(no goal; once per clone)",
         )
     )
     lines.append(

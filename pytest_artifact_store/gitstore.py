@@ -287,13 +287,13 @@ class JsonCache:
     Two kinds of entry: ``<commit id>:<path>`` holds the JSON object decoded from that
     blob (None if it is not one), and ``<commit id>`` holds what a history walk needs
     of that commit (parents, commit time, trailers). A commit id fixes its content and
-    tree, so no entry can go stale: the file is a memo of ``git cat-file``/``git log``,
-    one ``["<name>", <object or null>]`` line per entry, appended to as new names are
-    read. Any process may append; a torn or foreign line is skipped on load; deleting
-    the file is always safe (it is rebuilt on the next large read). Failures to read or
-    write it are ignored: it only ever saves work. It is not used where git would show
-    some objects other than as stored (replace refs, grafts): see
-    :meth:`Repository.cache`.
+    tree, so no entry can go stale: the file is a memo of ``git cat-file``/``git log``.
+    Each line is one batch, ``[["<name>", <object or null>], ...]``, appended by one
+    write as a read learns new names. Any process may append; a torn or foreign line
+    is skipped on load; deleting the file is always safe (it is rebuilt on the next
+    large read). Failures to read or write it are ignored: it only ever saves work.
+    It is not used where git would show some objects other than as stored (replace
+    refs, grafts): see :meth:`Repository.cache`.
     """
 
     MIN_NAMES = 256  # fewer names: one cat-file round trip beats loading the file
@@ -322,28 +322,33 @@ class JsonCache:
         lines.pop()  # b"" after the last newline, or a line cut short by a crash
         lines = [line for line in lines if line]
         try:
-            pairs = json.loads(b"[" + b",".join(lines) + b"]")
-        except ValueError:  # one bad line: take the others one by one
-            pairs = []
+            batches = json.loads(b"[" + b",".join(lines) + b"]")
+        except ValueError:  # a bad line: take the others one by one
+            batches = []
             for line in lines:
                 with contextlib.suppress(ValueError):
-                    pairs.append(json.loads(line))
+                    batches.append(json.loads(line))
         out: dict[str, dict[str, Any] | None] = {}
-        for pair in pairs:
-            if (
-                isinstance(pair, list)
-                and len(pair) == 2
-                and isinstance(pair[0], str)
-                and (pair[1] is None or isinstance(pair[1], dict))
-                and self.cacheable(pair[0])
-            ):
-                out[pair[0]] = pair[1]
-        if len(lines) > 2 * len(out) + 1024:  # many repeats (racing writers): compact
+        seen = 0
+        for batch in batches:
+            if not isinstance(batch, list):
+                continue
+            seen += len(batch)
+            for pair in batch:
+                if (
+                    isinstance(pair, list)
+                    and len(pair) == 2
+                    and isinstance(pair[0], str)
+                    and (pair[1] is None or isinstance(pair[1], dict))
+                    and self.cacheable(pair[0])
+                ):
+                    out[pair[0]] = pair[1]
+        if seen > 2 * len(out) + 1024:  # many repeats (racing writers): compact
             self._rewrite(out)
         return out
 
     def add(self, items: Iterable[tuple[str, CacheValue]]) -> None:
-        data = b"".join(_cache_line(name, value) for name, value in items)
+        data = _cache_line(items)
         if not data:
             return
         with contextlib.suppress(OSError):
@@ -363,7 +368,7 @@ class JsonCache:
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".json-cache-")
             try:
                 with os.fdopen(fd, "wb") as out:
-                    out.write(b"".join(_cache_line(n, v) for n, v in entries.items()))
+                    out.write(_cache_line(entries.items()))
                 os.replace(tmp, self.path)
             except OSError:
                 os.unlink(tmp)
@@ -376,10 +381,19 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 CacheValue = dict[str, Any] | None | bytes
 
 
-def _cache_line(name: str, value: CacheValue) -> bytes:
-    if isinstance(value, bytes):  # JSON text: newlines in it can only be whitespace
-        return b"[%s,%s]\n" % (_ENCODE(name).encode(), value.replace(b"\n", b" "))
-    return _ENCODE([name, value]).encode() + b"\n"
+def _cache_line(items: Iterable[tuple[str, CacheValue]]) -> bytes:
+    """One line holding a batch of entries (b"" for none). Objects are encoded in one
+    call; JSON text is put in as it is (its newlines can only be whitespace)."""
+    objects: list[tuple[str, dict[str, Any] | None]] = []
+    parts: list[bytes] = []
+    for name, value in items:
+        if isinstance(value, bytes):
+            parts.append(b"[%s,%s]" % (_ENCODE(name).encode(), value.replace(b"\n", b" ")))
+        else:
+            objects.append((name, value))
+    if objects:
+        parts.append(_ENCODE(objects)[1:-1].encode())
+    return b"[" + b",".join(parts) + b"]\n" if parts else b""
 
 
 class Repository:

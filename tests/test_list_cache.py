@@ -46,13 +46,16 @@ def cache_file(repo: Path) -> Path:
 
 
 def cache_lines(repo: Path, kind: str = "metadata") -> list[list]:
-    """The cache's entries of one kind: "metadata" (<sha>:<path>) or "commit" (<sha>)."""
-    lines = [json.loads(line) for line in cache_file(repo).read_bytes().splitlines() if line]
-    return [line for line in lines if (":" in line[0]) == (kind == "metadata")]
+    """The cache's entries of one kind: "metadata" (<sha>:<path>) or "commit" (<sha>).
+    Each line of the file is a batch of ``[name, value]`` entries."""
+    lines = cache_file(repo).read_bytes().splitlines()
+    entries = [pair for line in lines if line for pair in json.loads(line)]
+    return [pair for pair in entries if (":" in pair[0]) == (kind == "metadata")]
 
 
-def rewrite_cache(repo: Path, lines: list[list]) -> None:
-    cache_file(repo).write_text("".join(json.dumps(line) + "\n" for line in lines))
+def rewrite_cache(repo: Path, entries: list[list]) -> None:
+    """The cache with one entry per line."""
+    cache_file(repo).write_text("".join(json.dumps([pair]) + "\n" for pair in entries))
 
 
 def fresh_listing(repo: Path, **kw: object) -> list[dict]:
@@ -117,34 +120,27 @@ def test_new_versions_are_read_from_git_and_appended(store, repo):
 def test_damaged_and_foreign_lines_are_skipped(store, repo):
     expected = fresh_listing(repo)
     store.list_artifacts(limit=None)
+    rewrite_cache(repo, cache_lines(repo) + cache_lines(repo, "commit"))
     good = cache_file(repo).read_bytes().splitlines(keepends=True)
     junk = [
         b"not json at all\n",
-        b'["HEAD:Backtest/codes/t0/metadata.json", {"n": "a ref, not a commit id"}]\n',
-        b'["' + b"f" * 40 + b':Backtest/codes/t0/metadata.json", {"n": "no such commit"}]\n',
-        b'["' + b"a" * 40 + b':x", [1, 2]]\n',
-        b"[1, 2, 3]\n",
-        b'["' + b"b" * 40 + b'", {"parents": [1], "time": 5, "trailers": {}}]\n',
-        b'["' + b"c" * 40 + b'", {"parents": [], "time": "5", "trailers": {}}]\n',
+        b'[["HEAD:Backtest/codes/t0/metadata.json", {"n": "a ref, not a commit id"}]]\n',
+        b'[["' + b"f" * 40 + b':Backtest/codes/t0/metadata.json", {"n": "no such commit"}]]\n',
+        b'[["' + b"a" * 40 + b':x", [1, 2]], 7, [1, 2, 3]]\n',
+        b'{"a": "batch that is not a list"}\n',
+        b'[["' + b"b" * 40 + b'", {"parents": [1], "time": 5, "trailers": {}}]]\n',
+        b'[["' + b"c" * 40 + b'", {"parents": [], "time": "5", "trailers": {}}]]\n',
     ]
     # two good lines lost, junk in between, and a last line cut short by a crash
     cache_file(repo).write_bytes(b"".join(junk[:2] + good[2:] + junk[2:]) + good[0][:25])
     assert store.list_artifacts(limit=None) == expected
-    # the lost lines were read from git again and appended on a line of their own
-    names = {line[0] for line in cache_lines_tolerant(repo) if len(line) == 2}
-    assert {line[0] for line in map(json.loads, good)} <= names
+    # the lost entries were read from git again and appended on a line of their own
     loaded = JsonCache(cache_file(repo)).load()
-    assert {line[0] for line in map(json.loads, good)} <= set(loaded)
-
-
-def cache_lines_tolerant(repo: Path) -> list[list]:
-    out = []
-    for line in cache_file(repo).read_bytes().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    assert {json.loads(line)[0][0] for line in good} <= set(loaded)
+    assert "a" * 40 + ":x" not in loaded and "HEAD:Backtest/codes/t0/metadata.json" not in loaded
+    # commit entries of the wrong shape load, but a walk takes them for missing
+    assert gitstore._commit_from_facts("b" * 40, loaded["b" * 40]) is None
+    assert gitstore._commit_from_facts("c" * 40, loaded["c" * 40]) is None
 
 
 def test_listing_works_when_the_cache_cannot_be_written(store, repo):
@@ -179,11 +175,11 @@ def test_repeated_lines_are_compacted_on_load(store, repo):
     loaded = cache.load()
     assert len(loaded) == 11  # 5 metadata, 5 versions, 1 base commit
     lines = cache_file(repo).read_bytes().splitlines()
-    assert len(lines) == 11
+    assert len(lines) == 1
     assert (
-        dict(json.loads(line) for line in lines)
+        dict(json.loads(lines[0]))
         == loaded
-        == dict(json.loads(line) for line in one.splitlines())
+        == dict(cache_lines(repo) + cache_lines(repo, "commit"))
     )
 
 
@@ -203,7 +199,8 @@ def test_concurrent_writers_leave_only_whole_lines(tmp_path):
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     # a writer that saw another's write in flight starts on a new line: empty lines
     lines = [line for line in path.read_bytes().splitlines() if line]
-    assert len(lines) == 3 * 40 * 25
+    assert len(lines) == 3 * 40
+    assert all(len(json.loads(line)) == 25 for line in lines)
     loaded = JsonCache(path).load()
     assert len(loaded) == 3000
     assert all(v is not None and v["pad"] == "x" * 3000 for v in loaded.values())
