@@ -281,6 +281,77 @@ class _CatFile:
             self.close_locked()
 
 
+class _RefUpdater:
+    """A long-lived ``git update-ref --stdin``: each transaction is start, updates,
+    prepare, commit on the same process, so a commit pays for no process start.
+
+    The reflog message is fixed per process (``-m``): another message starts a new
+    one. git ends the process when a transaction fails (a ref moved, is locked, ...),
+    and its reason is on stderr; the next transaction starts a new process.
+    """
+
+    def __init__(self, cwd: Path) -> None:
+        self._cwd = cwd
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._message = ""
+        self._pid = 0
+
+    def run(self, commands: Sequence[str], reflog: str) -> str | None:
+        """None once git says ``commit: ok``; otherwise git's reason."""
+        with self._lock:
+            proc = self._process(reflog)
+            assert proc.stdin is not None and proc.stdout is not None
+            answer = b""
+            with contextlib.suppress(OSError):
+                proc.stdin.write("".join(c + "\n" for c in commands).encode())
+                proc.stdin.flush()
+                while not answer.endswith(b"commit: ok\n"):
+                    chunk = os.read(proc.stdout.fileno(), 4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+            if answer.endswith(b"commit: ok\n"):
+                return None
+            self._proc = None
+            assert proc.stderr is not None
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # git is ending (or has): let it
+            error = proc.stderr.read().decode("utf-8", "replace").strip()
+            _end_process(proc, self._pid)
+            return error or f"git update-ref exited {proc.returncode}"
+
+    def _process(self, reflog: str) -> subprocess.Popen[bytes]:
+        proc = self._proc
+        if proc is not None and (
+            self._message != reflog or self._pid != os.getpid() or proc.poll() is not None
+        ):
+            self.close_locked()
+            proc = None
+        if proc is None:
+            self._proc = proc = subprocess.Popen(
+                ["git", "update-ref", "-m", reflog, "--stdin"],
+                cwd=self._cwd,
+                bufsize=0,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=git_env(),
+            )
+            self._message, self._pid = reflog, os.getpid()
+            weakref.finalize(self, _end_process, proc, self._pid)
+        return proc
+
+    def close_locked(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _end_process(proc, self._pid)
+
+    def close(self) -> None:
+        with self._lock:
+            self.close_locked()
+
+
 class JsonCache:
     """What large reads learned from immutable objects, kept on disk for the next one.
 
@@ -442,10 +513,12 @@ class Repository:
         self.hash_name = fmt
         self.null_sha = "0" * (40 if fmt == "sha1" else 64)
         self._cat = _CatFile(self.cwd)
+        self._updater = _RefUpdater(self.cwd)
         self._cache: JsonCache | bool | None = False  # False: not decided yet
 
     def close(self) -> None:
         self._cat.close()
+        self._updater.close()
 
     def gitpython(self) -> Any:
         """A GitPython ``Repo`` on this repository, for what the store does not do.
@@ -687,13 +760,8 @@ class Repository:
                 lines.append(f"create {ref} {new}")
             else:
                 lines.append(f"update {ref} {new} {old}")
-        lines += ["prepare", "commit", ""]
-        result = self.run(
-            ["update-ref", "-m", reflog, "--stdin"], input="\n".join(lines).encode(), check=False
-        )
-        if result.returncode == 0:
-            return None
-        return result.stderr.strip() or f"git update-ref exited {result.returncode}"
+        lines += ["prepare", "commit"]
+        return self._updater.run(lines, reflog)
 
     def for_each_ref(self, patterns: Sequence[str], fmt: str) -> list[str]:
         if not patterns:
@@ -912,13 +980,13 @@ def _json_object(data: bytes) -> dict[str, Any] | None:
 
 
 def _end_process(proc: subprocess.Popen[bytes], owner: int) -> None:
-    if owner != os.getpid() or proc.poll() is not None:
+    """Close a long-lived git's pipes (it then exits) and reap it; not in a forked child."""
+    if owner != os.getpid():
         return
     with contextlib.suppress(OSError):
-        if proc.stdin:
-            proc.stdin.close()
-        if proc.stdout:
-            proc.stdout.close()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe:
+                pipe.close()
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:

@@ -107,3 +107,21 @@ def test_stale_lock_is_reported_by_name_and_nothing_is_overwritten(repo, git, ar
     lock.unlink()
     result = store.commit_artifacts("wf", "crash", list(artifacts.values()), correlation_id="c1")
     assert git(repo, "rev-parse", "ai/generated/wf/crash") == result["commit_sha"]
+
+
+def test_a_dead_long_lived_git_is_replaced_and_no_version_is_lost(repo, git, artifacts):
+    """Reads and ref updates go through long-lived git processes; if one dies between
+    calls (killed, OOM), the next call starts a new one."""
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    first = store.commit_artifacts("wf", "t", list(artifacts.values()), correlation_id="c0")
+    for helper in (store.repo._updater._proc, store.repo._cat._proc):
+        assert helper is not None and helper.poll() is None
+        os.kill(helper.pid, signal.SIGKILL)
+        helper.wait()
+    artifacts["trades.csv"].write_text("t,p\n7,7\n")
+    second = store.commit_artifacts("wf", "t", list(artifacts.values()), correlation_id="c1")
+    assert git(repo, "rev-parse", "ai/generated/wf/t") == second["commit_sha"]
+    assert git(repo, "rev-parse", "ai/generated/wf/t^") == first["commit_sha"]
+    assert git(repo, "rev-parse", "corr_c1^{commit}") == second["commit_sha"]
+    store.close()
+    assert store.repo._updater._proc is None and store.repo._cat._proc is None
