@@ -19,9 +19,10 @@ import shutil
 import subprocess
 import tempfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
-from common import Timing, artifact_set, cli, git, isolate_home, make_repo, measure, ratio_line
+from common import Timing, artifact_set, cli, git, interleaved, isolate_home, make_repo, ratio_line
 
 from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
 
@@ -109,40 +110,41 @@ def run(quick: bool = False) -> list[str]:
         arts = artifact_set(Path(tmp, "artifacts"))
         data = [f.read_bytes() for f in arts]
         lines.append(f"  artifact bytes: {sum(map(len, data))}")
-        floor = measure("floor", lambda: physical_floor(data), repeat * 2)
-        results: dict[int, dict[str, Timing]] = {}
         counter = itertools.count()
+        funcs: dict[str, Callable[[], object]] = {"floor": lambda: physical_floor(data)}
+        stores = []
         for size in sizes:
             repo = make_repo(Path(tmp, f"repo{size}"), size)
             cfg = dict(repo_path=repo, auto_push=False)
             on = ArtifactStore(ArtifactStoreConfig(**cfg))  # type: ignore[arg-type]
             off = ArtifactStore(ArtifactStoreConfig(scan_for_secrets=False, **cfg))  # type: ignore[arg-type]
-            results[size] = {
-                "scan on": measure(
-                    "on",
-                    lambda s=on: s.commit_artifacts(
-                        "wf", "task_001", arts, correlation_id=f"c{next(counter)}"
-                    ),
-                    repeat,
-                ),
-                "scan off": measure(
-                    "off",
-                    lambda s=off: s.commit_artifacts(
-                        "wf", "task_002", arts, correlation_id=f"c{next(counter)}"
-                    ),
-                    repeat,
-                ),
-                "gitpython": measure(
-                    "gitpython", lambda r=repo: gitpython_commit(r, arts, next(counter)), repeat
-                ),
-                "naive": measure(
-                    "naive",
-                    lambda r=repo: naive_commit(r, arts, next(counter)),
-                    max(5, repeat // 3),
-                ),
+            stores += [on, off]
+            funcs[f"{size} scan on"] = lambda s=on: s.commit_artifacts(
+                "wf", "task_001", arts, correlation_id=f"c{next(counter)}"
+            )
+            funcs[f"{size} scan off"] = lambda s=off: s.commit_artifacts(
+                "wf", "task_002", arts, correlation_id=f"c{next(counter)}"
+            )
+            funcs[f"{size} gitpython"] = lambda r=repo: gitpython_commit(r, arts, next(counter))
+        # Every variant runs once per round, so the machine's drift hits them alike;
+        # the slow naive runs get rounds of their own.
+        timings = interleaved(funcs, repeat)
+        naive = {
+            f"{size} naive": lambda r=Path(tmp, f"repo{size}"): naive_commit(r, arts, next(counter))
+            for size in sizes
+        }
+        timings |= interleaved(naive, max(5, repeat // 3))
+        for store in stores:
+            store.close()
+        floor = timings.pop("floor")
+        results: dict[int, dict[str, Timing]] = {
+            size: {
+                name.split(" ", 1)[1]: t
+                for name, t in timings.items()
+                if name.split(" ", 1)[0] == str(size)
             }
-            on.close()
-            off.close()
+            for size in sizes
+        }
         lines.append(f"  {'physical floor (sha1 + zlib level 1)':<40} {floor.cell()}")
         for size, res in results.items():
             for name, t in res.items():

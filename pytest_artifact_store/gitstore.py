@@ -575,7 +575,7 @@ class Repository:
             return out
         learned: list[tuple[str, CacheValue]] = []
         for i, found in zip(missing, self.read_many([names[i] for i in missing]), strict=True):
-            value = _json_object(found[2]) if found and found[1] == "blob" else None
+            value = blob_json(found)
             out[i] = value
             if found is not None and JsonCache.cacheable(names[i]):
                 # Text json.loads read as UTF-8 (no NUL, no BOM) is kept as it is:
@@ -969,6 +969,11 @@ def _commit_from_facts(sha: str, facts: dict[str, Any] | None) -> Commit | None:
     except TypeError:
         return None
     return Commit(sha, "", parents, b"", b"", b"", trailers, when)
+
+
+def blob_json(found: tuple[str, str, bytes] | None) -> dict[str, Any] | None:
+    """The JSON object in a blob read by :meth:`Repository.read_many`, if it is one."""
+    return _json_object(found[2]) if found and found[1] == "blob" else None
 
 
 def _json_object(data: bytes) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from pytest_artifact_store.gitstore import (
     Commit,
     Repository,
     TreeEntry,
+    blob_json,
 )
 from pytest_artifact_store.plan import (
     STORE_KEYS,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:  # the scanner and the JSON Schema validator load on first use
 SCHEMA_VERSION = 1
 MAX_ATTEMPTS = 60
 _VOLATILE = ("commit_timestamp", "base_commit")
+_TAG_LOOKUPS = 64  # more tags than this: one for-each-ref beats a lookup each
 _PASS_THROUGH = 8  # non-version commits in a row that listing walks through on a branch
 _TIMESTAMP_TRAILER = "Commit-Timestamp"  # only without metadata.json
 _TRAILERS = (
@@ -647,7 +649,8 @@ class ArtifactStore:
         task_id = commit.trailers.get("Task-Id")
         if not workflow_id or not task_id:
             return None
-        return self._entry(_Version(commit, workflow_id, task_id))
+        # the tag was just resolved to this commit: no second lookup of it
+        return self._entries([_Version(commit, workflow_id, task_id)], known={tag: commit.sha})[0]
 
     def find_version(self, ref: str) -> dict[str, Any] | None:
         """The artifact version a user names: a correlation id (with or without
@@ -781,22 +784,37 @@ class ArtifactStore:
         versions: list[_Version],
         cached: Mapping[str, dict[str, Any] | None] | None = None,
     ) -> list[dict[str, Any] | None]:
+        return self.repo.read_json_many(self._metadata_names(versions), cached)
+
+    def _metadata_names(self, versions: list[_Version]) -> list[str]:
         meta = self.config.metadata_filename
-        return self.repo.read_json_many(
-            [f"{v.commit.sha}:{self.task_dir(v.task_id)}/{meta}" for v in versions], cached
-        )
+        return [f"{v.commit.sha}:{self.task_dir(v.task_id)}/{meta}" for v in versions]
 
     def _entries(
         self,
         versions: list[_Version],
         metadata: list[dict[str, Any] | None] | None = None,
         targets: dict[str, str] | None = None,
+        known: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """List entries: each version's metadata.json (or its trailers) + branch, sha, tags."""
+        """List entries: each version's metadata.json (or its trailers) + branch, sha, tags.
+
+        ``known``: tag targets the caller has just resolved (they are not looked up)."""
+        known = known or {}
+        tags = sorted({t for v in versions for t in _tag_names(v.commit)} - set(known))
+        few = len(versions) <= _TAG_LOOKUPS and len(tags) <= _TAG_LOOKUPS
+        if metadata is None and targets is None and few:
+            # a few versions (a lookup): metadata and tags in one cat-file round trip
+            names = self._metadata_names(versions)
+            found = self.repo.read_many(names + [_peeled_tag(t) for t in tags])
+            metadata = [blob_json(f) for f in found[: len(names)]]
+            targets = {t: f[0] for t, f in zip(tags, found[len(names) :], strict=True) if f}
         if metadata is None:
             metadata = self._read_metadata(versions)
         if targets is None:
-            targets = self._tag_targets(sorted({t for v in versions for t in _tag_names(v.commit)}))
+            targets = self._tag_targets(tags)
+        if known:
+            targets = {**targets, **known}
         entries = []
         for v, meta in zip(versions, metadata, strict=True):
             entry = meta if meta is not None else self._from_trailers(v)
@@ -813,8 +831,8 @@ class ArtifactStore:
     def _tag_targets(self, names: list[str] | None) -> dict[str, str]:
         """{tag: the commit it points at ("" = exists)} for the given store tags
         (None: all of them)."""
-        if names is not None and len(names) <= 64:
-            shas = self.repo.resolve([f"refs/tags/{n}^{{commit}}" for n in names])
+        if names is not None and len(names) <= _TAG_LOOKUPS:
+            shas = self.repo.resolve([_peeled_tag(n) for n in names])
             return {n: sha for n, sha in zip(names, shas, strict=True) if sha}
         # Many versions: one for-each-ref (one pass over the tags) beats a lookup per
         # tag. A corr_ tag names exactly one version (the store refuses to reuse it),
@@ -831,7 +849,7 @@ class ArtifactStore:
                 out[name] = ""
             else:
                 prompts.append(name)
-        peeled = self.repo.resolve([f"refs/tags/{name}^{{commit}}" for name in prompts])
+        peeled = self.repo.resolve([_peeled_tag(name) for name in prompts])
         out.update((name, sha) for name, sha in zip(prompts, peeled, strict=True) if sha)
         return out
 
@@ -985,6 +1003,10 @@ def _content(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if meta is None:
         return None
     return {k: v for k, v in meta.items() if k not in _VOLATILE}
+
+
+def _peeled_tag(name: str) -> str:
+    return f"refs/tags/{name}^{{commit}}"
 
 
 def _tag_names(commit: Commit) -> list[str]:
