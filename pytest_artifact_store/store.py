@@ -786,9 +786,15 @@ class ArtifactStore:
     ) -> list[dict[str, Any] | None]:
         return self.repo.read_json_many(self._metadata_names(versions), cached)
 
-    def _metadata_names(self, versions: list[_Version]) -> list[str]:
+    def _metadata_names(self, versions: list[_Version], by_tree: bool = False) -> list[str]:
+        """``<commit>:<task dir>/metadata.json`` per version (the listing cache's names);
+        ``by_tree``: ``<tree>:...`` where the commit was read whole, which spares git
+        reading the commit object again."""
         meta = self.config.metadata_filename
-        return [f"{v.commit.sha}:{self.task_dir(v.task_id)}/{meta}" for v in versions]
+        return [
+            f"{(by_tree and v.commit.tree) or v.commit.sha}:{self.task_dir(v.task_id)}/{meta}"
+            for v in versions
+        ]
 
     def _entries(
         self,
@@ -805,7 +811,7 @@ class ArtifactStore:
         few = len(versions) <= _TAG_LOOKUPS and len(tags) <= _TAG_LOOKUPS
         if metadata is None and targets is None and few:
             # a few versions (a lookup): metadata and tags in one cat-file round trip
-            names = self._metadata_names(versions)
+            names = self._metadata_names(versions, by_tree=True)
             found = self.repo.read_many(names + [_peeled_tag(t) for t in tags])
             metadata = [blob_json(f) for f in found[: len(names)]]
             targets = {t: f[0] for t, f in zip(tags, found[len(names) :], strict=True) if f}
