@@ -176,8 +176,9 @@ def _batch_args() -> tuple[str, ...]:
     return ("--batch-command", "--buffer") if (major, minor) >= (2, 36) else ("--batch",)
 
 
-class _CatFile:
-    """A long-lived ``git cat-file --batch``; requests are pipelined in chunks."""
+class _LongLivedGit:
+    """One git process kept for many requests (started on first use, again after it
+    died or in a forked child), serialised by a lock."""
 
     def __init__(self, cwd: Path) -> None:
         self._cwd = cwd
@@ -185,23 +186,47 @@ class _CatFile:
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid = 0
 
-    def _process(self) -> subprocess.Popen[bytes]:
+    def _alive(self) -> subprocess.Popen[bytes] | None:
         proc = self._proc
-        if proc is None or self._pid != os.getpid() or proc.poll() is not None:
-            self._proc = proc = subprocess.Popen(
-                ["git", "cat-file", *_batch_args()],
-                cwd=self._cwd,
-                bufsize=0,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                env=git_env(),
-            )
-            self._pid = os.getpid()
+        if proc is not None and (self._pid != os.getpid() or proc.poll() is not None):
+            self.close_locked()
+            proc = None
+        return proc
+
+    def _start(self, args: list[str], stderr: int) -> subprocess.Popen[bytes]:
+        self._proc = proc = subprocess.Popen(
+            ["git", *args],
+            cwd=self._cwd,
+            bufsize=0,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=git_env(),
+        )
+        self._pid = os.getpid()
+        # A store that is never closed still ends its git process when collected.
+        weakref.finalize(self, _end_process, proc, self._pid)
+        return proc
+
+    def close_locked(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _end_process(proc, self._pid)
+
+    def close(self) -> None:
+        with self._lock:
+            self.close_locked()
+
+
+class _CatFile(_LongLivedGit):
+    """A long-lived ``git cat-file --batch``; requests are pipelined in chunks."""
+
+    def _process(self) -> subprocess.Popen[bytes]:
+        proc = self._alive()
+        if proc is None:
+            proc = self._start(["cat-file", *_batch_args()], subprocess.DEVNULL)
             assert proc.stdout is not None
             _widen_pipe(proc.stdout.fileno())
-            # A store that is never closed still ends its git process when collected.
-            weakref.finalize(self, _end_process, proc, self._pid)
         return proc
 
     def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
@@ -271,17 +296,8 @@ class _CatFile:
     def read(self, name: str) -> tuple[str, str, bytes] | None:
         return self.read_many([name])[0]
 
-    def close_locked(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            _end_process(proc, self._pid)
 
-    def close(self) -> None:
-        with self._lock:
-            self.close_locked()
-
-
-class _RefUpdater:
+class _RefUpdater(_LongLivedGit):
     """A long-lived ``git update-ref --stdin``: each transaction is start, updates,
     prepare, commit on the same process, so a commit pays for no process start.
 
@@ -290,12 +306,7 @@ class _RefUpdater:
     and its reason is on stderr; the next transaction starts a new process.
     """
 
-    def __init__(self, cwd: Path) -> None:
-        self._cwd = cwd
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._message = ""
-        self._pid = 0
+    _message = ""
 
     def run(self, commands: Sequence[str], reflog: str) -> str | None:
         """None once git says ``commit: ok``; otherwise git's reason."""
@@ -322,34 +333,13 @@ class _RefUpdater:
             return error or f"git update-ref exited {proc.returncode}"
 
     def _process(self, reflog: str) -> subprocess.Popen[bytes]:
-        proc = self._proc
-        if proc is not None and (
-            self._message != reflog or self._pid != os.getpid() or proc.poll() is not None
-        ):
+        if self._message != reflog:
             self.close_locked()
-            proc = None
+        proc = self._alive()
         if proc is None:
-            self._proc = proc = subprocess.Popen(
-                ["git", "update-ref", "-m", reflog, "--stdin"],
-                cwd=self._cwd,
-                bufsize=0,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=git_env(),
-            )
-            self._message, self._pid = reflog, os.getpid()
-            weakref.finalize(self, _end_process, proc, self._pid)
+            proc = self._start(["update-ref", "-m", reflog, "--stdin"], subprocess.PIPE)
+            self._message = reflog
         return proc
-
-    def close_locked(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            _end_process(proc, self._pid)
-
-    def close(self) -> None:
-        with self._lock:
-            self.close_locked()
 
 
 class JsonCache:
