@@ -546,10 +546,12 @@ class Repository:
         Many ``<commit id>:<path>`` names are answered from :class:`JsonCache`
         (``cached``: its contents, loaded beforehand by the caller) and only the
         rest are read from git, then added to the cache."""
-        cache = self.cache()
+        # A few names (a lookup, a commit's idempotency check): straight to git.
+        large = cached is not None or len(names) >= JsonCache.MIN_NAMES
+        cache = self.cache() if large else None
         if cache is None:
             cached = None
-        elif cached is None and len(names) >= JsonCache.MIN_NAMES:
+        elif cached is None:
             cached = cache.load(len(names) * JsonCache.BYTES_PER_NAME)
         out: list[dict[str, Any] | None] = []
         missing: list[int] = []
@@ -963,12 +965,10 @@ def _commit_from_facts(sha: str, facts: dict[str, Any] | None) -> Commit | None:
 
 def blob_json(found: tuple[str, str, bytes] | None) -> dict[str, Any] | None:
     """The JSON object in a blob read by :meth:`Repository.read_many`, if it is one."""
-    return _json_object(found[2]) if found and found[1] == "blob" else None
-
-
-def _json_object(data: bytes) -> dict[str, Any] | None:
+    if not found or found[1] != "blob":
+        return None
     try:
-        obj = json.loads(data)
+        obj = json.loads(found[2])
     except ValueError:
         return None
     return obj if isinstance(obj, dict) else None
