@@ -10,6 +10,10 @@ measured in the same run:
 A full listing keeps what it read in .git/artifact-store/json-cache (a memo by commit
 id, see README "Performance"); `listall` is a listing after the first, `listcold` one
 with that file deleted first (the first listing of a repository, or after a clone).
+`get x20` is 20 lookups of random ids on a long-lived store, which answers them in
+process (pygit2) after its first small reads (the warm-up round); `get x20 cat-file`
+the same on a store kept on the long-lived `git cat-file` (what a short-lived caller,
+like one `artifact-store show`, uses).
 """
 
 from __future__ import annotations
@@ -139,11 +143,15 @@ def run(quick: bool = False) -> list[str]:
             funcs[f"{n} listall"] = lambda s=store: s.list_artifacts(limit=None)
             funcs[f"{n} listcold"] = lambda s=store, r=repo: _cold_listing(s, r)
             funcs[f"{n} floor"] = lambda r=repo, b=names: floor_full_list(r, b)
-            rng = random.Random(n)
             # one sample = 20 lookups of random ids (sub-millisecond calls are noise alone)
-            gets[f"{n} get x20"] = lambda s=store, c=corr_ids, r=rng: [
-                s.get_artifact_by_correlation_id(r.choice(c)) for _ in range(20)
-            ]
+            on_git = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+            on_git.repo._in_process = None  # never turns to the in-process reader
+            stores.append(on_git)
+            for key, s in (("get x20", store), ("get x20 cat-file", on_git)):
+                rng = random.Random(n)
+                gets[f"{n} {key}"] = lambda s=s, c=corr_ids, r=rng: [
+                    s.get_artifact_by_correlation_id(r.choice(c)) for _ in range(20)
+                ]
         timings = interleaved(funcs, repeat) | interleaved(gets, repeat * 3)
         for store in stores:
             store.close()
@@ -186,6 +194,14 @@ def run(quick: bool = False) -> list[str]:
             large["get x20"],
             small["get x20"],
             "goal <= 1.5",
+        )
+    )
+    lines.append(
+        ratio_line(
+            f"  the same on cat-file: {sizes[1]} / {sizes[0]}",
+            large["get x20 cat-file"],
+            small["get x20 cat-file"],
+            "(no goal; see README)",
         )
     )
     home.cleanup()

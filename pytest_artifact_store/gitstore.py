@@ -42,6 +42,12 @@ MODE_EXEC = b"100755"
 _CHUNK = 1 << 20
 _REQUEST_BYTES = 16 * 1024  # well under a pipe's buffer
 _WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
+# Small reads (a lookup is two) are answered in this process by libgit2 once a
+# Repository has made this many: a round trip to the long-lived cat-file costs 12-130 us
+# here (more when the scheduler puts git on another CPU than the caller), importing
+# pygit2 ~90 ms, so only a long-lived caller (a service, a benchmark) gains from it.
+_IN_PROCESS_AFTER = 32
+_SMALL_READ = 8  # names in one read; more go to cat-file, which pipelines them
 # Inherited variables that would redirect git away from the repository we opened
 # (git exports them to hooks). Kept: transport, auth and config-isolation settings.
 _KEEP_GIT_ENV = {
@@ -342,6 +348,80 @@ class _RefUpdater(_LongLivedGit):
         return proc
 
 
+# What the in-process reader answers itself: a full object id or a full ref name,
+# alone, peeled to a commit or tree, or followed by a plain path. git answers the rest.
+_SIMPLE_NAME = re.compile(
+    r"(?P<rev>[0-9a-f]{40}|refs/[^\0-\x20\x7f~^:?*\[\\{]+)"
+    r"(?:\^\{(?P<peel>commit|tree)\}|:(?P<path>[^/\0\n]+(?:/[^/\0\n]+)*))?"
+)
+
+
+class _AskGit(Exception):
+    """A name the in-process reader leaves to git."""
+
+
+class _InProcessReader:
+    """libgit2 (pygit2) reads of simple names (see ``_SIMPLE_NAME``), with no round trip
+    to git. An object libgit2 cannot find (a pack written since, a promisor remote) and
+    every other name are left to git, so answers never differ from cat-file's. Opened
+    only where git shows objects as stored (no replace refs or grafts) and for SHA-1."""
+
+    def __init__(self, git_dir: Path) -> None:
+        import pygit2  # ~90 ms: only here, once a Repository has earned it
+
+        self._pygit2 = pygit2
+        self._git_dir = git_dir
+        self._repo = pygit2.Repository(str(git_dir))
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def read(self, name: str) -> tuple[str, str, bytes] | None:
+        """Like one answer of ``git cat-file --batch``; raises :class:`_AskGit`."""
+        match = _SIMPLE_NAME.fullmatch(name)
+        if match is None or {".", ".."} & {
+            *match["rev"].split("/"),
+            *(match["path"] or "").split("/"),
+        }:
+            raise _AskGit
+        pygit2 = self._pygit2
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: libgit2 state is not shared
+                self._repo = pygit2.Repository(str(self._git_dir))
+                self._pid = os.getpid()
+            repo = self._repo
+            try:
+                rev = match["rev"]
+                if rev.startswith("refs/"):
+                    ref = repo.references.get(rev)
+                    if ref is None:
+                        return None
+                    target = ref.resolve().target
+                else:
+                    target = pygit2.Oid(hex=rev)
+                obj = repo.get(target)
+                if obj is None:
+                    raise _AskGit
+                if match["peel"] or match["path"]:
+                    wanted = pygit2.Commit if match["peel"] == "commit" else pygit2.Tree
+                    try:
+                        obj = obj.peel(wanted)
+                    except ValueError:  # pygit2.InvalidSpecError: cannot be peeled
+                        return None  # git: "missing"
+                if match["path"]:
+                    if not isinstance(obj, pygit2.Tree):
+                        raise _AskGit
+                    try:
+                        entry = obj[match["path"]]
+                    except KeyError:
+                        return None
+                    obj = repo.get(entry.id)
+                    if obj is None:
+                        raise _AskGit  # e.g. a submodule's commit
+                return str(obj.id), obj.type_str, obj.read_raw()
+            except (pygit2.GitError, KeyError, ValueError, TypeError) as exc:
+                raise _AskGit from exc  # a broken ref, a corrupt object: git says what it is
+
+
 class JsonCache:
     """What large reads learned from immutable objects, kept on disk for the next one.
 
@@ -505,6 +585,8 @@ class Repository:
         self._cat = _CatFile(self.cwd)
         self._updater = _RefUpdater(self.cwd)
         self._cache: JsonCache | bool | None = False  # False: not decided yet
+        self._in_process: _InProcessReader | bool | None = False  # None: not usable
+        self._small_reads = 0
 
     def close(self) -> None:
         self._cat.close()
@@ -533,7 +615,35 @@ class Repository:
 
     # ------------------------------------------------------------------ reading
     def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
-        return self._cat.read_many(names)
+        """(object id, type, content) of each name as ``git cat-file --batch`` gives
+        them, or None where git would say it is missing."""
+        reader = self._in_process_reader() if len(names) <= _SMALL_READ else None
+        if reader is None:
+            return self._cat.read_many(names)
+        out: list[tuple[str, str, bytes] | None] = []
+        asked = []
+        for name in names:
+            try:
+                out.append(reader.read(name))
+            except _AskGit:
+                asked.append(len(out))
+                out.append(None)
+        for i, answer in zip(asked, self._cat.read_many([names[i] for i in asked]), strict=True):
+            out[i] = answer
+        return out
+
+    def _in_process_reader(self) -> _InProcessReader | None:
+        if self._in_process is False:
+            self._small_reads += 1
+            if self._small_reads <= _IN_PROCESS_AFTER:
+                return None
+            self._in_process = None
+            if self.hash_name == "sha1" and self.cache() is not None:
+                # pygit2 missing or too old, a repository libgit2 cannot open (an
+                # extension it does not know): every read stays with git
+                with contextlib.suppress(Exception):
+                    self._in_process = _InProcessReader(self.git_dir)
+        return self._in_process if isinstance(self._in_process, _InProcessReader) else None
 
     def read_json_many(
         self,
@@ -609,7 +719,7 @@ class Repository:
         return [r[0] if r else None for r in self.read_many(names)]
 
     def read_commit(self, name: str) -> Commit | None:
-        found = self._cat.read(name + "^{commit}")
+        found = self.read_many([name + "^{commit}"])[0]
         if found is None:
             return None
         return parse_commit(found[0], found[2])
