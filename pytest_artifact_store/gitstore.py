@@ -393,7 +393,7 @@ class _InProcessReader:
                 rev = match["rev"]
                 if rev.startswith("refs/"):
                     ref = repo.references.get(rev)
-                    if ref is None:
+                    if ref is None:  # git would also try refs/heads/refs/...: not ours
                         return None
                     target = ref.resolve().target
                 else:
