@@ -46,7 +46,7 @@ _WALK_READS = 256  # commits a cached walk reads one by one before git log takes
 # Repository has made this many: a round trip to the long-lived cat-file costs 12-130 us
 # here (more when the scheduler puts git on another CPU than the caller), importing
 # pygit2 ~90 ms, so only a long-lived caller (a service, a benchmark) gains from it.
-_IN_PROCESS_AFTER = 32
+_IN_PROCESS_AFTER = 16  # the plugin's commit makes 3, `artifact-store diff` 12
 _SMALL_READ = 8  # names in one read; more go to cat-file, which pipelines them
 # Inherited variables that would redirect git away from the repository we opened
 # (git exports them to hooks). Kept: transport, auth and config-isolation settings.
