@@ -299,9 +299,6 @@ class _CatFile(_LongLivedGit):
             raise OSError("unexpected output from git cat-file")
         return found
 
-    def read(self, name: str) -> tuple[str, str, bytes] | None:
-        return self.read_many([name])[0]
-
 
 class _RefUpdater(_LongLivedGit):
     """A long-lived ``git update-ref --stdin``: each transaction is start, updates,
@@ -638,6 +635,8 @@ class Repository:
             if self._small_reads <= _IN_PROCESS_AFTER:
                 return None
             self._in_process = None
+            # cache() is None exactly where replace refs or grafts make git show some
+            # objects other than as stored: libgit2 would show them as stored
             if self.hash_name == "sha1" and self.cache() is not None:
                 # pygit2 missing or too old, a repository libgit2 cannot open (an
                 # extension it does not know): every read stays with git
