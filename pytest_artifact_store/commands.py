@@ -425,6 +425,9 @@ def cmd_push(args: argparse.Namespace) -> int:
         print(f"pushed {branch}")
     for branch in result["up_to_date"]:
         print(f"up to date {branch}")
+    for branch, notes in result.get("notes", {}).items():
+        for note in notes:
+            print(f"note for {branch}: {note}")
     for branch, error in result["errors"].items():
         print(f"artifact-store: push failed for {branch}: {error}", file=sys.stderr)
     total = len(result["pushed"]) + len(result["up_to_date"]) + len(result["errors"])
@@ -548,7 +551,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "push",
         help="push every artifact branch and tag the remote lacks",
         description="Push every artifact branch and corr_/prompt_ tag the remote lacks "
-        "(never forced; replays onto a moved remote branch).",
+        "(never forced; joins a remote branch that moved, keeping every version's commit id).",
     )
     p.add_argument("--remote", default=None, metavar="R", help="default: the configured remote")
     p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")

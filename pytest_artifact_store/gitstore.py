@@ -70,7 +70,15 @@ _KEEP_GIT_ENV = {
     "GIT_TRACE_PACKET",
     "GIT_CEILING_DIRECTORIES",
 }
-_CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s:]*:[^/@\s]*@")
+# Credentials in URLs: any user:password@, and for http(s)/ftp any userinfo at all (CI
+# tokens ride as the user part: https://<token>@host/...); token-like query parameters.
+_CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s:'\"]*:[^/@\s'\"]*@")
+_USERINFO_IN_WEB_URL = re.compile(r"(\b(?:https?|ftps?)://)[^/@\s'\"]+@", re.I)
+_TOKEN_IN_QUERY = re.compile(
+    r"([?&](?:access_token|private_token|oauth_token|token|auth|key|api_key|apikey|"
+    r"password|passwd|secret|sig|signature|x-amz-signature|x-amz-credential)=)[^&\s#'\"]+",
+    re.I,
+)
 # "<full commit id>" and "<full commit id>:<path>": names whose object can never change
 _IMMUTABLE_NAME = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})(?::[^\n\0]+)?")
 
@@ -99,8 +107,10 @@ def git_env(
 
 
 def redact(text: str) -> str:
-    """Hide credentials embedded in URLs (git prints remote URLs in its errors)."""
-    return _CREDENTIALS_IN_URL.sub(r"\1***@", text)
+    """Hide credentials embedded in URLs (git and ssh print remote URLs in their errors)."""
+    text = _CREDENTIALS_IN_URL.sub(r"\1***@", text)
+    text = _USERINFO_IN_WEB_URL.sub(r"\1***@", text)
+    return _TOKEN_IN_QUERY.sub(r"\1***", text)
 
 
 def last_lines(text: str, n: int = 3) -> str:

@@ -405,4 +405,5 @@ def describe_result(result: dict[str, Any], remote: str) -> list[str]:
         lines.append(f"push: pushed to {remote}")
     else:
         lines.append(f"push: not pushed ({result.get('push_error') or 'auto_push is off'})")
+    lines += [f"push: {note}" for note in result.get("push_notes") or []]
     return lines

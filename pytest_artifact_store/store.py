@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -51,6 +51,10 @@ _VOLATILE = ("commit_timestamp", "base_commit")
 _TAG_LOOKUPS = 64  # more tags than this: one for-each-ref beats a lookup each
 _PASS_THROUGH = 8  # non-version commits in a row that listing walks through on a branch
 _TIMESTAMP_TRAILER = "Commit-Timestamp"  # only without metadata.json
+# A join commit (SPEC §6) names its task and the version its task directory holds; it
+# carries no Workflow-Id/Task-Id trailers, so it is never taken for a version.
+JOIN_TRAILER = "Artifact-Join"
+JOIN_VERSION_TRAILER = "Artifact-Version"
 _TRAILERS = (
     ("Workflow-Id", "workflow_id"),
     ("Task-Id", "task_id"),
@@ -78,6 +82,7 @@ class _Tip:
     ref: str
     sha: str
     archived: bool = False
+    also: list[str] = field(default_factory=list)  # the remote-tracking tip, when it differs
 
 
 @dataclass
@@ -147,7 +152,8 @@ class ArtifactStore:
         root = self.config.artifact_root
         return f"{root}/{task_id}" if root else task_id
 
-    def _ident(self, ts: datetime) -> bytes:
+    def ident(self, ts: datetime) -> bytes:
+        """The configured author/committer as git writes it, at ``ts`` (UTC)."""
         cfg = self.config
         who = f"{cfg.commit_author_name} <{cfg.commit_author_email}>"
         return f"{who} {int(ts.timestamp())} +0000".encode()
@@ -181,9 +187,10 @@ class ArtifactStore:
     ) -> dict[str, Any]:
         plan = self._plan(workflow_id, task_id, files, metadata, correlation_id, prompt_hash)
         lock_waits = 0
+        tracking = f"refs/remotes/{self.config.remote_name}/{plan.branch}"
         for attempt in range(MAX_ATTEMPTS):
-            tip, corr_target, prompt_target = self.repo.resolve(
-                [plan.branch_ref, plan.corr_ref + "^{commit}", plan.prompt_ref]
+            tip, corr_target, prompt_target, remote_tip = self.repo.resolve(
+                [plan.branch_ref, plan.corr_ref + "^{commit}", plan.prompt_ref, tracking]
             )
             if plan.corr_tag and corr_target is not None:
                 return self._existing(corr_target, plan)
@@ -191,7 +198,9 @@ class ArtifactStore:
             if attempt == 0:  # the first object written: everything was checked
                 for a in plan.artifacts:
                     self.repo.write_object(b"blob", a.data, plan.blob_shas[a.name])
-            commit, meta, tags, updates = self._write_version(plan, tip, prompt_target)
+            # a task only the remote has so far: build on the remote's tip (SPEC §3)
+            parent = tip or remote_tip or self._base_commit()
+            commit, meta, tags, updates = self._write_version(plan, tip, parent, prompt_target)
             subject = f"artifact-store: artifacts({workflow_id}/{task_id})"
             error = self.repo.transaction(updates, subject)
             if error is None:
@@ -210,17 +219,17 @@ class ArtifactStore:
                 f"gave up committing to {plan.branch_ref} after {MAX_ATTEMPTS} attempts: "
                 "other writers kept moving the branch; retry later"
             )
-        pushed, push_error = self._auto_push(plan.branch)
-        return {
+        result = {
             "success": True,
             "branch": plan.branch,
             "commit_sha": commit,
             "tags": tags,
-            "pushed": pushed,
-            "push_error": push_error,
+            "pushed": False,
+            "push_error": None,
             "created": True,
             "files": meta["files"],
         }
+        return self._auto_push(result)
 
     def _plan(
         self,
@@ -281,13 +290,13 @@ class ArtifactStore:
         return plan
 
     def _write_version(
-        self, plan: _Plan, tip: str | None, prompt_target: str | None
+        self, plan: _Plan, tip: str | None, parent: str | None, prompt_target: str | None
     ) -> tuple[str, dict[str, Any], list[str], list[tuple[str, str, str | None]]]:
-        """Write the version's trees, commit and tags on top of ``tip`` (or the base);
-        return the commit, its metadata, tag names and the ref updates to apply."""
+        """Write the version's trees, commit and tags on top of ``parent``; return the
+        commit, its metadata, tag names and the ref updates (the branch moves from
+        ``tip``) to apply."""
         cfg = self.config
         now = utc_now()
-        parent = tip or self._base_commit()
         meta = self._build_metadata(plan, now, parent)
         entries = {
             a.name: (MODE_EXEC if a.executable else MODE_FILE, plan.blob_shas[a.name])
@@ -299,11 +308,11 @@ class ArtifactStore:
                 MODE_FILE,
                 self.repo.write_object(b"blob", meta_bytes),
             )
-        root_tree = self._replace_path(
+        root_tree = self.replace_path(
             parent, self.task_dir(plan.task_id), self._write_nested(entries)
         )
         message = self._message(plan, now)
-        ident = self._ident(now)
+        ident = self.ident(now)
         sign = cfg.sign_commits
         commit = self.repo.write_commit(
             root_tree, [parent] if parent else [], ident, ident, message, sign=sign
@@ -400,9 +409,14 @@ class ArtifactStore:
         return (subject + "\n\n" + "\n".join(trailers) + "\n").encode()
 
     def _base_commit(self) -> str | None:
+        """The parent of a task branch's first commit (SPEC §3): base_ref, else the
+        remote's default branch when this clone knows it, else HEAD (None when empty)."""
         base = self.config.base_ref
         if base is None:
-            return self.repo.resolve(["HEAD^{commit}"])[0]  # None in an empty repository
+            remote = f"refs/remotes/{self.config.remote_name}"
+            names = [f"{remote}/HEAD", f"{remote}/main", f"{remote}/master", "HEAD"]
+            found = self.repo.resolve([f"{n}^{{commit}}" for n in names])
+            return next((sha for sha in found if sha), None)
         sha = self.repo.resolve([f"{base}^{{commit}}"])[0]
         if sha is None:
             raise ArtifactStoreError(
@@ -450,17 +464,17 @@ class ArtifactStore:
                 f"and {differs}; use a new correlation id for a new artifact version"
             )
         entry = self._entry(_Version(commit, plan.workflow_id, plan.task_id))
-        pushed, push_error = self._auto_push(plan.branch)
-        return {
+        result = {
             "success": True,
             "branch": plan.branch,
             "commit_sha": commit.sha,
             "tags": entry["tags"],
-            "pushed": pushed,
-            "push_error": push_error,
+            "pushed": False,
+            "push_error": None,
             "created": False,
             "files": entry.get("files", []),
         }
+        return self._auto_push(result)
 
     def _load_metadata(self, blob: str) -> dict[str, Any] | None:
         return self.repo.read_json_many([blob])[0]
@@ -482,7 +496,7 @@ class ArtifactStore:
             )
         return self.repo.write_tree(files)
 
-    def _replace_path(self, commit: str | None, path: str, tree_sha: str) -> str:
+    def replace_path(self, commit: str | None, path: str, tree_sha: str) -> str:
         """Root tree of ``commit`` with the directory at ``path`` replaced by ``tree_sha``.
 
         Reads only the trees along ``path`` (one pipelined request), so the cost does
@@ -513,25 +527,47 @@ class ArtifactStore:
 
     # ------------------------------------------------------------------ reading
     def _branches(
-        self, workflow_id: str | None, task_id: str | None, archived: bool
+        self, workflow_id: str | None, task_id: str | None, archived: bool, tracking: bool = True
     ) -> dict[tuple[str, str], _Tip]:
-        """Task branches (and, with ``archived``, archived ones) by (workflow, task)."""
+        """Task branches (and, with ``archived``, archived ones) by (workflow, task).
+
+        With ``tracking``, the remote's copies (``refs/remotes/<remote>/<prefix>/...``)
+        count too: a task only the remote has is listed, and versions fetched from
+        other machines are walked beside the local ones. A task archived here stays
+        archived whatever its remote-tracking branch says.
+        """
         prefix = self.config.branch_prefix
-        spaces = ["refs/heads/"] + (["refs/archive/"] if archived else [])
+        remote_space = f"refs/remotes/{self.config.remote_name}/"
+        spaces = ["refs/heads/", "refs/archive/"] + ([remote_space] if tracking else [])
         patterns = [
             f"{space}{prefix}/{workflow_id}/" if workflow_id else f"{space}{prefix}/"
             for space in spaces
         ]
         found: dict[tuple[str, str], _Tip] = {}
+        remote: dict[tuple[str, str], tuple[str, str]] = {}
+        archived_here: set[tuple[str, str]] = set()
         for line in self.repo.for_each_ref(patterns, "%(objectname) %(refname)"):
             sha, ref = line.split(" ", 1)
-            is_archive = ref.startswith("refs/archive/")
-            rest = ref.removeprefix("refs/archive/" if is_archive else "refs/heads/")
-            parts = rest.removeprefix(prefix + "/").split("/")
-            if len(parts) == 2 and (task_id is None or parts[1] == task_id):
-                key = (parts[0], parts[1])
-                if key not in found or found[key].archived:
-                    found[key] = _Tip(ref, sha, is_archive)
+            space = next(s for s in spaces if ref.startswith(s))
+            parts = ref[len(space) :].removeprefix(prefix + "/").split("/")
+            if len(parts) != 2 or (task_id is not None and parts[1] != task_id):
+                continue
+            key = (parts[0], parts[1])
+            if space == remote_space:
+                remote[key] = (ref, sha)
+            elif space == "refs/archive/":
+                archived_here.add(key)
+                if archived and (key not in found or found[key].archived):
+                    found[key] = _Tip(ref, sha, True)
+            else:
+                found[key] = _Tip(ref, sha)
+        for key, (ref, sha) in remote.items():
+            tip = found.get(key)
+            if tip is not None:
+                if sha != tip.sha:
+                    tip.also.append(sha)
+            elif key not in archived_here:
+                found[key] = _Tip(ref, sha)
         return found
 
     def _versions(
@@ -542,11 +578,12 @@ class ArtifactStore:
         """Artifact commits of the given task branches, newest first, stopping at bases
         (walked from the repository's cache, already loaded as ``cached``, if given).
 
-        A branch may hold commits that are not versions (someone committed on it by
-        hand): the walk passes through up to _PASS_THROUGH of them in a row, along first
-        parents, before it takes the last version it saw as the start of the branch.
+        Join commits (SPEC §6) are walked through on every parent. A branch may hold
+        commits that are not versions (someone committed on it by hand): the walk
+        passes through up to _PASS_THROUGH of them in a row, along first parents,
+        before it takes the last version it saw as the start of the branch.
         """
-        budget = {tip.sha: _PASS_THROUGH for tip in tips.values()}
+        budget = {sha: _PASS_THROUGH for tip in tips.values() for sha in [tip.sha, *tip.also]}
         wanted = set(budget)
         seen: set[str] = set()
         walk = self.repo.walk if cached is None else partial(self.repo.walk_cached, cached=cached)
@@ -557,17 +594,57 @@ class ArtifactStore:
             tip = tips.get(key)
             if tip is not None:
                 yield _Version(commit, key[0], key[1], tip.archived)
-                for parent in commit.parents:
-                    if parent not in seen:
-                        wanted.add(parent)
-                        budget[parent] = _PASS_THROUGH
-            elif budget.get(commit.sha, 0) > 0 and commit.parents:
-                parent = commit.parents[0]
+            follow = (
+                commit.parents
+                if tip is not None or _join_key(commit) in tips
+                else commit.parents[:1]
+                if budget.get(commit.sha, 0) > 0
+                else []
+            )
+            for parent in follow:
                 if parent not in seen:
                     wanted.add(parent)
-                    budget[parent] = max(budget.get(parent, 0), budget[commit.sha] - 1)
+                    left = (
+                        _PASS_THROUGH
+                        if tip is not None or len(follow) > 1
+                        else budget[commit.sha] - 1
+                    )
+                    budget[parent] = max(budget.get(parent, 0), left)
             if not wanted:
                 return
+
+    def is_artifact_commit(self, commit: Commit, workflow_id: str, task_id: str) -> bool:
+        """Whether ``commit`` is a version or a join commit of this task."""
+        ids = (commit.trailers.get("Workflow-Id"), commit.trailers.get("Task-Id"))
+        return ids == (workflow_id, task_id) or _join_key(commit) == (workflow_id, task_id)
+
+    def held_version(self, commit: Commit, workflow_id: str, task_id: str) -> str | None:
+        """The version whose task directory ``commit`` holds: itself for a version, the
+        one a join commit names, None for anything else."""
+        if (commit.trailers.get("Workflow-Id"), commit.trailers.get("Task-Id")) == (
+            workflow_id,
+            task_id,
+        ):
+            return commit.sha
+        if _join_key(commit) == (workflow_id, task_id):
+            return commit.trailers.get(JOIN_VERSION_TRAILER) or None
+        return None
+
+    def version_order(self, sha: str, task_id: str) -> tuple[str, str]:
+        """(commit_timestamp, commit id) of a version: joins keep the greatest (SPEC §6)."""
+        meta = self.repo.read_json_many(
+            [f"{sha}:{self.task_dir(task_id)}/{self.config.metadata_filename}"]
+        )[0]
+        if meta is None:
+            commit = self.repo.read_commit(sha)
+            if commit is None:
+                return ("", sha)
+            meta = self._from_trailers(_Version(commit, "", task_id))
+        return (_sort_key(meta), sha)
+
+    def tag_names(self, commit: Commit) -> list[str]:
+        """The store tags a version may carry, as its trailers name them."""
+        return _tag_names(commit)
 
     def list_artifacts(
         self,
@@ -659,6 +736,7 @@ class ArtifactStore:
         if not isinstance(ref, str) or not ref or any(c in ref for c in "\n\0"):
             return None
         prefix = self.config.branch_prefix
+        remote = f"refs/remotes/{self.config.remote_name}"
         candidates = [
             f"refs/tags/{ref}",
             f"refs/tags/{naming.CORR_PREFIX}{ref}",
@@ -666,6 +744,8 @@ class ArtifactStore:
             f"refs/heads/{prefix}/{ref}",
             f"refs/archive/{ref}",
             f"refs/archive/{prefix}/{ref}",
+            f"{remote}/{ref}",
+            f"{remote}/{prefix}/{ref}",
             ref,
         ]
         for sha in self.repo.resolve([f"{c}^{{commit}}" for c in candidates]):
@@ -745,7 +825,7 @@ class ArtifactStore:
                 if count < keep_last:
                     kept.add(entry["branch"])
                     per_workflow[entry["workflow_id"]] = count + 1
-        tips = self._branches(None, None, archived=False)
+        tips = self._branches(None, None, archived=False, tracking=False)
         moves: list[dict[str, Any]] = []
         for (workflow_id, task_id), tip in sorted(tips.items()):
             branch = self.branch_for(workflow_id, task_id)
@@ -918,8 +998,8 @@ class ArtifactStore:
                     f"target branch {target_branch!r} does not exist; create it first"
                 )
             now = utc_now()
-            ident = self._ident(now)
-            root = self._replace_path(tip, task_dir, subtree)
+            ident = self.ident(now)
+            root = self.replace_path(tip, task_dir, subtree)
             message = (
                 f"revert({workflow_id}/{task_id}): restore {name}\n\n"
                 f"Restores {task_dir}/ to artifact commit {commit.sha}.\n\n"
@@ -962,10 +1042,16 @@ class ArtifactStore:
             )
 
     # ------------------------------------------------------------------ push
-    def _auto_push(self, branch: str) -> tuple[bool, str | None]:
+    def _auto_push(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Push after a commit (auto_push); the result gains ``pushed``/``push_error``
+        and, when the remote kept a tag of its own, ``push_notes`` saying so."""
         from pytest_artifact_store.push import Pusher
 
-        return Pusher(self).after_commit(branch)
+        outcome = Pusher(self).after_commit(result["branch"])
+        result["pushed"], result["push_error"] = outcome.pushed, outcome.error
+        if outcome.notes:
+            result["push_notes"] = outcome.notes
+        return result
 
     def push_pending(
         self, remote: str | None = None, timeout: float | None = None
@@ -1013,6 +1099,11 @@ def _content(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def _peeled_tag(name: str) -> str:
     return f"refs/tags/{name}^{{commit}}"
+
+
+def _join_key(commit: Commit) -> tuple[str, str] | None:
+    workflow_id, _, task_id = commit.trailers.get(JOIN_TRAILER, "").partition("/")
+    return (workflow_id, task_id) if workflow_id and task_id else None
 
 
 def _tag_names(commit: Commit) -> list[str]:

@@ -62,7 +62,9 @@ def test_no_remote_or_auto_push_off_keeps_the_commit(repo, git):
     assert result["pushed"] is False and result["push_error"] == "auto_push is off"
 
 
-def test_remote_moved_by_another_clone_replays_local_versions(tmp_path, repo, remote, git):
+def test_remote_moved_by_another_clone_is_joined_and_no_version_changes(
+    tmp_path, repo, remote, git
+):
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(remote), str(other))
     theirs = version(make_store(other), "theirs", "theirs\n", prompt_hash="abcdef")
@@ -73,38 +75,57 @@ def test_remote_moved_by_another_clone_replays_local_versions(tmp_path, repo, re
     assert mine1["tags"] == ["corr_mine1", "prompt_abcdef"]  # local prompt tag: first *here*
     result = make_store(repo).push_pending()
     assert result["success"] is True and result["pushed"] == [BRANCH]
+    assert "notes" not in result  # a prompt tag the remote has is left out silently
     tip = git(remote, "rev-parse", BRANCH)
-    # remote history: theirs, then my two versions replayed in order
-    subjects = git(remote, "log", "--format=%s", f"main..{BRANCH}").splitlines()
-    assert subjects == [
-        "artifacts(wf/task_001): corr_mine2",
-        "artifacts(wf/task_001): corr_mine1",
+    # the remote's tip joins its history (first parent) and ours; nothing was rebuilt
+    assert git(remote, "rev-parse", f"{tip}^1", f"{tip}^2").split() == [
+        theirs["commit_sha"],
+        mine2["commit_sha"],
+    ]
+    assert git(remote, "log", "--format=%s", "--first-parent", f"main..{BRANCH}").splitlines() == [
+        "join(wf/task_001): versions made concurrently",
         "artifacts(wf/task_001): corr_theirs",
     ]
-    assert git(remote, "rev-parse", f"{tip}~2") == theirs["commit_sha"]
+    body = git(remote, "log", "-1", "--format=%B", tip)
+    assert "Artifact-Join: wf/task_001" in body
+    assert f"Artifact-Version: {mine2['commit_sha']}" in body
+    assert git(remote, "tag", "--points-at", tip) == ""  # a join carries no tag
+    # its task directory is the newest version's
     assert git(remote, "show", f"{tip}:Backtest/codes/task_001/strategy.py") == "mine2"
-    assert git(remote, "show", f"{tip}~1:Backtest/codes/task_001/strategy.py") == "mine1"
-    # tags travelled with the replayed commits; the remote's prompt tag was not moved
-    assert git(remote, "rev-parse", "corr_mine1^{commit}") == git(remote, "rev-parse", f"{tip}~1")
-    assert git(remote, "rev-parse", "corr_mine2^{commit}") == tip
+    # every tag on the remote names the commit commit_artifacts returned
+    assert git(remote, "rev-parse", "corr_mine1^{commit}") == mine1["commit_sha"]
+    assert git(remote, "rev-parse", "corr_mine2^{commit}") == mine2["commit_sha"]
     assert git(remote, "rev-parse", "prompt_abcdef^{commit}") == theirs["commit_sha"]
-    # local branch and never-pushed tags moved to the replayed commits
+    # locally: the branch is the join, tags unchanged, theirs fetched with its tag
     assert git(repo, "rev-parse", BRANCH) == tip
-    assert git(repo, "rev-parse", "corr_mine2^{commit}") == tip
-    assert mine2["commit_sha"] != tip
+    assert git(repo, "rev-parse", "corr_mine2^{commit}") == mine2["commit_sha"]
+    assert git(repo, "rev-parse", "prompt_abcdef^{commit}") == mine1["commit_sha"]
+    assert git(repo, "rev-parse", "corr_theirs^{commit}") == theirs["commit_sha"]
+    listed = make_store(repo).list_artifacts()
+    assert [e["correlation_id"] for e in listed] == ["corr_mine2", "corr_mine1", "corr_theirs"]
+    assert [e["commit_sha"] for e in listed] == [
+        mine2["commit_sha"],
+        mine1["commit_sha"],
+        theirs["commit_sha"],
+    ]
+    found = make_store(repo).get_artifact_by_correlation_id("theirs")
+    assert found is not None and found["tags"] == ["corr_theirs"]  # prompt_ is mine1 here
     assert git(remote, "fsck", "--strict", "--no-dangling") == ""
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
 
 
-def test_push_after_commit_replays_when_the_remote_moved(tmp_path, repo, remote, git):
+def test_push_after_commit_joins_when_the_remote_moved(tmp_path, repo, remote, git):
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(remote), str(other))
-    version(make_store(other), "theirs", "theirs\n")
+    theirs = version(make_store(other), "theirs", "theirs\n")
     result = version(make_store(repo), "mine", "mine\n")
     assert result["pushed"] is True, result["push_error"]
-    assert git(remote, "log", "--format=%s", "-2", BRANCH).splitlines() == [
-        "artifacts(wf/task_001): corr_mine",
-        "artifacts(wf/task_001): corr_theirs",
+    tip = git(remote, "rev-parse", BRANCH)
+    assert git(remote, "rev-parse", f"{tip}^1", f"{tip}^2").split() == [
+        theirs["commit_sha"],
+        result["commit_sha"],
     ]
+    assert git(remote, "rev-parse", "corr_mine^{commit}") == result["commit_sha"]
 
 
 def test_rejecting_remote_reports_gits_reason_and_keeps_the_commit(repo, remote, git):
@@ -151,5 +172,7 @@ def test_push_error_never_shows_url_credentials(repo, git):
 def test_push_pending_reports_an_unreachable_remote_per_branch(repo, git, silent_server):
     git(repo, "remote", "add", "origin", f"git://127.0.0.1:{silent_server}/repo.git")
     version(make_store(repo, auto_push=False), "c1", "v1\n")
-    with pytest.raises(ArtifactStoreError, match="timed out"):
-        make_store(repo, push_timeout=1).push_pending()
+    result = make_store(repo, push_timeout=1).push_pending()
+    assert result["success"] is False and result["pushed"] == []
+    assert "timed out after push_timeout=1 s" in result["errors"][BRANCH]
+    assert f"git://127.0.0.1:{silent_server}/repo.git" in result["errors"][BRANCH]

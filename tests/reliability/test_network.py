@@ -145,7 +145,7 @@ RACER = textwrap.dedent(
         src = clone.parent / f"{name}_{i}.py"
         src.write_text(f"{name} {i}\\n")
         r = store.commit_artifacts("wf", "t1", [src], correlation_id=f"{name}_{i}")
-        print(r["pushed"], r["push_error"], flush=True)
+        print(r["commit_sha"], r["pushed"], r["push_error"], flush=True)
     """
 )
 
@@ -166,15 +166,19 @@ def test_two_clones_pushing_the_same_task_branch_lose_nothing(tmp_path, repo, gi
         )
         for n, c in clones
     ]
+    returned = []
     for p in procs:
-        _, err = p.communicate(timeout=300)
+        out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()
-    for _, clone in clones:  # anything a racer could not deliver goes now
-        ArtifactStore(ArtifactStoreConfig(repo_path=clone)).push_pending()
+        returned += [line.split(" ", 2) for line in out.decode().splitlines()]
+    # every race was joined and retried: each commit was pushed when it was made
+    assert [r[1:] for r in returned] == [["True", "None"]] * 10
     subjects = git(bare, "log", "--format=%s", f"main..{BRANCH}").splitlines()
+    versions = [s for s in subjects if not s.startswith("join(")]
     expected = {f"artifacts(wf/t1): corr_{n}_{i}" for n, _ in clones for i in range(5)}
-    assert set(subjects) == expected and len(subjects) == 10
+    assert set(versions) == expected and len(versions) == 10
     on_branch = set(git(bare, "rev-list", f"main..{BRANCH}").splitlines())
+    assert {r[0] for r in returned} <= on_branch  # the shas returned are the pushed ones
     for n, _ in clones:
         for i in range(5):
             assert git(bare, "rev-parse", f"corr_{n}_{i}^{{commit}}") in on_branch
