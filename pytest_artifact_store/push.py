@@ -66,10 +66,15 @@ class PushOutcome:
     notes: list[str] = field(default_factory=list)
     attempts: int = 0
     joins: int = 0
+    unreachable: bool = False  # the remote never answered about our refs
 
 
 class _PushFailed(ArtifactStoreError):
     """A push step failed; push_branch turns it into ``pushed: False``."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class Pusher:
@@ -120,6 +125,8 @@ class Pusher:
                 result["up_to_date"].append(branch)
                 continue
             outcome = self.push_branch(remote, branch, timeout)
+            if outcome.unreachable:  # every other branch would fail the same way
+                raise ArtifactStoreError(str(outcome.error))
             if outcome.notes:
                 result.setdefault("notes", {})[branch] = outcome.notes
             if outcome.pushed:
@@ -198,6 +205,13 @@ class Pusher:
                         outcome.joins += self._join(remote, branch, tip, deadline)
                 elif not reasons and _TRANSIENT.search(res.stderr):
                     pass  # the connection failed; try again
+                elif not reasons:
+                    outcome.unreachable = True
+                    outcome.error = (
+                        f"cannot reach remote {remote!r}: {_push_failure(res.stderr, '')} "
+                        f"(url: {self._url(remote)})"
+                    )
+                    return outcome
                 else:
                     outcome.error = (
                         f"push of {branch} to {self._where(remote)} failed: "
@@ -216,6 +230,7 @@ class Pusher:
                     time.sleep(min(pause, deadline_left(deadline)))
         except _PushFailed as exc:
             outcome.error = str(exc)
+            outcome.unreachable = exc.unreachable
             return outcome
 
     def _push(
@@ -241,19 +256,23 @@ class Pusher:
             raise _PushFailed(
                 f"{step} to {self._where(remote)} timed out after push_timeout="
                 f"{self.config.push_timeout:g} s (the commit is kept locally; run "
-                "'artifact-store push' later)"
+                "'artifact-store push' later)",
+                unreachable=True,
             )
         return res
 
     def _where(self, remote: str) -> str:
         """``'origin' (<push URL, credentials redacted>)``."""
-        url = ""
+        url = self._url(remote)
+        return f"{remote!r} ({url})" if url else repr(remote)
+
+    def _url(self, remote: str) -> str:
+        """The URL pushes go to, credentials redacted."""
         for key in (f"remote.{remote}.pushurl", f"remote.{remote}.url"):
             res = self.repo.run(["config", "--get", key], check=False)
             if res.returncode == 0 and res.stdout.strip():
-                url = res.stdout.strip()
-                break
-        return f"{remote!r} ({redact(url)})" if url else repr(remote)
+                return redact(res.stdout.strip())
+        return ""
 
     def _fetch_source(self, remote: str) -> str:
         """Where the state around a push is read: the push URL when one is set."""
@@ -325,7 +344,11 @@ class Pusher:
                 "ls-remote", remote, ["ls-remote", "--heads", self._fetch_source(remote)], deadline
             )
             if res.returncode:
-                raise _PushFailed(f"cannot reach {self._where(remote)}: {_tail(res.stderr)}")
+                raise _PushFailed(
+                    f"cannot reach remote {remote!r}: {_tail(res.stderr)} "
+                    f"(url: {self._url(remote)})",
+                    unreachable=True,
+                )
             heads = [
                 line.split("\t", 1)[0]
                 for line in res.stdout.splitlines()

@@ -214,6 +214,7 @@ def test_show_push_state_follows_the_remote(
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
     git(history.repo, "remote", "add", "origin", str(remote))
+    git(history.repo, "push", "-q", "origin", "main")  # the base the task branches share
     assert (
         "  push           not on origin (run 'artifact-store push')\n"
         in run(capsys, "show", "v1")[1]
@@ -409,6 +410,10 @@ def remote(history: History, tmp_path: Path, git: Any) -> Path:
     path = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(path))
     git(history.repo, "remote", "add", "origin", str(path))
+    git(history.repo, "push", "-q", "origin", "main")  # the base the task branches share
+    git(history.repo, "branch", "private-work")
+    git(history.repo, "tag", "-a", "v1.0", "-m", "a release")
+    git(history.repo, "config", "push.followTags", "true")
     return path
 
 
@@ -435,7 +440,12 @@ def test_push_everything_the_remote_lacks(
         "refs/tags/corr_b1",
         f"refs/tags/prompt_{PROMPT}",
     }
-    assert "refs/heads/main" not in refs  # only artifact branches are pushed
+    # only artifact branches and their tags are pushed (main was pushed by the fixture)
+    assert {r for r in refs if r.startswith("refs/heads/")} == {
+        "refs/heads/main",
+        "refs/heads/ai/generated/momentum/rsi",
+        "refs/heads/ai/generated/momentum/breakout",
+    }
     assert run(capsys, "push") == (
         0,
         "up to date ai/generated/momentum/breakout\n"
@@ -451,6 +461,7 @@ def test_push_json_other_remote(
     backup = tmp_path / "backup.git"
     git(tmp_path, "init", "-q", "--bare", str(backup))
     git(history.repo, "remote", "add", "backup", str(backup))
+    git(history.repo, "push", "-q", "backup", "main")
     result = run_json(capsys, "push", "--remote", "backup", "--timeout", "20")
     assert result == {
         "success": True,

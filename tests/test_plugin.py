@@ -602,6 +602,7 @@ def test_pushes_to_the_remote(
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
     git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
     write_ini(pytester, repo, artifact_store_auto_push="true")
     pytester.makepyfile("def test_a(): pass\n")
     result = run(pytester)

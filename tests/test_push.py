@@ -172,7 +172,157 @@ def test_push_error_never_shows_url_credentials(repo, git):
 def test_push_pending_reports_an_unreachable_remote_per_branch(repo, git, silent_server):
     git(repo, "remote", "add", "origin", f"git://127.0.0.1:{silent_server}/repo.git")
     version(make_store(repo, auto_push=False), "c1", "v1\n")
-    result = make_store(repo, push_timeout=1).push_pending()
-    assert result["success"] is False and result["pushed"] == []
-    assert "timed out after push_timeout=1 s" in result["errors"][BRANCH]
-    assert f"git://127.0.0.1:{silent_server}/repo.git" in result["errors"][BRANCH]
+    with pytest.raises(ArtifactStoreError, match="timed out after push_timeout=1 s") as exc:
+        make_store(repo, push_timeout=1).push_pending()
+    assert f"git://127.0.0.1:{silent_server}/repo.git" in str(exc.value)
+
+
+# -- many machines (SPEC §3 base, §4 immutable versions, §6) ----------------------------
+
+
+def clone_of(tmp_path: Path, remote: Path, git, name: str) -> Path:
+    path = tmp_path / name
+    git(tmp_path, "clone", "-q", str(remote), str(path))
+    return path
+
+
+def test_base_is_the_remotes_default_branch_not_local_work(tmp_path, repo, remote, git):
+    (repo / "private.txt").write_text("not for the remote\n")
+    git(repo, "add", "private.txt")
+    git(repo, "commit", "-q", "-m", "local only")
+    local_only = git(repo, "rev-parse", "HEAD")
+    git(repo, "switch", "-q", "-c", "private-branch")
+    result = version(make_store(repo), "c1", "v1\n")
+    assert result["pushed"] is True, result["push_error"]
+    assert git(repo, "rev-parse", f"{result['commit_sha']}^") == git(
+        repo, "rev-parse", "origin/main"
+    )
+    assert git(remote, "cat-file", "-e", local_only, check=False) == ""
+    missing = __import__("subprocess").run(["git", "cat-file", "-e", local_only], cwd=remote)
+    assert missing.returncode != 0  # the unpushed commit never reached the remote
+    assert "private.txt" not in git(remote, "ls-tree", "-r", "--name-only", BRANCH)
+
+
+def test_push_refuses_to_publish_local_history_and_names_it(tmp_path, repo, remote, git):
+    (repo / "notes.txt").write_text("draft\n")
+    git(repo, "add", "notes.txt")
+    git(repo, "commit", "-q", "-m", "unscanned draft")
+    draft = git(repo, "rev-parse", "HEAD")
+    result = version(make_store(repo, base_ref="HEAD"), "c1", "v1\n")
+    assert result["pushed"] is False
+    assert f"{draft[:12]} 'unscanned draft'" in result["push_error"]
+    assert "not artifact versions" in result["push_error"] and "base_ref" in result["push_error"]
+    assert git(repo, "rev-parse", "corr_c1^{commit}") == result["commit_sha"]  # kept locally
+    assert git(remote, "for-each-ref") == git(remote, "for-each-ref", "refs/heads/main")
+    # once the remote has that history, the same branch goes
+    git(repo, "push", "-q", "origin", "main")
+    assert make_store(repo).push_pending()["pushed"] == [BRANCH]
+    assert git(remote, "rev-parse", BRANCH) == result["commit_sha"]
+
+
+def test_follow_tags_and_mirror_settings_never_widen_a_push(repo, remote, git):
+    git(repo, "tag", "-a", "v9", "-m", "unrelated release")
+    git(repo, "config", "push.followTags", "true")
+    git(repo, "config", "remote.origin.mirror", "true")
+    result = version(make_store(repo), "c1", "v1\n")
+    assert result["pushed"] is True, result["push_error"]
+    assert git(remote, "tag") == "corr_c1"
+
+
+def test_server_without_atomic_push_gets_branch_then_tags(repo, remote, git):
+    git(remote, "config", "receive.advertiseAtomic", "false")
+    result = version(make_store(repo), "c1", "v1\n", prompt_hash="abcdef12")
+    assert result["pushed"] is True, result["push_error"]
+    assert git(remote, "rev-parse", BRANCH) == result["commit_sha"]
+    assert git(remote, "rev-parse", "corr_c1^{commit}") == result["commit_sha"]
+    assert git(remote, "rev-parse", "prompt_abcdef12^{commit}") == result["commit_sha"]
+
+
+def test_a_held_server_ref_lock_is_retried(repo, remote, git):
+    """Another push holding the remote's ref lock: `[remote rejected] (cannot lock ref)`."""
+    first = version(make_store(repo), "c1", "v1\n")
+    assert first["pushed"] is True
+    lock = remote / "refs" / "heads" / (BRANCH + ".lock")
+    lock.write_text("")
+    __import__("threading").Timer(1.0, lock.unlink).start()
+    result = version(make_store(repo, push_timeout=20), "c2", "v2\n")
+    assert result["pushed"] is True, result["push_error"]
+    assert git(remote, "rev-parse", BRANCH) == result["commit_sha"]
+
+
+def test_the_same_correlation_id_on_two_machines_keeps_the_remotes_tag(tmp_path, repo, remote, git):
+    other = clone_of(tmp_path, remote, git, "other")
+    theirs = version(make_store(other), "same-run", "theirs\n")
+    mine = version(make_store(repo), "same-run", "mine\n")
+    assert mine["pushed"] is True, mine["push_error"]
+    assert mine["tags"] == ["corr_same-run"]
+    assert len(mine["push_notes"]) == 1 and "corr_same-run" in mine["push_notes"][0]
+    assert "the remote's tag stands" in mine["push_notes"][0]
+    # nothing forced or moved: the remote's tag names their commit, ours names ours
+    assert git(remote, "rev-parse", "corr_same-run^{commit}") == theirs["commit_sha"]
+    assert git(repo, "rev-parse", "corr_same-run^{commit}") == mine["commit_sha"]
+    both = git(remote, "rev-list", BRANCH).split()
+    assert mine["commit_sha"] in both and theirs["commit_sha"] in both
+
+
+def test_two_remotes_receive_identical_commit_ids(tmp_path, repo, remote, git):
+    backup = tmp_path / "backup.git"
+    git(tmp_path, "init", "-q", "--bare", str(backup))
+    other = clone_of(tmp_path, remote, git, "other")
+    version(make_store(other), "theirs", "theirs\n", prompt_hash="abcdef12")
+    version(make_store(repo), "mine1", "mine1\n", prompt_hash="abcdef12")  # joins theirs
+    version(make_store(repo), "mine2", "mine2\n")
+    git(repo, "remote", "add", "backup", str(backup))
+    git(repo, "push", "-q", "backup", "main")
+    result = make_store(repo).push_pending(remote="backup")
+    assert result["pushed"] == [BRANCH], result
+
+    def refs(bare: Path) -> dict[str, str]:
+        out = git(
+            bare, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/ai", "refs/tags"
+        )
+        return dict(line.split() for line in out.splitlines())
+
+    ours, theirs = refs(remote), refs(backup)
+    # every branch and corr_ tag is identical; a prompt_ tag marks the first version of
+    # that prompt where it was made: this clone's mine1 (the first remote kept theirs)
+    prompt = "refs/tags/prompt_abcdef12"
+    assert {k: v for k, v in ours.items() if k != prompt} == {
+        k: v for k, v in theirs.items() if k != prompt
+    }
+    assert git(backup, "rev-parse", prompt + "^{commit}") == git(
+        repo, "rev-parse", prompt + "^{commit}"
+    )
+    assert make_store(repo).push_pending(remote="backup")["up_to_date"] == [BRANCH]
+
+
+def test_a_remote_branch_forced_backwards_is_restored_not_undone(tmp_path, repo, remote, git):
+    store = make_store(repo)
+    v = [version(store, f"c{i}", f"v{i}\n") for i in range(3)]
+    assert all(r["pushed"] for r in v)
+    git(repo, "push", "-q", "--force", "origin", f"{v[0]['commit_sha']}:refs/heads/{BRANCH}")
+    late = clone_of(tmp_path, remote, git, "late")  # sees only c0 on the branch
+    from_late = version(make_store(late), "late", "late\n")
+    assert from_late["pushed"] is True
+    mine = version(store, "c3", "v3\n")
+    assert mine["pushed"] is True, mine["push_error"]
+    on_branch = set(git(remote, "rev-list", BRANCH).split())
+    for name in ("c0", "c1", "c2", "c3", "late"):
+        assert git(remote, "rev-parse", f"corr_{name}^{{commit}}") in on_branch
+    assert [r["commit_sha"] for r in v] == [
+        git(repo, "rev-parse", f"corr_c{i}^{{commit}}") for i in range(3)
+    ]
+
+
+def test_a_new_runner_sees_the_remotes_versions_and_builds_on_them(tmp_path, repo, remote, git):
+    first = version(make_store(repo), "c1", "v1\n")
+    runner = clone_of(tmp_path, remote, git, "runner")  # no local task branch
+    store = make_store(runner)
+    listed = store.list_artifacts()
+    assert [e["commit_sha"] for e in listed] == [first["commit_sha"]]
+    assert store.find_version("wf/task_001")["commit_sha"] == first["commit_sha"]
+    assert store.get_artifact_by_correlation_id("c1")["commit_sha"] == first["commit_sha"]
+    second = version(store, "c2", "v2\n")
+    assert second["pushed"] is True and second["push_error"] is None
+    assert git(runner, "rev-parse", f"{second['commit_sha']}^") == first["commit_sha"]
+    assert git(remote, "rev-parse", BRANCH) == second["commit_sha"]  # a fast-forward
