@@ -60,17 +60,22 @@ def git_daemon(base: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-# One runner of the fleet: commits `rounds` versions of its task (auto-push on) and
-# prints one JSON line per returned result, as an orchestrator would publish it.
+# One runner of the fleet: commits `rounds` versions of its task and prints one JSON line
+# per returned result, as an orchestrator would publish it. "api": auto-push inside
+# commit_artifacts, as users run it; "measure": the same push made by the Pusher after the
+# commit, to report its tries, joins and seconds (benchmarks/bench_fleet.py).
 RUNNER = textwrap.dedent(
     """
-    import hashlib, json, sys
+    import hashlib, json, sys, time
     from pathlib import Path
     from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+    from pytest_artifact_store.push import Pusher
 
-    clone, name, task, rounds = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
-    store = ArtifactStore(ArtifactStoreConfig(repo_path=clone, push_timeout=90))
-    for i in range(rounds):
+    clone, name, task, rounds, mode = sys.argv[1:6]
+    clone, measure = Path(clone), mode == "measure"
+    config = ArtifactStoreConfig(repo_path=clone, push_timeout=90, auto_push=not measure)
+    store = ArtifactStore(config)
+    for i in range(int(rounds)):
         src = clone.parent / f"{name}-out"
         src.mkdir(exist_ok=True)
         (src / "strategy.py").write_text(f"# {name} round {i}\\n")
@@ -79,9 +84,14 @@ RUNNER = textwrap.dedent(
             "wf", task, [src / "strategy.py", src / "trades.csv"],
             correlation_id=f"{name}-{i}", prompt_hash=hashlib.sha1(task.encode()).hexdigest()[:12],
         )
-        print(json.dumps({"runner": name, "task": task, "corr": f"corr_{name}-{i}",
-                          "sha": r["commit_sha"], "pushed": r["pushed"],
-                          "error": r["push_error"]}), flush=True)
+        report = {"runner": name, "task": task, "corr": f"corr_{name}-{i}",
+                  "sha": r["commit_sha"], "pushed": r["pushed"], "error": r["push_error"]}
+        if measure:
+            start = time.monotonic()
+            out = Pusher(store).push_branch("origin", r["branch"], 90)
+            report.update(pushed=out.pushed, error=out.error, attempts=out.attempts,
+                          joins=out.joins, seconds=time.monotonic() - start)
+        print(json.dumps(report), flush=True)
     """
 )
 
@@ -105,6 +115,7 @@ def run_fleet(
     *,
     kill: int = 0,
     seed: int = 0,
+    mode: str = "api",
 ) -> Fleet:
     """Clone ``url`` once per runner, start every runner at once, SIGKILL ``kill`` of
     them at random moments (mid-commit or mid-push), and wait for the rest."""
@@ -119,7 +130,7 @@ def run_fleet(
     start = time.monotonic()
     procs = {
         name: subprocess.Popen(
-            [sys.executable, "-c", RUNNER, str(clones[name]), name, task, str(rounds)],
+            [sys.executable, "-c", RUNNER, str(clones[name]), name, task, str(rounds), mode],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
