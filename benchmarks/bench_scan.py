@@ -28,15 +28,15 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from common import Timing, measure  # noqa: E402
 from corpus import bulk_corpus  # noqa: E402
 
-from pytest_artifact_store import secrets  # noqa: E402
+from pytest_artifact_store.scan import Scanner, engine, rules  # noqa: E402
 
 MB = 1_000_000
 
 
 def grep_keywords() -> list[str]:
     """The prefilter keywords plus each provider rule's leading literal."""
-    words = [k.decode() for k in secrets._KEYWORDS]
-    for provider in secrets._PROVIDERS:
+    words = [k.decode() for k in engine.KEYWORDS]
+    for provider in rules.PROVIDERS:
         m = re.match(rb"(?:[A-Za-z0-9:_-]|\\\.)+", provider.pattern)
         if m:
             words.append(m.group().replace(b"\\", b"").decode())
@@ -71,7 +71,7 @@ def run(quick: bool = False, size_mb: float | None = None) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
         path = Path(tmp) / "bulk.log"
         path.write_bytes(bulk_corpus(size, seed=1))
-        scanner = secrets.Scanner()
+        scanner = Scanner()
         findings = scanner.scan_file(path)
         ours = measure("scanner", lambda: scanner.scan_file(path), repeat)
         out.append(

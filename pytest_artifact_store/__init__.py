@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from pytest_artifact_store.errors import ArtifactStoreError, PushError, SecretDetectedError
 
 if TYPE_CHECKING:
-    from pytest_artifact_store.config import ArtifactStoreConfig
     from pytest_artifact_store.store import ArtifactStore
+    from pytest_artifact_store.store.config import ArtifactStoreConfig
 
 __all__ = [
     "ArtifactStore",
@@ -31,7 +31,7 @@ def __getattr__(name: str) -> Any:
 
         return ArtifactStore
     if name == "ArtifactStoreConfig":
-        from pytest_artifact_store.config import ArtifactStoreConfig
+        from pytest_artifact_store.store.config import ArtifactStoreConfig
 
         return ArtifactStoreConfig
     raise AttributeError(f"module 'pytest_artifact_store' has no attribute {name!r}")

@@ -8,10 +8,20 @@ contains a whole secret: secret findings carry a masked preview only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from pytest_artifact_store.secrets import Finding
+
+class Finding(Protocol):
+    """What an error needs of a scanner finding (see ``scan.findings.Finding``)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def preview(self) -> str: ...
 
 
 class ArtifactStoreError(Exception):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
-from pytest_artifact_store import store as store_module
+from pytest_artifact_store.store import commit as store_module  # where versions are stamped
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 PROMPT = "abcdef012345"

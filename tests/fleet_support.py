@@ -69,7 +69,7 @@ RUNNER = textwrap.dedent(
     import hashlib, json, sys, time
     from pathlib import Path
     from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
-    from pytest_artifact_store.push import Pusher
+    from pytest_artifact_store.remote.push import Pusher
 
     clone, name, task, rounds, mode = sys.argv[1:6]
     clone, measure = Path(clone), mode == "measure"

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from artifact_history import PROMPT, T0, History, build_history
 
-from pytest_artifact_store import cli, commands
+from pytest_artifact_store import cli
+from pytest_artifact_store.cli import commands
 
 NOW = T0 + timedelta(days=3, hours=5)  # v3 is 5 hours old, v1 3 days
 

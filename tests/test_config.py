@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_artifact_store import ArtifactStoreConfig, ArtifactStoreError
-from pytest_artifact_store.secrets import default_patterns
+from pytest_artifact_store.scan import default_patterns
 
 
 def test_defaults_are_the_seeds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ import pytest
 from conftest import GitRunner
 from corpus import MAKERS
 
-from pytest_artifact_store import githooks
 from pytest_artifact_store.cli import main as cli_main
+from pytest_artifact_store.hooks import githooks
 from pytest_artifact_store.hooks.secrets_hook import main as secrets_main
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, gitstore
-from pytest_artifact_store.gitstore import Repository
+from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+from pytest_artifact_store.git import Repository, readers
+from pytest_artifact_store.git import repository as gitrepo
 
 pytest.importorskip("pygit2", reason="pygit2 is a dependency: `pip install -e .` installs it")
 
@@ -25,7 +26,7 @@ pytest.importorskip("pygit2", reason="pygit2 is a dependency: `pip install -e .`
 @pytest.fixture
 def in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every Repository turns to the in-process reader at its first small read."""
-    monkeypatch.setattr(gitstore, "_IN_PROCESS_AFTER", 0)
+    monkeypatch.setattr(gitrepo, "_IN_PROCESS_AFTER", 0)
 
 
 @pytest.fixture
@@ -100,13 +101,13 @@ def test_answers_are_byte_for_byte_what_cat_file_says(repo, git, versions, in_pr
     names = names_for(repo, git, versions[0])
     with ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False)) as store:
         reader = store.repo._in_process_reader()
-        assert isinstance(reader, gitstore._InProcessReader)
+        assert isinstance(reader, readers.InProcessReader)
         expected = cat_file(repo, names)
         said: list[object] = []
         for name in names:
             try:
                 said.append(reader.read(name))
-            except gitstore._AskGit:  # an object it cannot find: git may have it
+            except readers.AskGit:  # an object it cannot find: git may have it
                 said.append("asked git")
         assert said == [
             ("asked git" if n == "0" * 40 else e) for n, e in zip(names, expected, strict=True)
@@ -134,7 +135,7 @@ def test_other_names_go_to_git(repo, git, versions, in_process):
         reader = store.repo._in_process_reader()
         assert reader is not None
         for name in other:
-            with pytest.raises(gitstore._AskGit):
+            with pytest.raises(readers.AskGit):
                 reader.read(name)
         mixed = [other[0], "refs/tags/corr_c1^{commit}", other[2], other[4]]
         assert store.repo.read_many(mixed) == cat_file(repo, mixed)
@@ -190,14 +191,14 @@ def test_only_a_long_lived_caller_turns_to_it(repo, versions):
     lookup); large reads always do, and do not count."""
     tag = ["refs/tags/corr_c0^{commit}"]
     with ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False)) as store:
-        for _ in range(gitstore._IN_PROCESS_AFTER):
+        for _ in range(gitrepo._IN_PROCESS_AFTER):
             assert store.repo.resolve(tag) == [versions[0]["commit_sha"]]
         assert store.repo._in_process is False  # not decided yet
-        large = [f"refs/tags/corr_c{i % 3}^{{commit}}" for i in range(gitstore._SMALL_READ + 1)]
+        large = [f"refs/tags/corr_c{i % 3}^{{commit}}" for i in range(gitrepo._SMALL_READ + 1)]
         assert store.repo.resolve(large)[:3] == [v["commit_sha"] for v in versions]
         assert store.repo._in_process is False
         assert store.repo.resolve(tag) == [versions[0]["commit_sha"]]
-        assert isinstance(store.repo._in_process, gitstore._InProcessReader)
+        assert isinstance(store.repo._in_process, readers.InProcessReader)
 
 
 def test_never_where_git_replaces_objects(repo, git, versions, in_process):
@@ -221,7 +222,7 @@ def test_lookups_give_the_same_entries_either_way(repo, git, versions, monkeypat
             ] + [store.find_version(ref) for ref in ("c1", "corr_c2", "wf/task_1", "HEAD")]
 
     by_git = lookups()
-    monkeypatch.setattr(gitstore, "_IN_PROCESS_AFTER", 0)
+    monkeypatch.setattr(gitrepo, "_IN_PROCESS_AFTER", 0)
     assert lookups() == by_git
     assert [e["commit_sha"] for e in by_git[:3]] == [v["commit_sha"] for v in versions]
     for entry in by_git[:3]:  # the store's tags git says point at the version

@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, gitstore
-from pytest_artifact_store.gitstore import JsonCache
+from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+from pytest_artifact_store.git import JsonCache
+from pytest_artifact_store.git import cache as gitcache
+from pytest_artifact_store.git import repository as gitrepo
+from pytest_artifact_store.git.objects import Commit
 
 
 def make_store(repo: Path) -> ArtifactStore:
@@ -139,8 +142,8 @@ def test_damaged_and_foreign_lines_are_skipped(store, repo):
     assert {json.loads(line)[0][0] for line in good} <= set(loaded)
     assert "a" * 40 + ":x" not in loaded and "HEAD:Backtest/codes/t0/metadata.json" not in loaded
     # commit entries of the wrong shape load, but a walk takes them for missing
-    assert gitstore._commit_from_facts("b" * 40, loaded["b" * 40]) is None
-    assert gitstore._commit_from_facts("c" * 40, loaded["c" * 40]) is None
+    assert gitcache.commit_from_facts("b" * 40, loaded["b" * 40]) is None
+    assert gitcache.commit_from_facts("c" * 40, loaded["c" * 40]) is None
 
 
 def test_listing_works_when_the_cache_cannot_be_written(store, repo):
@@ -188,7 +191,7 @@ def test_concurrent_writers_leave_only_whole_lines(tmp_path):
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from pytest_artifact_store.gitstore import JsonCache\n"
+        "from pytest_artifact_store.git import JsonCache\n"
         "c = JsonCache(Path(sys.argv[1]))\n"
         "w = int(sys.argv[2])\n"
         "for batch in range(40):\n"
@@ -269,20 +272,20 @@ def test_no_cache_where_git_replaces_objects(store, repo, git):
 
 
 def test_git_log_takes_over_when_much_of_the_history_is_not_cached(store, repo, git, monkeypatch):
-    monkeypatch.setattr(gitstore, "_WALK_READS", 1)
+    monkeypatch.setattr(gitrepo, "_WALK_READS", 1)
     expected = fresh_listing(repo)
     store.list_artifacts(limit=None)
     full = dict(cache_lines(repo, "commit"))
     tips = {git(repo, "rev-parse", f"ai/generated/wf/{t}") for t in ("t0", "t1")}
     rewrite_cache(repo, cache_lines(repo) + [[sha, full[sha]] for sha in tips])
     walks: list[list[str]] = []
-    real_walk = gitstore.Repository.walk
+    real_walk = gitrepo.Repository.walk
 
-    def spy(self: gitstore.Repository, starts: list[str]) -> Iterator[gitstore.Commit]:
+    def spy(self: gitrepo.Repository, starts: list[str]) -> Iterator[Commit]:
         walks.append(list(starts))
         return real_walk(self, starts)
 
-    monkeypatch.setattr(gitstore.Repository, "walk", spy)
+    monkeypatch.setattr(gitrepo.Repository, "walk", spy)
     assert store.list_artifacts(limit=None) == expected
     # the tips came from the cache, two parents were read with cat-file, and then
     # git log walked on from what was left to visit

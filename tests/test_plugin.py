@@ -723,8 +723,8 @@ INERT_CONFTEST = """
     import sys
 
     def pytest_sessionfinish(session):
-        heavy = ("git", "pytest_artifact_store.store", "pytest_artifact_store.gitstore",
-                 "pytest_artifact_store.session")
+        heavy = ("git", "pytest_artifact_store.store", "pytest_artifact_store.git",
+                 "pytest_artifact_store.pytest_plugin.session")
         print("\\nHEAVY-MODULES:", [m for m in heavy if m in sys.modules])
         print("PLUGIN:", session.config.pluginmanager.hasplugin("artifact_store"),
               session.config.pluginmanager.hasplugin("artifact_store_session"))
@@ -749,7 +749,7 @@ def test_plugin_loads_git_only_when_enabled(pytester: pytest.Pytester, repo: Pat
         [
             # GitPython is never imported: the store speaks git plumbing itself
             "HEAVY-MODULES: ['pytest_artifact_store.store', "
-            "'pytest_artifact_store.gitstore', 'pytest_artifact_store.session']",
+            "'pytest_artifact_store.git', 'pytest_artifact_store.pytest_plugin.session']",
             "PLUGIN: True True",
         ]
     )

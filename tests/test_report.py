@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from artifact_history import History, build_history, equity_csv
 
-from pytest_artifact_store.report import PALETTE, build_report
+from pytest_artifact_store.cli.report import PALETTE, build_report
 
 
 @pytest.fixture

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from corpus import MAKERS, Secret, generate_corpus, score
 
-from pytest_artifact_store import secrets
 from pytest_artifact_store.cli import main as cli_main
 from pytest_artifact_store.errors import ArtifactStoreError, SecretDetectedError
-from pytest_artifact_store.secrets import Finding, Scanner, default_patterns, mask
+from pytest_artifact_store.scan import Finding, Scanner, default_patterns, engine, mask
 
 RNG = random.Random(20251107)
 
@@ -293,7 +292,7 @@ def test_pure_python_prefilter_finds_the_same(
 ) -> None:
     truth = generate_corpus(tmp_path, seed=99, tasks=2, rows=100)
     fast = list(Scanner().scan_paths([tmp_path]))
-    monkeypatch.setattr(secrets, "_automaton", lambda: None)
+    monkeypatch.setattr(engine, "_automaton", lambda: None)
     slow = list(Scanner().scan_paths([tmp_path]))
     assert fast == slow
     assert len(fast) >= len(truth) * 0.97
@@ -379,7 +378,7 @@ _JWT_IO = (
     ],
 )
 def test_seed_family_literals_and_famous_samples_are_reported(line: str) -> None:
-    findings = secrets.Scanner().scan_bytes((line + "\n").encode(), "strategy.py")
+    findings = Scanner().scan_bytes((line + "\n").encode(), "strategy.py")
     assert [f.line for f in findings] == [1]
 
 
@@ -395,4 +394,4 @@ def test_seed_family_literals_and_famous_samples_are_reported(line: str) -> None
     ],
 )
 def test_placeholder_words_and_names_are_not_reported(line: str) -> None:
-    assert secrets.Scanner().scan_bytes((line + "\n").encode(), "strategy.py") == []
+    assert Scanner().scan_bytes((line + "\n").encode(), "strategy.py") == []

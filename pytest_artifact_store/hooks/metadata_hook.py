@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from pytest_artifact_store import githooks
 from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.hooks import githooks
 from pytest_artifact_store.metadata import check_metadata_blob, check_metadata_file
 
 DEFAULT_NAME = "metadata.json"

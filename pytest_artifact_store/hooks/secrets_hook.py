@@ -14,9 +14,9 @@ import argparse
 import sys
 from collections.abc import Iterable, Sequence
 
-from pytest_artifact_store import githooks
 from pytest_artifact_store.errors import ArtifactStoreError
-from pytest_artifact_store.secrets import Finding, Scanner
+from pytest_artifact_store.hooks import githooks
+from pytest_artifact_store.scan import Finding, Scanner
 
 
 def build_scanner(patterns: Sequence[str] | None, extra: Sequence[str]) -> Scanner:

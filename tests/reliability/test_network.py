@@ -4,7 +4,6 @@ and two clones racing to the same task branch (SPEC §6)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -13,16 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fleet_support import free_port, git_daemon
 
 from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
 
 BRANCH = "ai/generated/wf/t1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -32,35 +26,8 @@ def daemon(tmp_path: Path, git, repo: Path) -> Iterator[tuple[str, Path]]:
     base.mkdir()
     bare = base / "remote.git"
     git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            f"--base-path={base}",
-            "--export-all",
-            "--enable=receive-pack",
-            str(base),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:  # pragma: no cover - environment problem
-        proc.kill()
-        pytest.fail("git daemon did not start")
-    yield f"git://127.0.0.1:{port}/remote.git", bare
-    proc.terminate()
-    proc.wait(timeout=10)
+    with git_daemon(base) as prefix:
+        yield f"{prefix}/remote.git", bare
 
 
 def commit(repo: Path, corr: str, **kw: object) -> dict:

@@ -1,7 +1,7 @@
 """``artifact-store`` sub-commands over the library: list, show, diff, revert, push, gc, report.
 
 Each command parses, makes one library call (:mod:`~pytest_artifact_store.store`,
-:mod:`~pytest_artifact_store.compare`, :mod:`~pytest_artifact_store.report`) and
+:mod:`~pytest_artifact_store.cli.compare`, :mod:`~pytest_artifact_store.cli.report`) and
 prints. ``--json`` prints exactly one JSON document. Failures raise
 :class:`ArtifactStoreError`, which ``cli.main`` prints as one line (exit 1).
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_artifact_store import naming
+from pytest_artifact_store.cli.report import KEY_METRICS
 from pytest_artifact_store.errors import ArtifactStoreError
-from pytest_artifact_store.report import KEY_METRICS
 from pytest_artifact_store.timestamps import parse_utc, utc_now
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _number(kind: type[int] | type[float], low: float, inclusive: bool = True) -
 
 @_arg_type
 def _rule(text: str) -> Any:
-    from pytest_artifact_store.compare import parse_rule
+    from pytest_artifact_store.cli.compare import parse_rule
 
     return parse_rule(text)
 
@@ -154,7 +154,7 @@ def fmt_age(stamp: object, now: datetime | None = None) -> str:
 
 def key_metrics(entry: Mapping[str, Any], count: int = LIST_METRICS) -> str:
     """``name=value`` for the entry's most telling metrics (net pnl, sharpe, drawdown ...)."""
-    from pytest_artifact_store.compare import numeric_metrics
+    from pytest_artifact_store.cli.compare import numeric_metrics
 
     metrics = numeric_metrics(entry.get("test_metrics"))
     names = [m for m in KEY_METRICS if m in metrics]
@@ -216,7 +216,7 @@ def _filtered(args: argparse.Namespace) -> bool:
 # ---------------------------------------------------------------- show
 def describe(store: ArtifactStore, ref: str) -> tuple[dict[str, Any], dict[str, int], bool | None]:
     """The §2 entry of the version ``ref`` names, its file sizes and its push state."""
-    from pytest_artifact_store.compare import resolve
+    from pytest_artifact_store.cli.compare import resolve
 
     entry = resolve(store, ref)  # find_version marks versions only an archive holds
     return entry, store.version_files(entry), store.push_state(entry)
@@ -318,7 +318,7 @@ def _rel(value: object) -> str:
 
 
 def format_diff(diff: Mapping[str, Any]) -> list[str]:
-    """The text form of :func:`~pytest_artifact_store.compare.diff_versions`."""
+    """The text form of :func:`~pytest_artifact_store.cli.compare.diff_versions`."""
     sides = [
         [
             side,
@@ -382,7 +382,7 @@ def format_diff(diff: Mapping[str, Any]) -> list[str]:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from pytest_artifact_store.compare import check_rules, diff_versions
+    from pytest_artifact_store.cli.compare import check_rules, diff_versions
 
     with _open(args) as store:
         diff = diff_versions(store, args.a, args.b)
@@ -465,7 +465,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
-    from pytest_artifact_store.report import build_report
+    from pytest_artifact_store.cli.report import build_report
 
     with _open(args) as store:
         report = build_report(store, args.workflow, archived=args.archived)

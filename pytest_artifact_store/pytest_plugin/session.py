@@ -27,12 +27,16 @@ from typing import Any
 
 import pytest
 
-from pytest_artifact_store import settings as settings_mod
-from pytest_artifact_store.config import ArtifactStoreConfig
 from pytest_artifact_store.errors import ArtifactStoreError
-from pytest_artifact_store.recorder import REPORT_NAME, ArtifactRecorder
-from pytest_artifact_store.settings import Settings, Value
+from pytest_artifact_store.pytest_plugin import settings as settings_mod
+from pytest_artifact_store.pytest_plugin.recorder import (
+    REPORT_NAME,
+    WORKER_OUTPUT_KEY,
+    ArtifactRecorder,
+)
+from pytest_artifact_store.pytest_plugin.settings import Settings, Value
 from pytest_artifact_store.store import ArtifactStore
+from pytest_artifact_store.store.config import ArtifactStoreConfig
 from pytest_artifact_store.timestamps import format_utc
 
 PLUGIN_NAME = "artifact_store_session"
@@ -97,7 +101,6 @@ class XdistHooks:
         self.recorder = recorder
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        from pytest_artifact_store.plugin import WORKER_OUTPUT_KEY
 
         wire = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
         if wire:

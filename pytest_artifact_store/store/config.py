@@ -21,7 +21,7 @@ MIB = 1024 * 1024
 
 def default_patterns() -> list[str]:
     """The scanner's built-in rules (imported on first use: compiling them is not free)."""
-    from pytest_artifact_store.secrets import default_patterns as builtin
+    from pytest_artifact_store.scan import default_patterns as builtin
 
     return builtin()
 

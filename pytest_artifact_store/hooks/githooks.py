@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from pytest_artifact_store import gitstore
+from pytest_artifact_store import git
 from pytest_artifact_store.errors import ArtifactStoreError
 
 __all__ = [
@@ -59,13 +59,13 @@ class Blob:
 
 def git_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for git calls made from a hook (GIT_INDEX_FILE kept)."""
-    return gitstore.git_env(environ, keep_index=True)
+    return git.git_env(environ, keep_index=True)
 
 
 def _git(
     args: Sequence[str], cwd: str | os.PathLike[str] | None, stdin: bytes | None = None
 ) -> bytes:
-    return gitstore.run_git(args, cwd=cwd, input=stdin, keep_index=True).raw
+    return git.run_git(args, cwd=cwd, input=stdin, keep_index=True).raw
 
 
 def staged_blobs(repo: str | os.PathLike[str] | None = None) -> list[Blob]:

@@ -1,7 +1,7 @@
 """``artifact-store`` sub-commands for the checks: scan, check-metadata, install-hooks.
 
-Thin faces over :mod:`~pytest_artifact_store.secrets`, :mod:`~pytest_artifact_store.metadata`
-and :mod:`~pytest_artifact_store.githooks`; exit 0 clean, 1 findings, 2 usage.
+Thin faces over :mod:`~pytest_artifact_store.scan`, :mod:`~pytest_artifact_store.metadata`
+and :mod:`~pytest_artifact_store.hooks.githooks`; exit 0 clean, 1 findings, 2 usage.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from pytest_artifact_store.secrets import Scanner, iter_files
+    from pytest_artifact_store.scan import Scanner, iter_files
 
     missing = [p for p in args.paths if not os.path.exists(p)]
     if missing:
@@ -113,7 +113,7 @@ def cmd_check_metadata(args: argparse.Namespace) -> int:
 
 
 def cmd_install_hooks(args: argparse.Namespace) -> int:
-    from pytest_artifact_store import githooks
+    from pytest_artifact_store.hooks import githooks
 
     repo = args.hook_repo or args.repo or os.getcwd()
     if not os.path.isdir(repo):

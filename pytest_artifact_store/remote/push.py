@@ -21,13 +21,25 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from pytest_artifact_store.errors import ArtifactStoreError
-from pytest_artifact_store.gitstore import Commit, GitResult, deadline_left, last_lines, redact
+from pytest_artifact_store.git import (
+    Commit,
+    GitResult,
+    Repository,
+    deadline_left,
+    last_lines,
+    redact,
+)
 from pytest_artifact_store.naming import PROMPT_PREFIX
-from pytest_artifact_store.store import JOIN_TRAILER, JOIN_VERSION_TRAILER, ArtifactStore
 from pytest_artifact_store.timestamps import utc_now
+
+# A join commit (SPEC §6) names its task and the version its task directory holds; it
+# carries no Workflow-Id/Task-Id trailers, so it is never taken for a version.
+JOIN_TRAILER = "Artifact-Join"
+JOIN_VERSION_TRAILER = "Artifact-Version"
 
 # A lost race, as git's --porcelain push output words it: the branch moved under us
 # (client side), or the server's ref transaction lost to a concurrent push.
@@ -69,6 +81,38 @@ class PushOutcome:
     unreachable: bool = False  # the remote never answered about our refs
 
 
+class PushSettings(Protocol):
+    """The configuration a push reads (``ArtifactStoreConfig`` has it)."""
+
+    @property
+    def auto_push(self) -> bool: ...
+    @property
+    def remote_name(self) -> str: ...
+    @property
+    def push_timeout(self) -> float: ...
+    @property
+    def branch_prefix(self) -> str: ...
+    @property
+    def sign_commits(self) -> bool: ...
+
+
+class VersionFacts(Protocol):
+    """What a push needs of the store: its repository and settings, and what it knows of
+    versions (which commits are versions or joins of a task, their tags and order)."""
+
+    @property
+    def repo(self) -> Repository: ...
+    @property
+    def config(self) -> PushSettings: ...
+    def task_dir(self, task_id: str) -> str: ...
+    def ident(self, ts: datetime) -> bytes: ...
+    def replace_path(self, commit: str | None, path: str, tree_sha: str) -> str: ...
+    def is_artifact_commit(self, commit: Commit, workflow_id: str, task_id: str) -> bool: ...
+    def held_version(self, commit: Commit, workflow_id: str, task_id: str) -> str | None: ...
+    def version_order(self, sha: str, task_id: str) -> tuple[str, str]: ...
+    def tag_names(self, commit: Commit) -> list[str]: ...
+
+
 class _PushFailed(ArtifactStoreError):
     """A push step failed; push_branch turns it into ``pushed: False``."""
 
@@ -80,7 +124,7 @@ class _PushFailed(ArtifactStoreError):
 class Pusher:
     """Pushes a store's artifact branches and tags to one of its remotes."""
 
-    def __init__(self, store: ArtifactStore) -> None:
+    def __init__(self, store: VersionFacts) -> None:
         self.store = store
         self.repo = store.repo
         self.config = store.config

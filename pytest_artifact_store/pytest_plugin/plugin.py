@@ -1,6 +1,6 @@
 """pytest hook implementations of pytest-artifact-store (the ``artifact_store`` plugin).
 
-Inert unless ``--artifact-store`` is given: then :mod:`pytest_artifact_store.session`
+Inert unless ``--artifact-store`` is given: then :mod:`pytest_artifact_store.pytest_plugin.session`
 (and with it GitPython) is imported, the settings are validated and the repository is
 opened before any test runs. ``-p no:artifact_store`` removes the plugin.
 """
@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from pytest_artifact_store import hookspecs, settings
-from pytest_artifact_store.recorder import ArtifactRecorder
+from pytest_artifact_store.pytest_plugin import hookspecs, settings
+from pytest_artifact_store.pytest_plugin.recorder import WORKER_OUTPUT_KEY, ArtifactRecorder
 
 RECORDER = pytest.StashKey[ArtifactRecorder]()
-WORKER_OUTPUT_KEY = "artifact_store"
 
 
 def _enabled(config: pytest.Config) -> bool:
@@ -40,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.getoption("help", default=False) or config.getoption("version", default=False):
         return
-    from pytest_artifact_store.session import start
+    from pytest_artifact_store.pytest_plugin.session import start
 
     start(config, config.stash[RECORDER])
 

@@ -21,6 +21,8 @@ from pytest_artifact_store.errors import ArtifactStoreError
 RESERVED_METADATA = frozenset({"test_metrics", "test_status"})
 REPORT_NAME = "test_report.json"
 
+WORKER_OUTPUT_KEY = "artifact_store"  # config.workeroutput key: a worker's files and metrics
+
 
 def _check_json(what: str, value: object) -> None:
     try:

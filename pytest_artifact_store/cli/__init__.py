@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pytest_artifact_store import commands, scan_commands
+from pytest_artifact_store.cli import commands, scan_commands
 from pytest_artifact_store.errors import ArtifactStoreError
 
 Command = Callable[[argparse.Namespace], int]

@@ -48,7 +48,7 @@ _TIMESTAMP = re.compile(
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
     """The packaged JSON Schema (draft 2020-12) for metadata.json."""
-    resource = resources.files("pytest_artifact_store") / "schema" / SCHEMA_FILE
+    resource = resources.files("pytest_artifact_store.metadata") / "schema" / SCHEMA_FILE
     text = resource.read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema

@@ -1,0 +1,518 @@
+"""The repository: discovery, object writes (loose objects hashed and zlib-compressed
+in process, as git writes them), reads through the readers, ref transactions, and
+history walks (``git log``, or the listing cache).
+
+Nothing here touches the work tree, the index or HEAD (revert's work-tree follow-up
+is the one documented exception and runs only on a clean directory). Every git
+failure becomes an :class:`ArtifactStoreError` that says which command failed and why.
+GitPython is imported only on demand (``Repository.gitpython``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import heapq
+import itertools
+import os
+import subprocess
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.git.cache import (
+    CacheValue,
+    JsonCache,
+    commit_from_facts,
+    commit_from_log,
+    walk_facts,
+)
+from pytest_artifact_store.git.objects import MODE_TREE, Commit, TreeEntry, blob_json, parse_commit
+from pytest_artifact_store.git.process import GitResult, git_env, last_lines, run_git, widen_pipe
+from pytest_artifact_store.git.readers import CHUNK, AskGit, CatFile, InProcessReader
+from pytest_artifact_store.git.refs import RefUpdater
+from pytest_artifact_store.git.signing import Signer
+
+_WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
+
+
+# Small reads (a lookup is two) are answered in this process by libgit2 once a
+# Repository has made this many: a round trip to the long-lived cat-file costs 12-130 us
+# here (more when the scheduler puts git on another CPU than the caller), importing
+# pygit2 ~90 ms, so only a long-lived caller (a service, a benchmark) gains from it.
+_IN_PROCESS_AFTER = 16  # the plugin's commit makes 3, `artifact-store diff` 12
+
+
+_SMALL_READ = 8  # names in one read; more go to cat-file, which pipelines them
+
+
+class Repository:
+    """A git repository opened for plumbing-level reads and writes."""
+
+    def __init__(self, path: Path) -> None:
+        if not Path(path).is_dir():
+            raise ArtifactStoreError(
+                f"repo_path {str(path)!r} does not exist or is not a directory; point "
+                "repo_path (artifact-store --repo, artifact_store_repo) at a git repository"
+            )
+        # One rev-parse finds everything (a work tree, a subdirectory of one, a linked
+        # worktree or a bare repository); --show-toplevel comes last because a bare
+        # repository has none, and git stops there with an error.
+        found = self.run(
+            [
+                "rev-parse",
+                "--path-format=absolute",
+                "--git-dir",
+                "--git-common-dir",
+                "--is-bare-repository",
+                "--show-object-format",
+                "--show-toplevel",
+            ],
+            check=False,
+            cwd=Path(path),
+        )
+        lines = found.stdout.splitlines()
+        if len(lines) < 4 or (found.returncode and lines[2] != "true"):
+            if "not a git repository" in found.stderr:
+                raise ArtifactStoreError(
+                    f"{str(path)!r} is not a git repository; run 'git init' there, or point "
+                    "repo_path (artifact-store --repo, artifact_store_repo) at a repository"
+                )
+            raise ArtifactStoreError(
+                f"cannot open git repository at {str(path)!r}: {last_lines(found.stderr)}"
+            )
+        self.git_dir, self.common_dir = Path(lines[0]), Path(lines[1])
+        self.bare = lines[2] == "true"
+        self.work_tree: Path | None = None if self.bare else Path(lines[4])
+        self.cwd = self.work_tree or self.git_dir
+        self.objects_dir = self.common_dir / "objects"
+        fmt = lines[3]
+        if fmt not in ("sha1", "sha256"):
+            raise ArtifactStoreError(f"unsupported object format {fmt!r} in {self.git_dir}")
+        self.hash_name = fmt
+        self.null_sha = "0" * (40 if fmt == "sha1" else 64)
+        self._cat = CatFile(self.cwd)
+        self._updater = RefUpdater(self.cwd)
+        self._cache: JsonCache | bool | None = False  # False: not decided yet
+        self._in_process: InProcessReader | bool | None = False  # None: not usable
+        self._small_reads = 0
+
+    def close(self) -> None:
+        self._cat.close()
+        self._updater.close()
+
+    def gitpython(self) -> Any:
+        """A GitPython ``Repo`` on this repository, for what the store does not do.
+
+        Imported on demand: the store's own operations never need it, and importing
+        GitPython costs more than a whole commit."""
+        import git
+
+        return git.Repo(self.work_tree or self.git_dir)
+
+    # ------------------------------------------------------------------ commands
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        check: bool = True,
+        cwd: Path | None = None,
+    ) -> GitResult:
+        return run_git(args, cwd=cwd or self.cwd, input=input, timeout=timeout, check=check)
+
+    # ------------------------------------------------------------------ reading
+    def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        """(object id, type, content) of each name as ``git cat-file --batch`` gives
+        them, or None where git would say it is missing."""
+        reader = self._in_process_reader() if len(names) <= _SMALL_READ else None
+        if reader is None:
+            return self._cat.read_many(names)
+        out: list[tuple[str, str, bytes] | None] = []
+        asked = []
+        for name in names:
+            try:
+                out.append(reader.read(name))
+            except AskGit:
+                asked.append(len(out))
+                out.append(None)
+        for i, answer in zip(asked, self._cat.read_many([names[i] for i in asked]), strict=True):
+            out[i] = answer
+        return out
+
+    def _in_process_reader(self) -> InProcessReader | None:
+        if self._in_process is False:
+            self._small_reads += 1
+            if self._small_reads <= _IN_PROCESS_AFTER:
+                return None
+            self._in_process = None
+            # cache() is None exactly where replace refs or grafts make git show some
+            # objects other than as stored: libgit2 would show them as stored
+            if self.hash_name == "sha1" and self.cache() is not None:
+                # pygit2 missing or too old, a repository libgit2 cannot open (an
+                # extension it does not know): every read stays with git
+                with contextlib.suppress(Exception):
+                    self._in_process = InProcessReader(self.git_dir)
+        return self._in_process if isinstance(self._in_process, InProcessReader) else None
+
+    def read_json_many(
+        self,
+        names: Sequence[str],
+        cached: Mapping[str, dict[str, Any] | None] | None = None,
+    ) -> list[dict[str, Any] | None]:
+        """The JSON object stored in each named blob; None where the name is missing,
+        is not a blob, or does not hold a JSON object.
+
+        Many ``<commit id>:<path>`` names are answered from :class:`JsonCache`
+        (``cached``: its contents, loaded beforehand by the caller) and only the
+        rest are read from git, then added to the cache."""
+        # A few names (a lookup, a commit's idempotency check): straight to git.
+        large = cached is not None or len(names) >= JsonCache.MIN_NAMES
+        cache = self.cache() if large else None
+        if cache is None:
+            cached = None
+        elif cached is None:
+            cached = cache.load(len(names) * JsonCache.BYTES_PER_NAME)
+        out: list[dict[str, Any] | None] = []
+        missing: list[int] = []
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if cached is not None and name in cached and name not in seen:
+                out.append(cached[name])
+                seen.add(name)  # a repeated name gets its own object below
+            else:
+                out.append(None)
+                missing.append(i)
+        if not missing:
+            return out
+        learned: list[tuple[str, CacheValue]] = []
+        for i, found in zip(missing, self.read_many([names[i] for i in missing]), strict=True):
+            value = blob_json(found)
+            out[i] = value
+            if found is not None and JsonCache.cacheable(names[i]):
+                # Text json.loads read as UTF-8 (no NUL, no BOM) is kept as it is:
+                # cheaper than encoding the object again.
+                plain = value is not None and b"\0" not in found[2] and found[2][:1] != b"\xef"
+                learned.append((names[i], found[2] if plain else value))
+        if cache is not None and cached is not None and learned:
+            cache.add(learned)
+        return out
+
+    def cache(self) -> JsonCache | None:
+        """The repository's :class:`JsonCache`, or None where reads are not a function
+        of the object id alone: with replace refs or grafts, git shows some objects
+        other than as stored, and what it showed could change."""
+        if self._cache is False:
+            self._cache = (
+                None
+                if self._replaces_objects()
+                else JsonCache(self.common_dir / "artifact-store" / "json-cache")
+            )
+        return self._cache if isinstance(self._cache, JsonCache) else None
+
+    def _replaces_objects(self) -> bool:
+        common = self.common_dir
+        if (common / "info" / "grafts").exists():
+            return True
+        if (common / "reftable").is_dir():  # no files to look at: ask git
+            return bool(self.for_each_ref(["refs/replace/"], "%(refname)"))
+        with contextlib.suppress(OSError):
+            if any((common / "refs" / "replace").iterdir()):
+                return True
+        try:
+            return b" refs/replace/" in (common / "packed-refs").read_bytes()
+        except OSError:
+            return False
+
+    def resolve(self, names: Sequence[str]) -> list[str | None]:
+        """Object ids of revision names (refs, ``rev^{commit}``, ``rev:path``), or None."""
+        return [r[0] if r else None for r in self.read_many(names)]
+
+    def read_commit(self, name: str) -> Commit | None:
+        found = self.read_many([name + "^{commit}"])[0]
+        if found is None:
+            return None
+        return parse_commit(found[0], found[2])
+
+    def read_commits(self, shas: Sequence[str]) -> list[Commit]:
+        out = []
+        for name, found in zip(shas, self.read_many(list(shas)), strict=True):
+            if found is None or found[1] != "commit":
+                raise ArtifactStoreError(f"commit {name} is missing from the object database")
+            out.append(parse_commit(found[0], found[2]))
+        return out
+
+    def parse_tree(self, data: bytes) -> list[TreeEntry]:
+        size = 20 if self.hash_name == "sha1" else 32
+        entries = []
+        pos = 0
+        while pos < len(data):
+            space = data.index(b" ", pos)
+            nul = data.index(b"\0", space)
+            entries.append(
+                TreeEntry(data[pos:space], data[space + 1 : nul], data[nul + 1 : nul + 1 + size])
+            )
+            pos = nul + 1 + size
+        return entries
+
+    def read_trees(self, names: Sequence[str]) -> list[list[TreeEntry] | None]:
+        out: list[list[TreeEntry] | None] = []
+        for found in self.read_many(names):
+            out.append(self.parse_tree(found[2]) if found and found[1] == "tree" else None)
+        return out
+
+    def ls_tree_blobs(self, tree_name: str) -> dict[str, str]:
+        """{relative path: blob sha} of every file under a tree (recursively)."""
+        result: dict[str, str] = {}
+        pending = [("", tree_name)]
+        while pending:
+            names = [name for _, name in pending]
+            prefixes = [prefix for prefix, _ in pending]
+            pending = []
+            for prefix, entries in zip(prefixes, self.read_trees(names), strict=True):
+                for e in entries or []:
+                    path = prefix + e.name.decode("utf-8", "surrogateescape")
+                    if e.mode == MODE_TREE:
+                        pending.append((path + "/", e.sha.hex()))
+                    else:
+                        result[path] = e.sha.hex()
+        return result
+
+    # ------------------------------------------------------------------ writing
+    def _object_path(self, hexsha: str) -> Path:
+        return self.objects_dir / hexsha[:2] / hexsha[2:]
+
+    def hash_object(self, kind: bytes, data: bytes | memoryview) -> str:
+        h = hashlib.new(self.hash_name)
+        h.update(b"%s %d\0" % (kind, len(data)))
+        h.update(data)
+        return h.hexdigest()
+
+    def write_object(self, kind: bytes, data: bytes | memoryview, hexsha: str | None = None) -> str:
+        """Write a loose object (zlib level 1, temp file + rename, like git)."""
+        hexsha = hexsha or self.hash_object(kind, data)
+        final = self._object_path(hexsha)
+        if final.exists():
+            return hexsha
+        final.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=final.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                comp = zlib.compressobj(1)
+                fh.write(comp.compress(b"%s %d\0" % (kind, len(data))))
+                view = memoryview(data)
+                for start in range(0, len(view), CHUNK):
+                    fh.write(comp.compress(view[start : start + CHUNK]))
+                fh.write(comp.flush())
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return hexsha
+
+    def tree_bytes(self, entries: Iterable[TreeEntry]) -> bytes:
+        def key(e: TreeEntry) -> bytes:
+            return e.name + b"/" if e.mode == MODE_TREE else e.name
+
+        return b"".join(e.mode + b" " + e.name + b"\0" + e.sha for e in sorted(entries, key=key))
+
+    def write_tree(self, entries: Iterable[TreeEntry]) -> str:
+        return self.write_object(b"tree", self.tree_bytes(entries))
+
+    def sign(self, payload: bytes) -> bytes:
+        """A detached signature of ``payload`` with the user's git signing setup."""
+        return Signer(self.cwd).sign(payload)
+
+    def write_commit(
+        self,
+        tree: str,
+        parents: Sequence[str],
+        author: bytes,
+        committer: bytes,
+        message: bytes,
+        *,
+        sign: bool = False,
+    ) -> str:
+        head = b"tree %s\n" % tree.encode()
+        head += b"".join(b"parent %s\n" % p.encode() for p in parents)
+        head += b"author %s\ncommitter %s\n" % (author, committer)
+        body = b"\n" + message
+        if sign:
+            sig = self.sign(head + body).rstrip(b"\n")
+            head += b"gpgsig " + sig.replace(b"\n", b"\n ") + b"\n"
+        return self.write_object(b"commit", head + body)
+
+    def write_tag(
+        self, target: str, name: str, tagger: bytes, message: bytes, *, sign: bool = False
+    ) -> str:
+        data = b"object %s\ntype commit\ntag %s\ntagger %s\n\n%s" % (
+            target.encode(),
+            name.encode(),
+            tagger,
+            message,
+        )
+        if sign:
+            data += self.sign(data)
+        return self.write_object(b"tag", data)
+
+    # ------------------------------------------------------------------ refs
+    def transaction(
+        self, updates: Sequence[tuple[str, str, str | None]], reflog: str
+    ) -> str | None:
+        """Apply (ref, new, old) updates atomically; old None = must not exist.
+
+        Returns None on success, git's error text when the transaction was refused
+        (a ref moved, already exists, or is locked) -- nothing is changed then.
+        """
+        lines = ["start"]
+        for ref, new, old in updates:
+            if old is None:
+                lines.append(f"create {ref} {new}")
+            else:
+                lines.append(f"update {ref} {new} {old}")
+        lines += ["prepare", "commit"]
+        return self._updater.run(lines, reflog)
+
+    def for_each_ref(self, patterns: Sequence[str], fmt: str) -> list[str]:
+        if not patterns:
+            return []
+        out = self.run(["for-each-ref", f"--format={fmt}", *patterns]).stdout
+        return [line for line in out.split("\n") if line]
+
+    def is_ancestor(self, maybe_ancestor: str, commit: str) -> bool:
+        """Whether ``maybe_ancestor`` exists here and is reachable from ``commit``."""
+        if self.resolve([f"{maybe_ancestor}^{{commit}}"])[0] is None:
+            return False
+        res = self.run(["merge-base", "--is-ancestor", maybe_ancestor, commit], check=False)
+        return res.returncode == 0
+
+    def remote_exists(self, remote: str) -> bool:
+        result = self.run(["config", "--get", f"remote.{remote}.url"], check=False)
+        return result.returncode == 0 and bool(result.stdout.strip())
+
+    def worktrees_on(self, branch_ref: str) -> list[Path]:
+        """Work trees (main and linked) that have ``branch_ref`` checked out."""
+        out = self.run(["worktree", "list", "--porcelain"]).stdout
+        found: list[Path] = []
+        current: Path | None = None
+        for line in out.split("\n"):
+            if line.startswith("worktree "):
+                current = Path(line[9:])
+            elif line == f"branch {branch_ref}" and current is not None:
+                found.append(current)
+        return found
+
+    # ------------------------------------------------------------------ history
+    def walk_cached(
+        self, tips: Sequence[str], cached: Mapping[str, dict[str, Any] | None]
+    ) -> Iterator[Commit]:
+        """:meth:`walk`, answered from the cache's commit entries (``cached``, loaded
+        by the caller) where it can: the same commits in the same order, newest first
+        by commit date with ties in the order they were reached, as ``git log`` does.
+
+        A commit the cache lacks is read with cat-file; when most tips are missing
+        (a cold cache), or once many commits were missing, ``git log`` walks (the
+        rest) instead. Either way what was read is added.
+        """
+        cache = self.cache()
+        learned: list[tuple[str, CacheValue]] = []
+        done: set[str] = set()
+
+        def from_git(starts: Sequence[str]) -> Iterator[Commit]:
+            for commit in self.walk(starts):
+                if commit.sha not in done:
+                    done.add(commit.sha)
+                    if commit.sha not in cached:
+                        learned.append((commit.sha, walk_facts(commit)))
+                    yield commit
+
+        try:
+            if cache is None or 2 * sum(tip not in cached for tip in tips) > len(tips):
+                yield from from_git(tips)
+                return
+            heap: list[tuple[int, int, Commit]] = []
+            queued: set[str] = set()
+            order = itertools.count()
+
+            def queue(shas: Iterable[str]) -> None:
+                missing = []
+                for sha in shas:
+                    if sha not in queued:
+                        queued.add(sha)
+                        commit = commit_from_facts(sha, cached.get(sha))
+                        if commit is None:
+                            missing.append(sha)
+                        else:
+                            heapq.heappush(heap, (-commit.commit_time, next(order), commit))
+                if not missing:
+                    return
+                for obj in self.read_many(missing):
+                    # None: beyond a shallow clone's boundary
+                    if obj is not None and obj[1] == "commit":
+                        commit = parse_commit(obj[0], obj[2])
+                        learned.append((commit.sha, walk_facts(commit)))
+                        heapq.heappush(heap, (-commit.commit_time, next(order), commit))
+
+            queue(tips)
+            while heap:
+                if len(learned) > _WALK_READS:  # much of this history is not cached
+                    yield from from_git([entry[2].sha for entry in heap])
+                    return
+                commit = heapq.heappop(heap)[2]
+                done.add(commit.sha)
+                yield commit
+                queue(commit.parents)
+        finally:
+            if cache is not None and learned:
+                cache.add(learned)
+
+    def walk(self, tips: Sequence[str]) -> Iterator[Commit]:
+        """Commits reachable from ``tips``, newest first by commit date, streamed.
+
+        The caller stops iterating when it has seen enough; ``git log`` is then
+        killed, so the cost follows what was read, not the size of the history.
+        """
+        if not tips:
+            return
+        proc = subprocess.Popen(
+            [
+                "git",
+                "log",
+                "--stdin",
+                "-z",
+                "--format=%H%x01%P%x01%ct%x01%(trailers:only,unfold,separator=%x02)",
+                "--date=raw",
+            ],
+            cwd=self.cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=git_env(),
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        widen_pipe(proc.stdout.fileno())
+        try:
+            proc.stdin.write("".join(t + "\n" for t in tips).encode())
+            proc.stdin.close()
+            buf = b""
+            while True:
+                chunk = os.read(proc.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    break
+                buf += chunk
+                *records, buf = buf.split(b"\0")
+                for record in records:
+                    yield commit_from_log(record)
+            if buf.strip(b"\n"):
+                yield commit_from_log(buf)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stdout.close()
+            proc.wait()

@@ -1,0 +1,603 @@
+"""Judging a candidate: is a name secret-named (and of which family), is a value a
+literal that looks like a secret (entropy, character classes, not a placeholder,
+dummy word, path, reference or repeated run), in the syntax of the file at hand.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Documented example credentials that say so (AWS's ...EXAMPLE keys) are not secrets.
+# Other famous samples (Stripe's docs key, jwt.io's token) are still reported: nothing in
+# them says "example", and a test fixture that holds one is exactly what to catch.
+_DOCUMENTED = ("EXAMPLE",)
+
+
+_KEYWORDS_TEXT = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred")
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_PLACEHOLDER_WORDS = _wordset(
+    """
+    none null nil undefined true false yes no on off required optional default empty
+    changeme change_me change-me changeit password passwd pass pwd secret token apikey
+    api_key api-key key yourpassword yoursecret
+    example sample dummy placeholder redacted hidden masked removed todo tbd fixme
+    xxx test testing string str value enabled disabled notset not_set unset na n/a
+    secretkey secret_key your_token your_api_key insert_here replace_me replaceme
+    """
+)
+
+
+_PLACEHOLDER_MARKERS = (
+    "${",
+    "{{",
+    "{%",
+    "$(",
+    "%(",
+    "****",
+    "[filtered",
+    "[hidden",
+    "[masked",
+    "…",
+    "...",
+    "<",
+    ">",
+    "your_",
+    "your-",
+    "yourapi",
+    "changeme",
+    "change_me",
+    "change-me",
+    "placeholder",
+    "replace_",
+    "replace-",
+    "replaceme",
+    "insert_",
+    "insert-",
+    "redacted",
+    "example",
+    "dummy",
+    "<secret>",
+)
+
+
+_REFERENCE = re.compile(
+    r"""(?ix)^(?:
+        os\.(?:environ|getenv)|getenv|environ|env\s*[\[(.]|process\.env|ENV\[|settings\.|
+        config\.|cfg\.|self\.|secrets?\.(?:get|\w+\[)|vault:|ssm:|arn:aws:|keyring\.|
+        projects/[^/]+/secrets/|file:|/run/secrets|%env|\$env:|\$[A-Za-z_]|data:[\w.+\-]+/
+    )"""
+)
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+_NUMBERISH = re.compile(r"[-+]?[\d.,:_/ TZ+\-]*")
+
+
+_WORDS_ONLY = re.compile(r"[A-Za-z]+(?:[ _.\-][A-Za-z]+)*")
+
+
+_X_RUN = re.compile(r"x{5,}|X{5,}|[xX]{8,}")
+
+
+_RANDOM_SEGMENT = re.compile(r"(?=[^/\\]*[a-z])(?=[^/\\]*[A-Z])(?=[^/\\]*[0-9])[^/\\.]{12,}")
+
+
+_PATHLIKE = re.compile(
+    r"(?:[~.]{0,2}/|[A-Za-z]:\\)[\w.\-/\\ ]*|[\w.\-]+(?:/[\w.\-]+)*\.(?:pem|key|json|ya?ml|txt|"
+    r"env|ini|cfg|conf|crt|p12|pfx|der|jks|gpg|asc|csv|log|py)"
+)
+
+
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+
+
+_ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def entropy(value: str) -> float:
+    counts: dict[str, int] = {}
+    for ch in value:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values()) if n else 0.0
+
+
+def is_placeholder(value: str) -> bool:
+    low = value.lower()
+    if low.strip(" '\"`") in _PLACEHOLDER_WORDS or len(set(low)) <= 2:
+        return True
+    if any(marker in low for marker in _PLACEHOLDER_MARKERS):
+        return True
+    # 'xxxx' masks a value; a random body has a run of x's only by (rare) chance
+    if _X_RUN.search(value) or (len(value) <= 24 and "xxxx" in low):
+        return True
+    if re.fullmatch(r"%[sdr]|\{\w*\}|@\w+@|__\w+__", value):
+        return True
+    return any(doc in value for doc in _DOCUMENTED)
+
+
+def is_literal_value(value: str) -> bool:
+    """Not an env lookup, a reference, empty, a placeholder or a template."""
+    v = value.strip()
+    if not v or is_placeholder(v) or _REFERENCE.match(v):
+        return False
+    return not (v.startswith("{") and v.endswith("}"))
+
+
+def looks_random(value: str, *, strict: bool = False) -> bool:
+    """The entropy gate for values in secret-named contexts (not passwords)."""
+    v = value
+    n = len(v)
+    if n < (16 if strict else 10) or n > 4096:
+        return False
+    if " " in v.strip() or _NUMBERISH.fullmatch(v) or _EMAIL.fullmatch(v):
+        return False
+    if _is_path(v) or "://" in v or _ETH_ADDRESS.fullmatch(v):
+        return False
+    if _WORDS_ONLY.fullmatch(v) and _is_wordy(v):
+        return False
+    if ":" in v and _is_structured_key(v):
+        return False
+    if re.fullmatch(r"[0-9a-fA-F]+", v):
+        return n >= 16 and entropy(v) >= 3.0
+    classes = sum(bool(re.search(p, v)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
+    threshold = 3.3 if strict else 3.0
+    if classes == 1:  # one letter case only: long and varied enough, not a word
+        return n >= 16 and entropy(v) >= 3.5 and not _is_wordy(v)
+    return entropy(v) >= (threshold if n >= 16 else threshold - 0.3)
+
+
+def _is_structured_key(value: str) -> bool:
+    """A namespaced cache/lookup key ('ohlcv:BTCUSDT:1h'), not a random secret: every
+    colon-separated part is short and none mixes lower case, upper case and digits."""
+    parts = value.split(":")
+    return all(
+        len(p) <= 12
+        and not (re.search(r"[a-z]", p) and re.search(r"[A-Z]", p) and re.search(r"\d", p))
+        for p in parts
+    )
+
+
+def _is_path(value: str) -> bool:
+    """A file path, not a base64 secret that happens to contain '/'."""
+    if not _PATHLIKE.fullmatch(value):
+        return False
+    return not any(_RANDOM_SEGMENT.fullmatch(seg) for seg in re.split(r"[/\\]", value))
+
+
+def _is_wordy(value: str) -> bool:
+    """Letters split into dictionary-like words ('my_app_secret', 'SecretValue')."""
+    parts = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", value)
+    if not parts:
+        return False
+    if max(len(p) for p in parts) > 14:
+        return False  # no dictionary word is that long
+    avg = sum(len(p) for p in parts) / len(parts)
+    vowels = sum(ch in "aeiouAEIOU" for ch in value) / max(1, sum(ch.isalpha() for ch in value))
+    return avg >= 3.5 and 0.2 <= vowels <= 0.6
+
+
+_NAME_SPLIT = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+_COMPOUNDS: dict[str, tuple[str, ...]] = {
+    "apikey": ("api", "key"),
+    "apisecret": ("api", "secret"),
+    "apitoken": ("api", "token"),
+    "secretkey": ("secret", "key"),
+    "accesskey": ("access", "key"),
+    "accesskeyid": ("access", "key", "id"),
+    "secretaccesskey": ("secret", "access", "key"),
+    "privatekey": ("private", "key"),
+    "authtoken": ("auth", "token"),
+    "accesstoken": ("access", "token"),
+    "refreshtoken": ("refresh", "token"),
+    "bottoken": ("bot", "token"),
+    "clientsecret": ("client", "secret"),
+    "keyid": ("key", "id"),
+    "dbpass": ("db", "pass"),
+    "dbpassword": ("db", "password"),
+    "passphrase": ("passphrase",),
+    "webhooksecret": ("webhook", "secret"),
+    "signingsecret": ("signing", "secret"),
+    "sessiontoken": ("session", "token"),
+    "apipassword": ("api", "password"),
+}
+
+
+_FAMILIES: dict[str, str] = {
+    "password": "password",
+    "passwd": "password",
+    "pwd": "password",
+    "pass": "password",
+    "passphrase": "password",
+    "passcode": "password",
+    "secret": "secret",
+    "token": "token",
+    "auth": "auth",
+    "authorization": "auth",
+    "credential": "credential",
+    "credentials": "credential",
+    "creds": "credential",
+    "key": "key",
+}
+
+
+_KEY_QUALIFIERS = _wordset(
+    """api access secret private auth client signing sign encryption encrypt master app
+    consumer account license licence service webhook bot broker exchange trading trade
+    live prod production subscription admin hmac jwt session rest ws user developer dev
+    partner merchant publishable ssh gpg pgp aes rsa ec"""
+)
+
+
+_EXCHANGES = (
+    "binance",
+    "alpaca",
+    "apca",
+    "coinbase",
+    "kraken",
+    "bybit",
+    "okx",
+    "kucoin",
+    "bitfinex",
+    "bitmex",
+    "gemini",
+    "bitstamp",
+    "oanda",
+    "ibkr",
+    "polygon",
+    "tradier",
+    "deribit",
+    "huobi",
+    "gateio",
+    "mexc",
+)
+
+
+_NEGATORS = _wordset(
+    """hash hashed sha sha1 sha256 sha512 md5 digest checksum fingerprint crc etag commit
+    rev revision uuid guid type kind name names file filename path dir url uri endpoint
+    host hostname env var field column col length len size count counts limit max min num
+    ttl expiry expires expire expiration expired timeout age at time date ts timestamp
+    created updated enabled disabled required mode method scheme provider format version
+    prefix suffix usage used address symbol pair pairs decimals price amount balance supply
+    rate ratio policy rotation rotated source location store ref arn label index idx
+    position pos strength hint reset valid validation check placeholder example sample
+    description desc help doc regex pattern mask masked redacted status error errors level
+    scope scopes audience issuer alg algorithm param params expected length chars bytes
+    bits id ids refresh_at header headers cache sort primary partition lookup dedupe
+    idempotency group foreign unique index hotkey keyboard keys tokens secrets passwords
+    field fields manager vault store service_account mint contract pubkey program"""
+)
+
+
+# Words before "token" that make it a crypto asset: base_token, quote_token, fee_token ...
+_ASSET_TOKEN = _wordset(
+    """base quote fee native reward rewards stake staking input output from to src dst
+    collateral gas wrapped stable lp erc20 spl governance"""
+)
+
+
+_VOCAB = frozenset(
+    [*_FAMILIES, *_KEY_QUALIFIERS, *_EXCHANGES, "aws", "id", "db", "refresh", "x", "gcp"]
+) | _wordset("pg postgres mysql redis smtp mongo ldap ftp sftp mail email root user rabbitmq proxy")
+
+
+@lru_cache(maxsize=4096)
+def _segment(word: str) -> tuple[str, ...]:
+    """Split run-together names ('awssecretaccesskey') into known words, if they all are."""
+    if word in _COMPOUNDS:
+        return _COMPOUNDS[word]
+    if word in _VOCAB or len(word) > 40:
+        return (word,)
+    best: list[tuple[str, ...] | None] = [()] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 13), end):
+            prefix = best[start]
+            if prefix is not None and word[start:end] in _VOCAB:
+                best[end] = (*prefix, word[start:end])
+                break
+    return best[-1] or (word,)
+
+
+@dataclass(frozen=True)
+class _Name:
+    family: str
+    weak: bool
+    rule: str
+
+
+@lru_cache(maxsize=8192)
+def classify(name: str) -> _Name | None:
+    """Is this a secret-named key? Returns its family, or None."""
+    if sum(ch.isdigit() for ch in name) > 4 or len(name) > 80:
+        return None  # a random id, not a name
+    if not re.search(r"[_\-. ]", name) and looks_random(name):
+        return None
+    words: list[str] = []
+    for raw in _NAME_SPLIT.findall(name):
+        words.extend(_segment(raw.lower()))
+    found: int | None = None
+    for i, word in enumerate(words):
+        family = _FAMILIES.get(word)
+        if family is None:
+            continue
+        if (
+            family == "key"
+            and i > 0
+            and words[i - 1] not in _KEY_QUALIFIERS
+            and not any(ex in words[i - 1] for ex in _EXCHANGES)
+        ):
+            continue
+        found = i
+    if found is None:
+        return None
+    trailing = words[found + 1 :]
+    family = _FAMILIES[words[found]]
+    hashy = {"hash", "hashed", "sha", "sha1", "sha256", "sha512", "md5", "digest", "checksum"}
+    if any(w in hashy or w == "fingerprint" for w in words):
+        return None
+    allowed_id = (
+        family == "key" and trailing[:1] == ["id"] and words[found - 1 : found] != ["private"]
+    )
+    for word in trailing:
+        if word in _NEGATORS and not (allowed_id and word == "id"):
+            return None
+    if words[:found] and words[found - 1] in {"max", "min", "num", "total", "count", "is", "has"}:
+        return None
+    if family == "token" and words[found - 1 : found] and words[found - 1] in _ASSET_TOKEN:
+        return None  # a crypto asset (``quote_token: USDT``), not a credential
+    weak = (family == "key" and found == 0) or family in {"auth", "credential"}
+    return _Name(family, weak, _rule_for(words, family))
+
+
+def _rule_for(words: list[str], family: str) -> str:
+    joined = " ".join(words)
+    for exchange in _EXCHANGES:
+        if exchange in joined:
+            return ("alpaca" if exchange == "apca" else exchange) + "-api-key"
+    if "aws" in words and family in {"secret", "key"}:
+        return "aws-secret-access-key"
+    if family == "key":
+        return "private-key-assignment" if "private" in words else "api-key-assignment"
+    return f"{family}-assignment"
+
+
+_KINDS = {
+    ".py": "python",
+    ".pyi": "python",
+    ".yaml": "config",
+    ".yml": "config",
+    ".ini": "config",
+    ".cfg": "config",
+    ".conf": "config",
+    ".toml": "config",
+    ".properties": "config",
+    ".env": "config",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ipynb": "json",
+    ".csv": "csv",
+    ".tsv": "csv",
+}
+
+
+def kind_of(path: str) -> str:
+    name = os.path.basename(path).lower()
+    if name.startswith(".env") or name.endswith(".env"):
+        return "config"
+    return _KINDS.get(os.path.splitext(name)[1], "text")
+
+
+_VALUE = (
+    r"(?:[rRbBuUfF]{0,2}(?P<q>[\"'`])(?P<qv>(?:(?!(?P=q))[^\\\n]|\\.){0,1000})(?P=q)"
+    r"|\\\"(?P<ev>[^\"\\\n]{1,1000})\\\""
+    r"|(?P<uv>[^\s\"'`,;&)\]}<>|]{1,1000}))"
+)
+
+
+PAIR = re.compile(
+    r"(?P<name>[A-Za-z_$@][\w.$@\-]{0,80})(?:\\?[\"'])?\]?"
+    r"(?P<sep>\s*:\s*[A-Za-z_][\w.]{0,30}(?:\[[\w., |\[\]]{0,40}\])?"
+    r"(?:\s*\|\s*[A-Za-z_][\w.]{0,30}){0,3}\s*=(?!=)\s*"
+    r"|\s*(?::=|=>|=(?!=)|:(?![:/]))\s*"
+    r"|\s+(?=\\?[\"']))(?=" + _VALUE + ")"
+)
+
+
+CALL_PAIR = re.compile(
+    r"(?P<nq>[\"'])(?P<name>[\w.\- ]{1,80})(?P=nq)\s*,\s*"
+    r"(?=(?P<q>[\"'])(?P<qv>(?:(?!(?P=q))[^\\\n]|\\.){1,1000})(?P=q))"
+)
+
+
+FLAG_PAIR = re.compile(r"--(?P<name>[A-Za-z][\w\-]{1,60})\s+" + _VALUE)
+
+
+XML_PAIR = re.compile(r"<(?P<name>[\w:.\-]{1,80})>(?P<uv>[^<\n]{1,1000})</(?P=name)>")
+
+
+NAME_VALUE = re.compile(
+    r"[\"']?(?:name|key|Name|Key)[\"']?\s*[:=]\s*[\"'](?P<name>[\w.\-]{1,80})[\"']\s*,\s*"
+    r"[\"']?(?:value|Value)[\"']?\s*[:=]\s*" + _VALUE
+)
+
+
+YAML_NAME = re.compile(r"^\s*-?\s*name:\s*[\"']?(?P<name>[\w.\-]{1,80})[\"']?\s*$")
+
+
+YAML_VALUE = re.compile(r"^\s*value:\s*" + _VALUE)
+
+
+AUTH_SCHEME = re.compile(
+    r"(?i)\b(?P<scheme>bearer|basic|token)\s+(?P<v>[A-Za-z0-9\-._~+/]{8,4096}=*)"
+)
+
+
+AUTH_TUPLE = re.compile(
+    r"(?:\bauth\s*=\s*\(|HTTPBasicAuth\(|BasicAuth\(|\.login\()\s*(?:\w+\s*=\s*)?"
+    r"[\"'][^\"'\n]{0,100}[\"']\s*,\s*(?:\w+\s*=\s*)?[\"'](?P<v>[^\"'\n]{1,200})[\"']"
+)
+
+
+# A literal signing key: ``jwt.encode(payload, "KEY", ...)``, ``hmac.new(b"KEY", ...)``.
+SIGNING_CALL = re.compile(
+    r"(?:jwt\.encode\(\s*[\w.\[\]\"']+\s*,\s*(?:key\s*=\s*)?|hmac\.new\(\s*(?:key\s*=\s*)?)"
+    r"[rbu]?[\"'](?P<v>[^\"'\n]{10,400})[\"']"
+)
+
+
+CLIENT_CALL = re.compile(r"(?P<callee>[A-Za-z_][\w.]{0,60})\((?P<args>[^()\n]{0,800})\)")
+
+
+CLIENT_CALLEE = re.compile(
+    r"(?i)(?:client|rest|exchange|api|broker|session|connect|login|auth|spot|futures|"
+    r"binance|alpaca|kraken|coinbase|bybit|okx|kucoin)\w*$"
+)
+
+
+AUTH_HEADER = re.compile(r"(?i)authorization[\"']?\s*[:=]\s*[\"']?\s*$")
+
+
+POSITIONAL_STRING = re.compile(r"(?:^|,)\s*[rbu]?[\"'](?P<v>[^\"'\n]{16,400})[\"']\s*(?=,|$)")
+
+
+COMMENT_TAIL = re.compile(r"\s+[#;].*$")
+
+
+# pydantic / typing wrappers around a literal default: ``SecretStr("...")``,
+# ``Field(default="...", alias=...)``, ``Field("...")``.
+WRAPPED_LITERAL = re.compile(
+    r"(?:\w+\.)?(?:SecretStr|SecretBytes|Secret|Field|str|bytes)\(\s*(?:default\s*=\s*)?"
+    r"[rbu]?(?P<q>[\"'])(?P<v>(?:(?!(?P=q))[^\\\n]|\\.){1,1000})(?P=q)"
+)
+
+
+PASSWORD_NAME = _Name("password", False, "basic-auth")
+
+
+@dataclass(frozen=True)
+class Hit:
+    offset: int  # byte offset of the match (or of its line) in the buffer
+    rule: str
+    value: str
+    priority: int  # 0 provider / custom, 1 keyword
+
+
+def pair_value(m: re.Match[str]) -> tuple[str, bool]:
+    groups = m.groupdict()
+    if groups.get("qv") is not None:
+        return groups["qv"], True
+    if groups.get("ev") is not None:
+        return groups["ev"], True
+    return groups.get("uv") or "", False
+
+
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$@-")
+
+
+_LOWER_KEYWORDS = tuple(k.decode() for k in _KEYWORDS_TEXT)
+
+
+_KEYWORD_RX = re.compile("|".join(_LOWER_KEYWORDS))
+
+
+def name_starts(line: str, lower: str) -> list[int]:
+    """Where the names around each keyword begin (parsing is anchored there)."""
+    starts: list[int] = []
+    for m in _KEYWORD_RX.finditer(lower):
+        j = i = m.start()
+        while j > 0 and line[j - 1] in _NAME_CHARS:
+            j -= 1
+        while j < i and not (line[j].isalpha() or line[j] in "_$@"):
+            j += 1
+        if j > 1 and line[j - 1] == ":" and line[j - 2] in _NAME_CHARS:
+            continue  # a segment of a colon path (an ARN, ``ns:secret:name``), not a key
+        if not starts or starts[-1] != j:
+            starts.append(j)
+    return starts
+
+
+def inside_string(line: str, pos: int) -> bool:
+    quotes = re.findall(r"(?<!\\)[\"']", line[:pos])
+    return len(quotes) % 2 == 1
+
+
+def value_is_secret(name: _Name, value: str, *, bare: bool = False) -> bool:
+    """``bare``: an unquoted value in running text, where a plain word is prose."""
+    value = value.strip()
+    scheme = AUTH_SCHEME.match(value)
+    if scheme:
+        return scheme_value_is_secret(scheme)
+    if not is_literal_value(value) or _NUMBERISH.fullmatch(value):
+        return False
+    if name.family == "password":
+        if bare and re.fullmatch(r"[A-Za-z][a-z]*", value):
+            return False
+        return len(value) >= 4 and not value.lower().startswith(("true", "false"))
+    if _UUID.fullmatch(value) and name.family == "key":
+        return False
+    if _plain_literal_counts(name, value):
+        return True
+    return looks_random(value, strict=name.weak)
+
+
+def _plain_literal_counts(name: _Name, value: str) -> bool:
+    """SPEC §7: the seed's families (api key, secret key, ...) count with any literal that
+    is not a placeholder; entropy gates only the looser secret-named contexts."""
+    if name.weak or name.family not in {"secret", "key"} or bare_word(value):
+        return False
+    return (
+        6 <= len(value) <= 200
+        and not any(c in value for c in " ()[]{},;")
+        and not is_placeholder(value)
+        and not _placeholder_words(value)
+        and not _is_path(value)
+        and "://" not in value
+        and not _EMAIL.fullmatch(value)
+        and not (":" in value and _is_structured_key(value))
+    )
+
+
+_FILLER = _PLACEHOLDER_WORDS | _wordset(
+    """my our fake demo sample mock stub foo bar baz here goes put insert api access private
+    client app value key keys secret secrets token tokens pass password test tests dev local
+    staging paper sandbox not real invalid bogus"""
+)
+
+
+def _placeholder_words(value: str) -> bool:
+    """``test-key``, ``my_api_secret``, ``fake-token``: words that only name a placeholder."""
+    parts = [p for p in re.split(r"[-_.]+", value.lower()) if p]
+    return len(parts) >= 2 and all(p in _FILLER for p in parts)
+
+
+def bare_word(value: str) -> bool:
+    """An identifier-like word that names something (``ALPACA_KEY``, ``api_key``)."""
+    return bool(re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[a-z]+(?:_[a-z]+)+", value))
+
+
+def scheme_value_is_secret(m: re.Match[str]) -> bool:
+    token = m.group("v")
+    if m.group("scheme").lower() == "basic":
+        try:
+            decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        _user, sep, password = decoded.decode("utf-8", "replace").partition(":")
+        return bool(sep) and is_literal_value(password) and len(password) >= 4
+    return is_literal_value(token) and looks_random(token, strict=False)

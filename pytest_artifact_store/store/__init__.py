@@ -1,0 +1,53 @@
+"""The store layer: ``ArtifactStore``, the library API of SPEC §2-§6.
+
+A thin façade over the parts: committing (:mod:`.commit`), history (:mod:`.history`),
+rollback (:mod:`.revert`) and archive (:mod:`.archive`), all on the common ground of
+:mod:`.base`; pushes go through the remote layer (:mod:`pytest_artifact_store.remote`).
+Git access goes through :class:`~pytest_artifact_store.git.Repository`: the store decides
+*what* to write and when to retry, never *how* git stores it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pytest_artifact_store.store.archive import Archiving
+from pytest_artifact_store.store.commit import Committing
+from pytest_artifact_store.store.config import ArtifactStoreConfig
+from pytest_artifact_store.store.revert import Reverting
+
+__all__ = ["ArtifactStore", "ArtifactStoreConfig", "open_store"]
+
+
+class ArtifactStore(Committing, Reverting, Archiving):
+    """Commit, find, roll back and push artifact versions in a git repository."""
+
+    def _auto_push(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Push after a commit (auto_push); the result gains ``pushed``/``push_error``
+        and, when the remote kept a tag of its own, ``push_notes`` saying so."""
+        from pytest_artifact_store.remote.push import Pusher
+
+        outcome = Pusher(self).after_commit(result["branch"])
+        result["pushed"], result["push_error"] = outcome.pushed, outcome.error
+        if outcome.notes:
+            result["push_notes"] = outcome.notes
+        return result
+
+    def push_pending(
+        self, remote: str | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Push every artifact branch and tag the remote lacks (SPEC §6).
+
+        Returns ``{'success', 'remote', 'pushed': [branches], 'up_to_date': [branches],
+        'errors': {branch: reason}}``.
+        """
+        from pytest_artifact_store.remote.push import Pusher
+
+        return Pusher(self).push_pending(remote, timeout)
+
+
+def open_store(repo_path: Path | str | None = None, **overrides: Any) -> ArtifactStore:
+    """Shorthand used by the CLI: a store on ``repo_path`` with config overrides."""
+    cfg = ArtifactStoreConfig(repo_path=Path(repo_path) if repo_path else Path.cwd(), **overrides)
+    return ArtifactStore(cfg)

@@ -1,0 +1,111 @@
+"""Rollback (SPEC §5): one new commit on the target branch restoring a task directory to
+a recent version; the checked-out work tree follows only when that directory is clean."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from typing import Any
+
+from pytest_artifact_store import naming
+from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.git import (
+    Commit,
+)
+from pytest_artifact_store.store.base import MAX_ATTEMPTS
+from pytest_artifact_store.store.history import History
+from pytest_artifact_store.timestamps import utc_now
+
+
+class Reverting(History):
+    """revert_to_tag."""
+
+    def revert_to_tag(self, tag: str, target_branch: str = "main") -> dict[str, Any]:
+        if not isinstance(tag, str) or not tag or "\n" in tag:
+            raise ArtifactStoreError(f"invalid tag {tag!r}")
+        name = tag
+        commit = self.repo.read_commit(f"refs/tags/{tag}")
+        if commit is None:
+            # "abc" means corr_abc; "corr_corr_abc" is what f"corr_{correlation_id}"
+            # gives for an id that already had the prefix (as in the design document).
+            bare = tag.removeprefix(naming.CORR_PREFIX * 2)
+            with contextlib.suppress(ArtifactStoreError):
+                name = naming.correlation_tag(bare if bare != tag else tag)
+                commit = self.repo.read_commit(f"refs/tags/{name}")
+            if commit is None:
+                name = tag
+        if commit is None:
+            raise ArtifactStoreError(
+                f"unknown tag {tag!r}: no tag {tag!r} or corr_{tag} in this repository"
+            )
+        workflow_id = commit.trailers.get("Workflow-Id")
+        task_id = commit.trailers.get("Task-Id")
+        if not workflow_id or not task_id:
+            raise ArtifactStoreError(f"tag {name!r} does not point at an artifact commit")
+        naming.check_ref_prefix("target_branch", target_branch)
+        self._check_rollback_depth(name, commit, workflow_id, task_id)
+        task_dir = self.task_dir(task_id)
+        subtree = self.repo.resolve([f"{commit.sha}:{task_dir}"])[0]
+        if subtree is None:
+            raise ArtifactStoreError(f"tag {name!r}: its commit has no {task_dir!r} directory")
+        target_ref = f"refs/heads/{target_branch}"
+        worktrees = self.repo.worktrees_on(target_ref)
+        for wt in worktrees:
+            dirty = self.repo.run(
+                ["status", "--porcelain", "--untracked-files=all", "--", task_dir], cwd=wt
+            ).stdout
+            if dirty.strip():
+                raise ArtifactStoreError(
+                    f"{target_branch} is checked out in {wt} and {task_dir}/ has uncommitted "
+                    "changes there; commit or stash them, then revert again (nothing was changed)"
+                )
+        for attempt in range(MAX_ATTEMPTS):
+            tip = self.repo.resolve([target_ref])[0]
+            if tip is None:
+                raise ArtifactStoreError(
+                    f"target branch {target_branch!r} does not exist; create it first"
+                )
+            now = utc_now()
+            ident = self.ident(now)
+            root = self.replace_path(tip, task_dir, subtree)
+            message = (
+                f"revert({workflow_id}/{task_id}): restore {name}\n\n"
+                f"Restores {task_dir}/ to artifact commit {commit.sha}.\n\n"
+                f"Reverted-To: {name}\nReverted-Commit: {commit.sha}\n"
+            ).encode()
+            new = self.repo.write_commit(
+                root, [tip], ident, ident, message, sign=self.config.sign_commits
+            )
+            error = self.repo.transaction(
+                [(target_ref, new, tip)], f"artifact-store: revert to {name}"
+            )
+            if error is None:
+                break
+            if self.repo.resolve([target_ref])[0] == tip:
+                raise ArtifactStoreError(f"git refused to update {target_ref}: {error}")
+            time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** min(attempt, 6))))
+        else:
+            raise ArtifactStoreError(f"gave up updating {target_ref}: it kept moving")
+        for wt in worktrees:
+            self.repo.run(
+                ["restore", f"--source={new}", "--staged", "--worktree", "--", task_dir], cwd=wt
+            )
+        return {"success": True, "commit_sha": new, "reverted_to": name, "branch": target_branch}
+
+    def _check_rollback_depth(
+        self, name: str, commit: Commit, workflow_id: str, task_id: str
+    ) -> None:
+        depth = self.config.max_rollback_depth
+        tips = self._branches(workflow_id, task_id, archived=True)
+        recent = []
+        for version in self._versions(tips):
+            recent.append(version.commit.sha)
+            if len(recent) >= depth:
+                break
+        if commit.sha not in recent:
+            raise ArtifactStoreError(
+                f"{name} is not among the last {depth} versions of "
+                f"{self.branch_for(workflow_id, task_id)} (max_rollback_depth={depth}); "
+                "raise max_rollback_depth to go further back"
+            )
