@@ -172,7 +172,7 @@ def test_push_error_never_shows_url_credentials(repo, git):
 def test_push_pending_reports_an_unreachable_remote_per_branch(repo, git, silent_server):
     git(repo, "remote", "add", "origin", f"git://127.0.0.1:{silent_server}/repo.git")
     version(make_store(repo, auto_push=False), "c1", "v1\n")
-    with pytest.raises(ArtifactStoreError, match="timed out after push_timeout=1 s") as exc:
+    with pytest.raises(ArtifactStoreError, match="timed out after 1 s") as exc:
         make_store(repo, push_timeout=1).push_pending()
     assert f"git://127.0.0.1:{silent_server}/repo.git" in str(exc.value)
 
@@ -326,3 +326,82 @@ def test_a_new_runner_sees_the_remotes_versions_and_builds_on_them(tmp_path, rep
     assert second["pushed"] is True and second["push_error"] is None
     assert git(runner, "rev-parse", f"{second['commit_sha']}^") == first["commit_sha"]
     assert git(remote, "rev-parse", BRANCH) == second["commit_sha"]  # a fast-forward
+
+
+def test_a_mirror_clone_joins_without_losing_its_version(tmp_path, repo, remote, git):
+    """A `git clone --mirror` fetches +refs/*:refs/*: a join must not let that refspec
+    overwrite the local task branch (the version would be on no branch at all)."""
+    other = clone_of(tmp_path, remote, git, "other")
+    mirror = tmp_path / "mirror.git"
+    git(tmp_path, "clone", "-q", "--mirror", str(remote), str(mirror))
+    theirs = version(make_store(other), "b1", "b1\n")
+    mine = version(make_store(mirror), "m1", "m1\n")
+    assert mine["pushed"] is True, mine["push_error"]
+    on_remote = git(remote, "rev-list", BRANCH).split()
+    assert mine["commit_sha"] in on_remote and theirs["commit_sha"] in on_remote
+    assert git(remote, "rev-parse", "corr_m1^{commit}") == mine["commit_sha"]
+    assert mine["commit_sha"] in git(mirror, "rev-list", BRANCH).split()
+
+
+def test_tags_a_non_atomic_server_refused_are_pushed_later(repo, remote, git):
+    git(remote, "config", "receive.advertiseAtomic", "false")
+    gate = remote / "refuse-tags"
+    gate.write_text("")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(
+        f"#!/bin/sh\nwhile read old new ref; do case $ref in refs/tags/*)\n"
+        f"  [ -e {gate} ] && echo 'tags are frozen' >&2 && exit 1;; esac; done\nexit 0\n"
+    )
+    hook.chmod(0o755)
+    result = version(make_store(repo), "c1", "v1\n")
+    assert result["pushed"] is False and "tags are frozen" in result["push_error"]
+    assert git(remote, "rev-parse", BRANCH) == result["commit_sha"]  # the branch went first
+    gate.unlink()
+    pending = make_store(repo).push_pending()
+    assert pending["pushed"] == [BRANCH], pending
+    assert git(remote, "rev-parse", "corr_c1^{commit}") == result["commit_sha"]
+    assert make_store(repo).push_pending()["up_to_date"] == [BRANCH]
+
+
+def test_push_pending_restores_a_branch_deleted_on_the_remote(repo, remote, git):
+    result = version(make_store(repo), "c1", "v1\n")
+    assert result["pushed"] is True
+    git(remote, "update-ref", "-d", f"refs/heads/{BRANCH}")
+    pending = make_store(repo).push_pending()
+    assert pending["pushed"] == [BRANCH], pending
+    assert git(remote, "rev-parse", BRANCH) == result["commit_sha"]
+
+
+def test_a_hand_made_commit_copying_the_trailers_is_not_published(repo, remote, git):
+    result = version(make_store(repo, auto_push=False), "c1", "v1\n")
+    work = repo.parent / "work"
+    git(repo, "worktree", "add", "-q", str(work), BRANCH)
+    (work / "private.env").write_text("DB_HOST=db.internal\n")
+    git(work, "add", "private.env")
+    message = git(work, "log", "-1", "--format=%B")
+    git(work, "commit", "-q", "--amend", "-m", message)
+    forged = git(work, "rev-parse", "HEAD")
+    pending = make_store(repo).push_pending()
+    assert pending["success"] is False
+    assert f"{forged[:12]} 'artifacts(wf/task_001): corr_c1'" in pending["errors"][BRANCH]
+    assert git(remote, "for-each-ref", f"refs/heads/{BRANCH}") == ""
+    assert result["commit_sha"] != forged
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["--upload-pack=touch PWNED;false", "https://tok123@127.0.0.1:9/x.git", "../elsewhere"],
+)
+def test_a_remote_name_is_never_an_option_url_or_path(repo, git, name):
+    result = version(make_store(repo, remote_name=name), "c1", "v1\n")
+    assert result["pushed"] is False and "name of a configured git remote" in result["push_error"]
+    assert "tok123" not in result["push_error"]
+    assert not (repo / "PWNED").exists()
+    with pytest.raises(ArtifactStoreError, match="name of a configured git remote") as exc:
+        make_store(repo).push_pending(remote=name)
+    assert "tok123" not in str(exc.value)
+
+
+def test_a_branch_prefix_under_head_is_refused(repo):
+    with pytest.raises(ArtifactStoreError, match="starts with 'HEAD'"):
+        make_store(repo, branch_prefix="HEAD/x")

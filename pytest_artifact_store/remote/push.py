@@ -4,69 +4,50 @@ Push first: one atomic, unforced push of the task branch and the tags of the ver
 the remote lacks, killed with its process group at the deadline -- in the common case
 that is the only connection. When the push loses a race (the remote branch moved, or
 another push held the server's ref lock), the remote's task branch and the tags of its
-new versions are fetched and the two histories are JOINED by a tagless merge commit:
-no version is ever rebuilt, so every commit id and tag ``commit_artifacts`` returned
-stays true on every machine and every remote. Then the push is tried again, with
-jittered, bounded backoff, until push_timeout.
+new versions are fetched and the two histories are JOINED by a tagless merge commit
+(:mod:`.join`): no version is ever rebuilt, so every commit id and tag
+``commit_artifacts`` returned stays true on every machine and every remote. Then the
+push is tried again, with jittered, bounded backoff, until the deadline.
 
 Only ``<branch_prefix>/*`` branches and ``corr_``/``prompt_`` tags are ever pushed, and a
 push refuses to publish commits that are neither versions nor joins of the task unless
-the remote already has them. A failure never loses the local commit: it becomes
-``pushed: False`` plus the reason.
+the remote already has them (:mod:`.outgoing`). A failure never loses the local commit:
+it becomes ``pushed: False`` plus the reason in words (:mod:`.link`).
 """
 
 from __future__ import annotations
 
 import random
-import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pytest_artifact_store.errors import ArtifactStoreError
-from pytest_artifact_store.git import (
-    Commit,
-    GitResult,
-    Repository,
-    deadline_left,
-    last_lines,
-    redact,
-)
+from pytest_artifact_store.git import GitResult, deadline_left
 from pytest_artifact_store.naming import PROMPT_PREFIX
-from pytest_artifact_store.timestamps import utc_now
-
-# A join commit (SPEC §6) names its task and the version its task directory holds; it
-# carries no Workflow-Id/Task-Id trailers, so it is never taken for a version.
-JOIN_TRAILER = "Artifact-Join"
-JOIN_VERSION_TRAILER = "Artifact-Version"
-
-# A lost race, as git's --porcelain push output words it: the branch moved under us
-# (client side), or the server's ref transaction lost to a concurrent push.
-_RACE = (
-    "fetch first",
-    "non-fast-forward",
-    "stale info",
-    "cannot lock ref",
-    "atomic transaction failed",
-    "failed to update ref",
-    "failed to lock",
-    "unable to lock",
-    "incorrect old value",
-    "reference already exists",
-    "remote failed to report status",
+from pytest_artifact_store.remote.facts import VersionFacts
+from pytest_artifact_store.remote.join import join
+from pytest_artifact_store.remote.link import (
+    FILLER,
+    NO_ATOMIC,
+    RACE,
+    TAG_TAKEN,
+    TRANSIENT,
+    Link,
+    PushFailed,
+    check_remote_name,
+    diagnose,
+    failure_words,
+    no_remote,
+    porcelain,
 )
-_FILLER = "atomic push failed"  # the refs that were fine when another one was rejected
-_TAG_TAKEN = "already exists"  # a tag of that name, pointing elsewhere, is on the remote
-# The connection failed before the server said anything about our refs: try again.
-_TRANSIENT = re.compile(
-    r"connection reset|kex_exchange_identification|connection closed by remote|"
-    r"returned error: 50[234]|rpc failed; http 50[234]|early eof|broken pipe",
-    re.I,
-)
-_NO_ATOMIC = "does not support --atomic"
+from pytest_artifact_store.remote.outgoing import outgoing_tags
+
 _MAX_TRIES = 64
-_OUTGOING_READS = 64  # commits read per round while walking what a push publishes
+_FETCH_CHUNK = 500  # refspecs per fetch when push_pending reads the remote's branches
+# A branch whose tags a non-atomic server has not confirmed yet (branch first, then tags):
+# push_pending pushes it again whatever the remote's branch says.
+_PENDING_TAGS = "refs/artifact-store/pending-tags"
 
 
 @dataclass
@@ -81,46 +62,6 @@ class PushOutcome:
     unreachable: bool = False  # the remote never answered about our refs
 
 
-class PushSettings(Protocol):
-    """The configuration a push reads (``ArtifactStoreConfig`` has it)."""
-
-    @property
-    def auto_push(self) -> bool: ...
-    @property
-    def remote_name(self) -> str: ...
-    @property
-    def push_timeout(self) -> float: ...
-    @property
-    def branch_prefix(self) -> str: ...
-    @property
-    def sign_commits(self) -> bool: ...
-
-
-class VersionFacts(Protocol):
-    """What a push needs of the store: its repository and settings, and what it knows of
-    versions (which commits are versions or joins of a task, their tags and order)."""
-
-    @property
-    def repo(self) -> Repository: ...
-    @property
-    def config(self) -> PushSettings: ...
-    def task_dir(self, task_id: str) -> str: ...
-    def ident(self, ts: datetime) -> bytes: ...
-    def replace_path(self, commit: str | None, path: str, tree_sha: str) -> str: ...
-    def is_artifact_commit(self, commit: Commit, workflow_id: str, task_id: str) -> bool: ...
-    def held_version(self, commit: Commit, workflow_id: str, task_id: str) -> str | None: ...
-    def version_order(self, sha: str, task_id: str) -> tuple[str, str]: ...
-    def tag_names(self, commit: Commit) -> list[str]: ...
-
-
-class _PushFailed(ArtifactStoreError):
-    """A push step failed; push_branch turns it into ``pushed: False``."""
-
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.unreachable = unreachable
-
-
 class Pusher:
     """Pushes a store's artifact branches and tags to one of its remotes."""
 
@@ -130,33 +71,39 @@ class Pusher:
         self.config = store.config
 
     # ------------------------------------------------------------------ entry points
-    def after_commit(self, branch: str) -> PushOutcome:
+    def after_commit(self, branch: str, commit_sha: str) -> PushOutcome:
+        """Auto-push after a commit: ``pushed`` only when ``commit_sha`` reached the remote."""
         if not self.config.auto_push:
             return PushOutcome(False, "auto_push is off")
         remote = self.config.remote_name
+        try:
+            check_remote_name(remote)
+        except ArtifactStoreError as exc:
+            return PushOutcome(False, str(exc))
         if not self.repo.remote_exists(remote):
-            return PushOutcome(False, _no_remote(remote))
-        return self.push_branch(remote, branch, self.config.push_timeout)
+            return PushOutcome(False, no_remote(remote))
+        return self.push_branch(remote, branch, self.config.push_timeout, contains=commit_sha)
 
     def push_pending(
         self, remote: str | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
-        """Push every artifact branch whose local tip the remote lacks (SPEC §6).
+        """Push every artifact branch (and its tags) the remote lacks (SPEC §6).
 
-        What the remote has is what this clone last saw of it (its remote-tracking
-        branches, kept current by every push and join): no branch is asked about over
-        the network, so the cost follows the pending branches, not all of them.
+        The remote's task branches are read in one fetch (only the refs of the local task
+        branches, so the cost follows them, not everything the remote holds); a branch the
+        remote lacks, or has elsewhere, is pushed.
         Returns ``{'success', 'remote', 'pushed': [branches], 'up_to_date': [branches],
         'errors': {branch: reason}}`` (+ ``'notes': {branch: [...]}`` when a remote kept
-        a tag of its own).
+        a tag of its own). Raises ArtifactStoreError when the remote cannot be reached.
         """
-        remote = remote or self.config.remote_name
+        remote = check_remote_name(remote or self.config.remote_name)
         timeout = self.config.push_timeout if timeout is None else timeout
         if not self.repo.remote_exists(remote):
-            raise ArtifactStoreError(_no_remote(remote))
+            raise ArtifactStoreError(no_remote(remote))
         prefix = self.config.branch_prefix
         local = self._task_refs(f"refs/heads/{prefix}/", "refs/heads/")
-        seen = self._task_refs(f"refs/remotes/{remote}/{prefix}/", f"refs/remotes/{remote}/")
+        theirs = self._read_remote_branches(Link(self.repo, remote, timeout), sorted(local))
+        unconfirmed = self._task_refs(f"{_PENDING_TAGS}/{remote}/", f"{_PENDING_TAGS}/{remote}/")
         result: dict[str, Any] = {
             "success": True,
             "remote": remote,
@@ -165,7 +112,7 @@ class Pusher:
             "errors": {},
         }
         for branch, sha in sorted(local.items()):
-            if seen.get(branch) == sha:
+            if theirs.get(branch) == sha and branch not in unconfirmed:
                 result["up_to_date"].append(branch)
                 continue
             outcome = self.push_branch(remote, branch, timeout)
@@ -190,10 +137,25 @@ class Pusher:
                 found[branch] = sha
         return found
 
+    def _read_remote_branches(self, link: Link, branches: list[str]) -> dict[str, str]:
+        """{branch: the remote's tip} for ``branches``, read by fetching exactly those refs
+        into the remote-tracking branches (pruning those the remote no longer has)."""
+        tracking = f"refs/remotes/{link.remote}/"
+        for i in range(0, len(branches), _FETCH_CHUNK):
+            # `<b>*`: a branch the remote lacks is no error, and its stale copy is pruned
+            specs = [f"+refs/heads/{b}*:{tracking}{b}*" for b in branches[i : i + _FETCH_CHUNK]]
+            res = link.fetch("fetch from", specs, prune=True)
+            if res.returncode:
+                raise ArtifactStoreError(str(link.failed("fetch from", res)))
+        return self._task_refs(tracking + self.config.branch_prefix + "/", tracking)
+
     # ------------------------------------------------------------------ one branch
-    def push_branch(self, remote: str, branch: str, timeout: float) -> PushOutcome:
-        """Push ``branch`` and its versions' tags; join and retry on a lost race."""
-        deadline = time.monotonic() + timeout
+    def push_branch(
+        self, remote: str, branch: str, timeout: float, *, contains: str | None = None
+    ) -> PushOutcome:
+        """Push ``branch`` and its versions' tags; join and retry on a lost race.
+        ``contains``: a version that must be in what was pushed."""
+        link = Link(self.repo, remote, timeout)
         outcome = PushOutcome(False)
         ref = f"refs/heads/{branch}"
         skip: set[str] = set()  # tags the remote holds for other commits: theirs stand
@@ -202,126 +164,100 @@ class Pusher:
             while True:
                 outcome.attempts += 1
                 tip = self.repo.resolve([ref])[0]
-                if tip is None:
-                    outcome.error = f"branch {branch} does not exist locally"
+                if tip is None or (contains and not self.repo.is_ancestor(contains, tip)):
+                    outcome.error = (
+                        f"branch {branch} does not exist here"
+                        if tip is None
+                        else f"{branch} no longer contains {contains}: something moved it "
+                        "(nothing was pushed; the version is kept by its tags)"
+                    )
                     return outcome
-                tags = [
-                    t for t in self._outgoing_tags(remote, branch, tip, deadline) if t not in skip
-                ]
-                refspecs = [f"{tip}:{ref}"] + [f"refs/tags/{t}:refs/tags/{t}" for t in tags]
-                if atomic:
-                    res = self._push(remote, refspecs, deadline, atomic=True, step="push")
-                    if res.returncode and _NO_ATOMIC in res.stderr:
-                        atomic = False
-                        continue
-                else:  # the branch first, then its tags, each verified
-                    res = self._push(remote, refspecs[:1], deadline, atomic=False, step="push")
-                    if res.returncode == 0 and len(refspecs) > 1:
-                        res = self._push(
-                            remote, refspecs[1:], deadline, atomic=False, step="push tags"
-                        )
+                marker = f"{_PENDING_TAGS}/{remote}/{branch}"
+                unconfirmed = self.repo.resolve([marker])[0] is not None
+                tags = outgoing_tags(self.store, link, branch, tip, since_tracking=not unconfirmed)
+                tags = [t for t in tags if t not in skip]
+                res = (
+                    self._push_atomic(link, tip, ref, tags)
+                    if atomic
+                    else self._push_branch_then_tags(link, tip, ref, tags)
+                )
+                if atomic and res.returncode and NO_ATOMIC in res.stderr:
+                    atomic = False
+                    continue
                 if res.returncode == 0:
                     self._remember(remote, branch, tip)
                     outcome.pushed = True
                     return outcome
-                status = _porcelain(res.stdout)
+                status = porcelain(res.stdout)
                 reasons = {dst: why for dst, (flag, why) in status.items() if flag == "!"}
-                taken = [
-                    dst.removeprefix("refs/tags/")
-                    for dst, why in reasons.items()
-                    if dst.startswith("refs/tags/") and _TAG_TAKEN in why
-                ]
-                for name in taken:
-                    skip.add(name)
-                    if name.startswith(PROMPT_PREFIX):
-                        continue  # the first version of a prompt anywhere keeps the tag
-                    outcome.notes.append(
-                        f"{name}: {self._where(remote)} already has this tag on another commit "
-                        "(the same run recorded on another machine); the remote's tag stands "
-                        "and this version was pushed without it"
-                    )
-                others = [why for dst, why in reasons.items() if _TAG_TAKEN not in why]
-                raced = any(any(r in why for r in _RACE) for why in others)
-                if reasons and all(
-                    _FILLER in why or any(r in why for r in _RACE) for why in others
-                ):
+                for dst, why in reasons.items():
+                    if dst.startswith("refs/tags/") and TAG_TAKEN in why:
+                        self._tag_taken(dst.removeprefix("refs/tags/"), link, skip, outcome)
+                others = [why for why in reasons.values() if TAG_TAKEN not in why]
+                raced = any(any(r in why for r in RACE) for why in others)
+                if reasons and all(FILLER in why or any(r in why for r in RACE) for why in others):
                     if raced:
-                        outcome.joins += self._join(remote, branch, tip, deadline)
-                elif not reasons and _TRANSIENT.search(res.stderr):
-                    pass  # the connection failed; try again
+                        outcome.joins += join(self.store, link, branch, tip)
+                elif not reasons and TRANSIENT.search(res.stderr) and not diagnose(res.stderr):
+                    pass  # the connection failed before the server said a word: try again
                 elif not reasons:
-                    outcome.unreachable = True
-                    outcome.error = (
-                        f"cannot reach remote {remote!r}: {_push_failure(res.stderr, '')} "
-                        f"(url: {self._url(remote)})"
-                    )
-                    return outcome
+                    raise link.failed("push to", res)
                 else:
+                    cause = diagnose(res.stderr + "\n" + res.stdout)
                     outcome.error = (
-                        f"push of {branch} to {self._where(remote)} failed: "
-                        f"{_push_failure(res.stderr, res.stdout)}"
+                        f"push of {branch} to {link.where()} failed: "
+                        f"{cause + ' -- ' if cause else ''}{failure_words(res.stderr, res.stdout)}"
                     )
                     return outcome
-                if time.monotonic() >= deadline or outcome.attempts >= _MAX_TRIES:
+                if time.monotonic() >= link.deadline or outcome.attempts >= _MAX_TRIES:
                     outcome.error = (
-                        f"push of {branch} to {self._where(remote)} kept losing to other "
-                        f"pushes for {timeout} s (push_timeout; the commit is kept locally): "
-                        f"{_push_failure(res.stderr, res.stdout)}"
+                        f"push of {branch} to {link.where()} kept losing to other pushes for "
+                        f"{timeout:g} s (push_timeout; the commit is kept locally: run "
+                        f"'artifact-store push' later): {failure_words(res.stderr, res.stdout)}"
                     )
                     return outcome
                 if raced or not reasons:
                     pause = random.uniform(0.02, min(1.0, 0.05 * 2 ** min(outcome.attempts, 5)))
-                    time.sleep(min(pause, deadline_left(deadline)))
-        except _PushFailed as exc:
+                    time.sleep(min(pause, deadline_left(link.deadline)))
+        except PushFailed as exc:
             outcome.error = str(exc)
             outcome.unreachable = exc.unreachable
             return outcome
 
-    def _push(
-        self, remote: str, refspecs: list[str], deadline: float, *, atomic: bool, step: str
-    ) -> GitResult:
-        args = [
-            "-c",
-            f"remote.{remote}.mirror=false",
-            "push",
-            "--porcelain",
-            "--no-follow-tags",
-            "--recurse-submodules=no",
-        ]
-        if atomic:
-            args.append("--atomic")
-        return self._remote_git(step, remote, [*args, remote, *refspecs], deadline)
-
-    def _remote_git(self, step: str, remote: str, args: list[str], deadline: float) -> GitResult:
-        """A git command that talks to the remote, killed (its process group) at the
-        deadline; a timeout names the step, the remote, its URL and the limit."""
-        res = self.repo.run(args, timeout=deadline_left(deadline), check=False)
-        if res.timed_out:
-            raise _PushFailed(
-                f"{step} to {self._where(remote)} timed out after push_timeout="
-                f"{self.config.push_timeout:g} s (the commit is kept locally; run "
-                "'artifact-store push' later)",
-                unreachable=True,
+    def _tag_taken(self, name: str, link: Link, skip: set[str], outcome: PushOutcome) -> None:
+        """The remote has ``name`` on another commit: its tag stands (never forced)."""
+        skip.add(name)
+        if not name.startswith(PROMPT_PREFIX):  # a prompt's first version anywhere keeps it
+            outcome.notes.append(
+                f"{name}: {link.where()} already has this tag on another commit (the same "
+                "run recorded on another machine); the remote's tag stands and this version "
+                "was pushed without it"
             )
+
+    def _push(self, link: Link, refspecs: list[str], *, atomic: bool, step: str) -> GitResult:
+        args = ["-c", f"remote.{link.remote}.mirror=false", "push", "--porcelain"]
+        args += ["--no-follow-tags", "--recurse-submodules=no"] + (["--atomic"] if atomic else [])
+        return link.run(step, [*args, link.remote, *refspecs])
+
+    def _push_atomic(self, link: Link, tip: str, ref: str, tags: list[str]) -> GitResult:
+        refspecs = [f"{tip}:{ref}"] + [f"refs/tags/{t}:refs/tags/{t}" for t in tags]
+        return self._push(link, refspecs, atomic=True, step="push to")
+
+    def _push_branch_then_tags(self, link: Link, tip: str, ref: str, tags: list[str]) -> GitResult:
+        """A server without atomic pushes: the branch, then its tags, each verified. Until
+        the tags are confirmed the branch stays pending (a marker ref) for push_pending."""
+        marker = f"{_PENDING_TAGS}/{link.remote}/{ref.removeprefix('refs/heads/')}"
+        old = self.repo.resolve([marker])[0]
+        if tags:
+            self.repo.transaction([(marker, tip, old)], "artifact-store: tags pending")
+            old = tip
+        res = self._push(link, [f"{tip}:{ref}"], atomic=False, step="push to")
+        if res.returncode == 0 and tags:
+            refspecs = [f"refs/tags/{t}:refs/tags/{t}" for t in tags]
+            res = self._push(link, refspecs, atomic=False, step="push tags to")
+        if res.returncode == 0 and old is not None:
+            self.repo.transaction([(marker, self.repo.null_sha, old)], "artifact-store: tags sent")
         return res
-
-    def _where(self, remote: str) -> str:
-        """``'origin' (<push URL, credentials redacted>)``."""
-        url = self._url(remote)
-        return f"{remote!r} ({url})" if url else repr(remote)
-
-    def _url(self, remote: str) -> str:
-        """The URL pushes go to, credentials redacted."""
-        for key in (f"remote.{remote}.pushurl", f"remote.{remote}.url"):
-            res = self.repo.run(["config", "--get", key], check=False)
-            if res.returncode == 0 and res.stdout.strip():
-                return redact(res.stdout.strip())
-        return ""
-
-    def _fetch_source(self, remote: str) -> str:
-        """Where the state around a push is read: the push URL when one is set."""
-        res = self.repo.run(["config", "--get", f"remote.{remote}.pushurl"], check=False)
-        return res.stdout.strip() if res.returncode == 0 and res.stdout.strip() else remote
 
     def _remember(self, remote: str, branch: str, tip: str) -> None:
         """Point the remote-tracking branch at what the remote now has (git does this
@@ -330,226 +266,3 @@ class Pusher:
         old = self.repo.resolve([tracking])[0]
         if old != tip:
             self.repo.transaction([(tracking, tip, old)], "artifact-store: pushed")
-
-    # ------------------------------------------------------------------ what a push publishes
-    def _ids(self, branch: str) -> tuple[str, str]:
-        workflow_id, _, task_id = branch.removeprefix(self.config.branch_prefix + "/").partition(
-            "/"
-        )
-        return workflow_id, task_id
-
-    def _outgoing_tags(self, remote: str, branch: str, tip: str, deadline: float) -> list[str]:
-        """Tags of the versions a push of ``tip`` publishes (those the remote is not known
-        to have). Refuses, naming them, commits that are neither versions nor joins of
-        this task when the remote lacks them: local history that was never scanned."""
-        workflow_id, task_id = self._ids(branch)
-        known = [
-            f"refs/remotes/{remote}/{branch}",
-            f"refs/remotes/{remote}/HEAD",
-            f"refs/remotes/{remote}/main",
-            f"refs/remotes/{remote}/master",
-        ]
-        negatives = sorted(
-            {sha for sha in self.repo.resolve([f"{k}^{{commit}}" for k in known]) if sha}
-        )
-        unknown = set(self.repo.run(["rev-list", tip, "--not", *negatives]).stdout.split())
-        versions: list[Commit] = []
-        suspects: list[Commit] = []
-        frontier = [tip] if tip in unknown else []
-        queued = set(frontier)
-        while frontier:
-            batch, frontier = frontier[:_OUTGOING_READS], frontier[_OUTGOING_READS:]
-            for commit in self.repo.read_commits(batch):
-                if not self.store.is_artifact_commit(commit, workflow_id, task_id):
-                    suspects.append(commit)
-                    continue
-                if JOIN_TRAILER not in commit.trailers:
-                    versions.append(commit)
-                for parent in commit.parents:
-                    if parent in unknown and parent not in queued:
-                        queued.add(parent)
-                        frontier.append(parent)
-        if suspects:
-            self._refuse_unpublished(remote, branch, suspects, deadline)
-        names = [(n, v.sha) for v in versions for n in self.store.tag_names(v)]
-        targets = self.repo.resolve([f"refs/tags/{n}^{{commit}}" for n, _ in names])
-        return sorted({n for (n, sha), target in zip(names, targets, strict=True) if target == sha})
-
-    def _refuse_unpublished(
-        self, remote: str, branch: str, suspects: list[Commit], deadline: float
-    ) -> None:
-        """Raise unless the remote has every one of ``suspects`` (non-artifact commits)."""
-        shas = [c.sha for c in suspects]
-        left = set(shas) & set(
-            self.repo.run(["rev-list", *shas, "--not", f"--remotes={remote}"]).stdout.split()
-        )
-        if left:  # this clone may not have fetched lately: ask the remote for its branches
-            res = self._remote_git(
-                "ls-remote", remote, ["ls-remote", "--heads", self._fetch_source(remote)], deadline
-            )
-            if res.returncode:
-                raise _PushFailed(
-                    f"cannot reach remote {remote!r}: {_tail(res.stderr)} "
-                    f"(url: {self._url(remote)})",
-                    unreachable=True,
-                )
-            heads = [
-                line.split("\t", 1)[0]
-                for line in res.stdout.splitlines()
-                if "\trefs/heads/" + self.config.branch_prefix + "/" not in line
-            ]
-            have = [
-                sha
-                for sha, ok in zip(
-                    heads, self.repo.resolve([f"{h}^{{commit}}" for h in heads]), strict=True
-                )
-                if ok
-            ]
-            if have:
-                left &= set(
-                    self.repo.run(["rev-list", *sorted(left), "--not", *have]).stdout.split()
-                )
-        if left:
-            named = [c for c in suspects if c.sha in left]
-            shown = ", ".join(f"{c.sha[:12]} {_subject(c)!r}" for c in named[:5])
-            more = f" and {len(named) - 5} more" if len(named) > 5 else ""
-            raise _PushFailed(
-                f"refusing to push {branch} to {self._where(remote)}: it would publish "
-                f"{len(named)} commit(s) that are not artifact versions and that the remote "
-                f"does not have: {shown}{more}. They are local history the task branch was "
-                f"based on, never scanned. Push them to {remote} yourself if they are meant "
-                f"to be public, or set base_ref to a commit {remote} has (e.g. {remote}/main) "
-                "and recreate the task branch"
-            )
-
-    # ------------------------------------------------------------------ join
-    def _join(self, remote: str, branch: str, tip: str, deadline: float) -> int:
-        """Fetch the remote's task branch and its new versions' tags; join it with
-        ``tip`` (a tagless merge commit) unless one contains the other. Returns 1 when
-        a join commit was made."""
-        tracking = f"refs/remotes/{remote}/{branch}"
-        source = self._fetch_source(remote)
-        res = self._fetch(remote, source, [f"+refs/heads/{branch}:{tracking}"], deadline)
-        if res.returncode:
-            if "couldn't find remote ref" in res.stderr:
-                return 0  # the remote lacks the branch: a tag or lock race only
-            raise _PushFailed(
-                f"fetch of {branch} from {self._where(remote)} failed: {_tail(res.stderr)}"
-            )
-        remote_tip = self.repo.resolve([tracking])[0]
-        if remote_tip is None:
-            return 0
-        self._fetch_tags(remote, source, remote_tip, tip, branch, deadline)
-        if remote_tip == tip or self.repo.is_ancestor(remote_tip, tip):
-            return 0  # a lock race: the remote has nothing we lack
-        if self.repo.is_ancestor(tip, remote_tip):
-            new, made = remote_tip, 0  # the remote has all of ours and more
-        else:
-            new, made = self._write_join(branch, tip, remote_tip), 1
-        # a local commit that moved the branch meanwhile wins; the next try joins again
-        self.repo.transaction([(f"refs/heads/{branch}", new, tip)], "artifact-store: join")
-        return made
-
-    def _fetch(self, remote: str, source: str, refspecs: list[str], deadline: float) -> GitResult:
-        args = ["fetch", "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no"]
-        return self._remote_git("fetch", remote, [*args, source, *refspecs], deadline)
-
-    def _fetch_tags(
-        self, remote: str, source: str, remote_tip: str, tip: str, branch: str, deadline: float
-    ) -> None:
-        """Fetch the tags of the remote's versions that this clone lacks (so they are
-        found by correlation id here too); never moves a tag this clone has."""
-        workflow_id, task_id = self._ids(branch)
-        new = self.repo.run(["rev-list", remote_tip, "--not", tip]).stdout.split()
-        names = sorted(
-            {
-                n
-                for c in self.repo.read_commits(new)
-                if JOIN_TRAILER not in c.trailers
-                and self.store.is_artifact_commit(c, workflow_id, task_id)
-                for n in self.store.tag_names(c)
-            }
-        )
-        present = self.repo.resolve([f"refs/tags/{n}" for n in names])
-        wanted = [n for n, sha in zip(names, present, strict=True) if sha is None]
-        while wanted:
-            res = self._fetch(
-                remote, source, [f"refs/tags/{n}:refs/tags/{n}" for n in wanted], deadline
-            )
-            missing = re.findall(r"couldn't find remote ref refs/tags/(\S+)", res.stderr)
-            if not res.returncode or not missing:
-                return  # fetched, or refused to clobber a tag made here meanwhile
-            wanted = [n for n in wanted if n not in missing]
-
-    def _write_join(self, branch: str, tip: str, remote_tip: str) -> str:
-        """The join commit of ``remote_tip`` (first parent) and ``tip``: the remote's
-        tree with the task directory of the newest version either side holds, by
-        commit_timestamp then commit id, so every machine computes the same tree."""
-        workflow_id, task_id = self._ids(branch)
-        held = []
-        for commit in self.repo.read_commits([remote_tip, tip]):
-            version = self.store.held_version(commit, workflow_id, task_id)
-            order = self.store.version_order(version, task_id) if version else ("", "")
-            held.append((order, commit.sha))
-        (_, newest), winner = max(held)
-        task_dir = self.store.task_dir(task_id)
-        if winner == remote_tip:
-            root = self.repo.resolve([f"{remote_tip}^{{tree}}"])[0]
-        else:
-            subtree = self.repo.resolve([f"{tip}:{task_dir}"])[0]
-            root = (
-                self.store.replace_path(remote_tip, task_dir, subtree)
-                if subtree
-                else self.repo.resolve([f"{remote_tip}^{{tree}}"])[0]
-            )
-        assert root is not None
-        message = (
-            f"join({workflow_id}/{task_id}): versions made concurrently\n\n"
-            f"{JOIN_TRAILER}: {workflow_id}/{task_id}\n"
-            + (f"{JOIN_VERSION_TRAILER}: {newest}\n" if newest else "")
-        ).encode()
-        ident = self.store.ident(utc_now())
-        return self.repo.write_commit(
-            root, [remote_tip, tip], ident, ident, message, sign=self.config.sign_commits
-        )
-
-
-def _no_remote(remote: str) -> str:
-    if "/" in remote or ":" in remote:
-        return (
-            f"remote must be the name of a configured remote, not a URL or path "
-            f"({redact(remote)!r}); add it with 'git remote add NAME URL' and pass NAME"
-        )
-    return f"no remote named {remote!r}; add it with 'git remote add {remote} URL'"
-
-
-def _subject(commit: Commit) -> str:
-    return commit.message.split(b"\n", 1)[0].decode("utf-8", "replace")[:60]
-
-
-def _porcelain(stdout: str) -> dict[str, tuple[str, str]]:
-    """{destination ref: (flag, summary)} from ``git push --porcelain``."""
-    status = {}
-    for line in stdout.splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 3 and len(parts[0]) == 1:
-            status[parts[1].rsplit(":", 1)[-1]] = (parts[0], parts[2])
-    return status
-
-
-def _tail(text: str) -> str:
-    return last_lines(text)
-
-
-def _push_failure(stderr: str, stdout: str) -> str:
-    """git's reason for a failed push: the remote's words, rejections, then errors."""
-    said = [ln[7:].strip() for ln in stderr.splitlines() if ln.startswith("remote:")]
-    rejected = []
-    for line in stdout.splitlines():
-        if line.startswith("!"):
-            parts = line.split("\t")
-            if len(parts) >= 3 and _FILLER not in parts[2]:
-                rejected.append(f"{parts[1].split(':')[-1]} {parts[2]}")
-    errors = [ln.strip() for ln in stderr.splitlines() if ln.startswith(("error:", "fatal:"))]
-    text = " / ".join([s for s in said if s] + rejected[:3] + errors[:2])
-    return redact(text) if text else _tail(stderr)

@@ -28,7 +28,7 @@ class ArtifactStore(Committing, Reverting, Archiving):
         and, when the remote kept a tag of its own, ``push_notes`` saying so."""
         from pytest_artifact_store.remote.push import Pusher
 
-        outcome = Pusher(self).after_commit(result["branch"])
+        outcome = Pusher(self).after_commit(result["branch"], result["commit_sha"])
         result["pushed"], result["push_error"] = outcome.pushed, outcome.error
         if outcome.notes:
             result["push_notes"] = outcome.notes

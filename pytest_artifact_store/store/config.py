@@ -103,6 +103,11 @@ class ArtifactStoreConfig:
         self._check_text("commit_author_email", self.commit_author_email, forbid="<>")
         naming.check_ref_prefix("branch_prefix", self.branch_prefix)
         self.branch_prefix = self.branch_prefix.strip("/")
+        if self.branch_prefix.split("/")[0] == "HEAD":  # refs/remotes/<remote>/HEAD is taken
+            raise ArtifactStoreError(
+                f"invalid branch_prefix {self.branch_prefix!r}: it starts with 'HEAD', which "
+                "git reserves (refs/remotes/<remote>/HEAD); use e.g. 'ai/generated'"
+            )
         self.artifact_root = naming.check_tree_path(
             "artifact_root", self.artifact_root, allow_empty=True
         )

@@ -18,7 +18,7 @@ from pytest_artifact_store.git import (
     Commit,
     blob_json,
 )
-from pytest_artifact_store.remote.push import JOIN_TRAILER, JOIN_VERSION_TRAILER
+from pytest_artifact_store.remote.facts import JOIN_TRAILER, JOIN_VERSION_TRAILER
 from pytest_artifact_store.store.base import TIMESTAMP_TRAILER, TRAILERS, StoreBase
 from pytest_artifact_store.timestamps import parse_utc
 

@@ -1,0 +1,242 @@
+"""One remote as a push sees it: its name and URLs (credentials redacted), git commands
+that talk to it under one deadline, and what git and ssh said when they failed -- in
+words that name the real cause and what to do (SPEC §6)."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.git import GitResult, Repository, deadline_left, redact
+
+
+class PushFailed(ArtifactStoreError):
+    """A push step failed; the push turns it into ``pushed: False`` and its reason."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable  # the remote never answered about our refs
+
+
+def check_remote_name(remote: object) -> str:
+    """A configured remote's name, or an ArtifactStoreError that says what to pass."""
+    if not isinstance(remote, str) or not remote.strip():
+        raise ArtifactStoreError("the remote must be the name of a configured git remote")
+    if (
+        "://" in remote
+        or ":" in remote
+        or remote.startswith(("/", ".", "~", "-"))
+        or any(c.isspace() or ord(c) < 32 for c in remote)
+    ):
+        raise ArtifactStoreError(
+            f"the remote must be the name of a configured git remote, not a URL, path or "
+            f"option ({redact(remote)!r}); add it with 'git remote add NAME URL' and pass NAME"
+        )
+    return remote
+
+
+def no_remote(remote: str) -> str:
+    name = redact(remote)
+    return f"no remote named {name!r}; add it with 'git remote add {name} URL'"
+
+
+@dataclass
+class Link:
+    """Git commands against one remote, all within one deadline."""
+
+    repo: Repository
+    remote: str
+    limit: float  # seconds: push_timeout, or the timeout given to this push
+    deadline: float = 0.0
+    _urls: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.limit
+
+    @property
+    def name(self) -> str:
+        return repr(redact(self.remote))
+
+    def url(self, key: str = "pushurl") -> str:
+        """The push URL (``pushurl``, else ``url``) as configured, unredacted: for git."""
+        if key not in self._urls:
+            found = ""
+            for k in ([f"remote.{self.remote}.pushurl"] if key == "pushurl" else []) + [
+                f"remote.{self.remote}.url"
+            ]:
+                res = self.repo.run(["config", "--get", k], check=False)
+                if res.returncode == 0 and res.stdout.strip():
+                    found = res.stdout.strip()
+                    break
+            self._urls[key] = found
+        return self._urls[key]
+
+    def where(self) -> str:
+        """``'origin' (<push URL, credentials redacted>)`` for messages."""
+        url = self.url()
+        return f"{self.name} ({redact(url)})" if url else self.name
+
+    def source(self) -> str:
+        """Where the state around a push is read: the push URL when one is set (a mirror
+        to fetch from must not hide what the primary has), else the remote."""
+        res = self.repo.run(["config", "--get", f"remote.{self.remote}.pushurl"], check=False)
+        return res.stdout.strip() if res.returncode == 0 and res.stdout.strip() else self.remote
+
+    def run(self, step: str, args: list[str]) -> GitResult:
+        """A git command that talks to the remote, killed (its process group) at the
+        deadline; a timeout names the step, the remote, its URL and the limit."""
+        left = deadline_left(self.deadline)
+        res = self.repo.run(args, timeout=left, check=False) if left > 0 else None
+        if res is None or res.timed_out:
+            raise PushFailed(
+                f"{step} {self.where()} timed out after {self.limit:g} s (push_timeout; "
+                "the commit is kept locally: run 'artifact-store push' later)",
+                unreachable=True,
+            )
+        return res
+
+    def fetch(self, step: str, refspecs: list[str], *, prune: bool = False) -> GitResult:
+        # --refmap= : only the refspecs given here are written (a mirror clone's
+        # +refs/*:refs/* would otherwise force the local task branch too)
+        args = ["fetch", "--refmap=", "--no-tags", "--no-write-fetch-head"]
+        args += ["--recurse-submodules=no"] + (["--prune"] if prune else [])
+        return self.run(step, [*args, self.source(), *refspecs])
+
+    def failed(self, step: str, res: GitResult) -> PushFailed:
+        """The error for a git command that failed talking to the remote."""
+        cause = diagnose(res.stderr)
+        words = failure_words(res.stderr, res.stdout)
+        if cause is None or cause.startswith(_UNREACHABLE_CAUSES):
+            return PushFailed(
+                f"cannot reach remote {self.name}: {cause + ' -- ' if cause else ''}{words} "
+                f"(url: {redact(self.url())})",
+                unreachable=True,
+            )
+        return PushFailed(f"{step} {self.where()} refused: {cause} -- {words}", unreachable=True)
+
+
+# What git and ssh say, and what it means. First match wins; the server's and ssh's own
+# lines are always shown after it (credentials redacted).
+_CAUSES: tuple[tuple[str, str], ...] = (
+    (
+        r"could not read (username|password)|authentication failed|returned error: 401|"
+        r"http basic: access denied|invalid username or password",
+        "credentials missing or refused (HTTP 401): give the runner a token through a "
+        "credential helper (git config credential.helper ...) or an SSH deploy key",
+    ),
+    (
+        r"returned error: 403|write access to repository not granted|permission to \S+ denied",
+        "these credentials may not push here (HTTP 403): use a token or deploy key with "
+        "write access",
+    ),
+    (
+        r"host key verification failed|no \S+ host key is known",
+        "the server's SSH host key is unknown: add it to known_hosts "
+        "(ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts) or let ssh accept it once "
+        "(core.sshCommand 'ssh -o StrictHostKeyChecking=accept-new')",
+    ),
+    (
+        r"(key|deploy)[^\n]*read[- ]only|read[- ]only[^\n]*(key|deploy)|"
+        r"deploy keys? (are|is) not allowed to push",
+        "the deploy key is read-only: give it write access on the server",
+    ),
+    (
+        r"permission denied \((publickey|keyboard|password)",
+        "the SSH server refused the key: check the key core.sshCommand uses "
+        "('ssh -i KEY') and that it is a deploy key of this repository",
+    ),
+    (
+        r"hook declined|protected branch|pre-receive|gh006|not allowed to push",
+        "the server's hooks declined the push (branch protection or a policy); its words follow",
+    ),
+    (
+        r"returned error: 413|request entity too large|body.*too large",
+        "the server refused the request as too large (HTTP 413): raise its limit (e.g. "
+        "nginx client_max_body_size) or push fewer versions at once",
+    ),
+    (
+        r"repository not found|does not appear to be a git repository|returned error: 404|"
+        r"not found|no such repository|does not exist",
+        "repository not found: check the remote's URL and that these credentials can see it",
+    ),
+    (r"could not resolve host|name or service not known", "the server's host name is unknown"),
+    (r"connection refused", "the server refused the connection (is it up, is the port right?)"),
+    (r"connection timed out|operation timed out", "the connection timed out"),
+)
+_CAUSE_RX = [(re.compile(rx, re.I), what) for rx, what in _CAUSES]
+_UNREACHABLE_CAUSES = (
+    "repository not found",
+    "the server's host",
+    "the server refused the c",
+    "the connection",
+)
+_NOISE = re.compile(
+    r"^(hint:|To |Done$|Everything up-to-date|Pushing to |POST |"
+    r"Enumerating|Counting|Compressing|Writing|Total )"
+)
+
+
+def diagnose(stderr: str) -> str | None:
+    """What a failed git command's stderr means, or None when it says nothing known."""
+    for rx, what in _CAUSE_RX:
+        if rx.search(stderr):
+            return what
+    return None
+
+
+def failure_words(stderr: str, stdout: str = "") -> str:
+    """git's, ssh's and the server's own words for a failure: the server's ``remote:``
+    lines, the refs it rejected, then the other lines (no hints, no progress)."""
+    said = [ln[7:].strip() for ln in stderr.splitlines() if ln.startswith("remote:")]
+    rejected = []
+    for line in stdout.splitlines():
+        if line.startswith("!"):
+            parts = line.split("\t")
+            if len(parts) >= 3 and FILLER not in parts[2]:
+                rejected.append(f"{parts[1].split(':')[-1]} {parts[2]}")
+    other = [
+        ln.strip()
+        for ln in stderr.splitlines()
+        if ln.strip() and not ln.startswith("remote:") and not _NOISE.match(ln.strip())
+    ]
+    words = [s for s in said if s][-6:] + rejected[:3] + other[-4:]
+    return redact(" / ".join(words)) if words else "git said nothing"
+
+
+# A lost race, as git's --porcelain push output words it: the branch moved under us
+# (client side), or the server's ref transaction lost to a concurrent push.
+RACE = (
+    "fetch first",
+    "non-fast-forward",
+    "stale info",
+    "cannot lock ref",
+    "atomic transaction failed",
+    "failed to update ref",
+    "failed to lock",
+    "unable to lock",
+    "incorrect old value",
+    "reference already exists",
+    "remote failed to report status",
+)
+FILLER = "atomic push failed"  # the refs that were fine when another one was rejected
+TAG_TAKEN = "already exists"  # a tag of that name, pointing elsewhere, is on the remote
+# The connection failed before the server said anything about our refs: try again.
+TRANSIENT = re.compile(
+    r"connection reset|kex_exchange_identification|connection closed by remote|"
+    r"returned error: 50[234]|rpc failed; http 50[234]|early eof|broken pipe|"
+    r"connection closed by \S+ port",
+    re.I,
+)
+NO_ATOMIC = "does not support --atomic"
+
+
+def porcelain(stdout: str) -> dict[str, tuple[str, str]]:
+    """{destination ref: (flag, summary)} from ``git push --porcelain``."""
+    status = {}
+    for line in stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and len(parts[0]) == 1:
+            status[parts[1].rsplit(":", 1)[-1]] = (parts[0], parts[2])
+    return status

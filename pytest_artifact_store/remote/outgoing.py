@@ -1,0 +1,109 @@
+"""What a push of a task branch publishes: the versions (and joins) the remote is not
+known to have, and their tags -- and a refusal, naming them, of any other commit the
+remote lacks (local history that was never scanned must not reach a remote through an
+artifact branch, SPEC §3/§6)."""
+
+from __future__ import annotations
+
+from pytest_artifact_store.git import Commit
+from pytest_artifact_store.remote.facts import JOIN_TRAILER, VersionFacts, task_ids
+from pytest_artifact_store.remote.link import Link, PushFailed
+
+_READS = 64  # commits read per round while walking what a push publishes
+
+
+def outgoing_tags(
+    facts: VersionFacts, link: Link, branch: str, tip: str, *, since_tracking: bool = True
+) -> list[str]:
+    """Tags of the versions a push of ``tip`` publishes (``since_tracking``: those past
+    the remote-tracking branch; else every version not on the remote's default branch).
+    Raises PushFailed when it would publish a commit that is neither a version nor a
+    join of this task (or one whose tree changes anything outside the task directory)
+    and the remote lacks it."""
+    repo, remote = facts.repo, link.remote
+    workflow_id, task_id = task_ids(facts, branch)
+    bases = (branch, "HEAD", "main", "master") if since_tracking else ("HEAD", "main", "master")
+    known = [f"refs/remotes/{remote}/{b}" for b in bases]
+    negatives = sorted({sha for sha in repo.resolve([f"{k}^{{commit}}" for k in known]) if sha})
+    unknown = set(repo.run(["rev-list", tip, "--not", *negatives]).stdout.split())
+    artifacts: list[Commit] = []
+    suspects: list[Commit] = []
+    frontier = [tip] if tip in unknown else []
+    queued = set(frontier)
+    while frontier:
+        batch, frontier = frontier[:_READS], frontier[_READS:]
+        for commit in repo.read_commits(batch):
+            if not facts.is_artifact_commit(commit, workflow_id, task_id):
+                suspects.append(commit)
+                continue
+            artifacts.append(commit)
+            for parent in commit.parents:
+                if parent in unknown and parent not in queued:
+                    queued.add(parent)
+                    frontier.append(parent)
+    suspects += _outside_task_dir(facts, artifacts, task_id)
+    if suspects:
+        refuse_unpublished(facts, link, branch, suspects)
+    versions = [c for c in artifacts if JOIN_TRAILER not in c.trailers]
+    names = [(n, v.sha) for v in versions for n in facts.tag_names(v)]
+    targets = repo.resolve([f"refs/tags/{n}^{{commit}}" for n, _ in names])
+    return sorted({n for (n, sha), target in zip(names, targets, strict=True) if target == sha})
+
+
+def _outside_task_dir(facts: VersionFacts, commits: list[Commit], task_id: str) -> list[Commit]:
+    """Commits that change anything outside the task directory against their first
+    parent: trailers alone do not make a version (a hand-made commit may copy them)."""
+    with_parent = [c for c in commits if c.parents]
+    if not with_parent:
+        return []
+    task_dir = facts.task_dir(task_id) + "/"
+    out = facts.repo.run(
+        ["diff-tree", "--stdin", "-r", "--no-renames", "--name-only", "-z"],
+        input="".join(f"{c.sha} {c.parents[0]}\n" for c in with_parent).encode(),
+    ).raw.split(b"\0")
+    bad: set[str] = set()
+    current = ""
+    for field in out:
+        text = field.decode("utf-8", "surrogateescape").strip("\n")
+        if len(text) in (40, 64) and all(ch in "0123456789abcdef" for ch in text):
+            current = text  # diff-tree --stdin names each commit before its paths
+        elif text and not text.startswith(task_dir):
+            bad.add(current)
+    return [c for c in with_parent if c.sha in bad]
+
+
+def refuse_unpublished(
+    facts: VersionFacts, link: Link, branch: str, suspects: list[Commit]
+) -> None:
+    """Raise unless the remote has every one of ``suspects``."""
+    repo, remote = facts.repo, link.remote
+    shas = [c.sha for c in suspects]
+    left = set(shas) & set(
+        repo.run(["rev-list", *shas, "--not", f"--remotes={remote}"]).stdout.split()
+    )
+    if left:  # this clone may not have fetched lately: ask the remote for its branches
+        res = link.run("ls-remote of", ["ls-remote", "--heads", link.source()])
+        if res.returncode:
+            raise link.failed("ls-remote of", res)
+        prefix = f"\trefs/heads/{facts.config.branch_prefix}/"
+        heads = [ln.split("\t", 1)[0] for ln in res.stdout.splitlines() if prefix not in ln]
+        found = repo.resolve([f"{h}^{{commit}}" for h in heads])
+        have = [sha for sha, ok in zip(heads, found, strict=True) if ok]
+        if have:
+            left &= set(repo.run(["rev-list", *sorted(left), "--not", *have]).stdout.split())
+    if left:
+        named = [c for c in suspects if c.sha in left]
+        shown = ", ".join(f"{c.sha[:12]} {_subject(c)!r}" for c in named[:5])
+        more = f" and {len(named) - 5} more" if len(named) > 5 else ""
+        raise PushFailed(
+            f"refusing to push {branch} to {link.where()}: it would publish {len(named)} "
+            f"commit(s) that are not artifact versions and that the remote does not have: "
+            f"{shown}{more}. They are local history (the base of the task branch, or "
+            f"commits made on it by hand), never scanned. Push them to {link.name} yourself "
+            f"if they are meant to be public, or set base_ref to a commit the remote has "
+            f"(e.g. {link.name}/main) and recreate the task branch"
+        )
+
+
+def _subject(commit: Commit) -> str:
+    return commit.message.split(b"\n", 1)[0].decode("utf-8", "replace")[:60]
