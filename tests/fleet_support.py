@@ -116,15 +116,18 @@ def run_fleet(
     kill: int = 0,
     seed: int = 0,
     mode: str = "api",
+    clone_config: tuple[str, ...] = (),
 ) -> Fleet:
-    """Clone ``url`` once per runner, start every runner at once, SIGKILL ``kill`` of
-    them at random moments (mid-commit or mid-push), and wait for the rest."""
+    """Clone ``url`` once per runner (``clone_config``: ``key=value`` settings each clone
+    keeps, e.g. core.sshCommand), start every runner at once, SIGKILL ``kill`` of them at
+    random moments (mid-commit or mid-push), and wait for the rest."""
     rng = random.Random(seed)
     clones = {}
     for name in tasks:
         clone = tmp / name / "clone"
         clone.parent.mkdir(parents=True)
-        subprocess.run(["git", "clone", "-q", url, str(clone)], check=True)
+        options = [arg for kv in clone_config for arg in ("-c", kv)]  # kept by the clone
+        subprocess.run(["git", "clone", "-q", *options, url, str(clone)], check=True)
         clones[name] = clone
     fleet = Fleet(clones, dict(tasks))
     start = time.monotonic()

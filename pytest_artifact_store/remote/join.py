@@ -12,7 +12,7 @@ from pytest_artifact_store.remote.facts import (
     VersionFacts,
     task_ids,
 )
-from pytest_artifact_store.remote.link import Link
+from pytest_artifact_store.remote.link import Link, transient
 from pytest_artifact_store.timestamps import utc_now
 
 
@@ -23,8 +23,8 @@ def join(facts: VersionFacts, link: Link, branch: str, tip: str) -> int:
     tracking = f"refs/remotes/{link.remote}/{branch}"
     res = link.fetch("fetch from", [f"+refs/heads/{branch}:{tracking}"])
     if res.returncode:
-        if "couldn't find remote ref" in res.stderr:
-            return 0  # the remote lacks the branch: a tag or lock race only
+        if "couldn't find remote ref" in res.stderr or transient(res.stderr):
+            return 0  # the remote lacks the branch (a tag or lock race), or try again
         raise link.failed("fetch from", res)
     remote_tip = repo.resolve([tracking])[0]
     if remote_tip is None:

@@ -178,6 +178,12 @@ _NOISE = re.compile(
 )
 
 
+def transient(stderr: str) -> bool:
+    """The connection failed before the server said a word (reset, dropped at the
+    handshake, HTTP 502/503/504): worth another try."""
+    return bool(TRANSIENT.search(stderr)) and diagnose(stderr) is None
+
+
 def diagnose(stderr: str) -> str | None:
     """What a failed git command's stderr means, or None when it says nothing known."""
     for rx, what in _CAUSE_RX:

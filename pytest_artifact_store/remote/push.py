@@ -32,7 +32,6 @@ from pytest_artifact_store.remote.link import (
     NO_ATOMIC,
     RACE,
     TAG_TAKEN,
-    TRANSIENT,
     Link,
     PushFailed,
     check_remote_name,
@@ -40,6 +39,7 @@ from pytest_artifact_store.remote.link import (
     failure_words,
     no_remote,
     porcelain,
+    transient,
 )
 from pytest_artifact_store.remote.outgoing import outgoing_tags
 
@@ -198,7 +198,7 @@ class Pusher:
                 if reasons and all(FILLER in why or any(r in why for r in RACE) for why in others):
                     if raced:
                         outcome.joins += join(self.store, link, branch, tip)
-                elif not reasons and TRANSIENT.search(res.stderr) and not diagnose(res.stderr):
+                elif not reasons and transient(res.stderr):
                     pass  # the connection failed before the server said a word: try again
                 elif not reasons:
                     raise link.failed("push to", res)
