@@ -15,38 +15,55 @@ from pytest_artifact_store.remote.facts import (
 from pytest_artifact_store.remote.link import Link, transient
 from pytest_artifact_store.timestamps import utc_now
 
+# The remote tip last joined, whose versions' tags this clone still has to fetch: set in
+# the same transaction as the join, cleared once the tags are here (see settle_tags).
+TAGS_OWED = "refs/artifact-store/tags-owed"
 
-def join(facts: VersionFacts, link: Link, branch: str, tip: str) -> int:
-    """Fetch the remote's task branch and its new versions' tags; join it with ``tip``
-    unless one contains the other. Returns 1 when a join commit was made."""
+
+def owed_ref(link: Link, branch: str) -> str:
+    return f"{TAGS_OWED}/{link.remote}/{branch}"
+
+
+def join(facts: VersionFacts, link: Link, branch: str, tip: str) -> bool:
+    """Fetch the remote's task branch and join it with ``tip`` unless one contains the
+    other. True when the remote had versions this clone lacked (their tags are fetched
+    once the push has landed: see :func:`settle_tags`)."""
     repo = facts.repo
     tracking = f"refs/remotes/{link.remote}/{branch}"
     res = link.fetch("fetch from", [f"+refs/heads/{branch}:{tracking}"])
     if res.returncode:
         if "couldn't find remote ref" in res.stderr or transient(res.stderr):
-            return 0  # the remote lacks the branch (a tag or lock race), or try again
+            return False  # the remote lacks the branch (a tag or lock race), or try again
         raise link.failed("fetch from", res)
     remote_tip = repo.resolve([tracking])[0]
-    if remote_tip is None:
-        return 0
-    fetch_tags(facts, link, branch, remote_tip, tip)
-    if remote_tip == tip or repo.is_ancestor(remote_tip, tip):
-        return 0  # a lock race: the remote has nothing we lack
-    if repo.is_ancestor(tip, remote_tip):
-        new, made = remote_tip, 0  # the remote has all of ours and more
-    else:
-        new, made = write_join(facts, branch, tip, remote_tip), 1
+    if remote_tip is None or remote_tip == tip or repo.is_ancestor(remote_tip, tip):
+        return False  # a lock race: the remote has nothing we lack
+    new = remote_tip  # the remote has all of ours and more
+    if not repo.is_ancestor(tip, remote_tip):
+        new = write_join(facts, branch, tip, remote_tip)
+    owed = owed_ref(link, branch)
     # a local commit that moved the branch meanwhile wins; the next try joins again
-    repo.transaction([(f"refs/heads/{branch}", new, tip)], "artifact-store: join")
-    return made
+    error = repo.transaction(
+        [(f"refs/heads/{branch}", new, tip), (owed, remote_tip, repo.resolve([owed])[0])],
+        "artifact-store: join",
+    )
+    return error is None
 
 
-def fetch_tags(facts: VersionFacts, link: Link, branch: str, remote_tip: str, tip: str) -> None:
-    """Fetch the tags of the remote's versions that this clone lacks (so they are found
-    by correlation id here too); never moves a tag this clone has."""
+def settle_tags(facts: VersionFacts, link: Link, branch: str) -> None:
+    """Fetch the tags of the versions joined from the remote that this clone lacks, so
+    they are found by correlation id here too (never moving a tag this clone has), and
+    clear the marker. One connection, after the push landed: a race is lost in the time
+    between a fetch and the next push, so nothing else happens in between."""
     repo = facts.repo
+    owed = owed_ref(link, branch)
+    remote_tip = repo.resolve([owed])[0]
+    if remote_tip is None:
+        return
     workflow_id, task_id = task_ids(facts, branch)
-    new = repo.run(["rev-list", remote_tip, "--not", tip]).stdout.split()
+    bases = [f"refs/remotes/{link.remote}/{b}" for b in ("HEAD", "main", "master")]
+    negatives = sorted({sha for sha in repo.resolve([f"{b}^{{commit}}" for b in bases]) if sha})
+    new = repo.run(["rev-list", remote_tip, "--not", *negatives]).stdout.split()
     names = sorted(
         {
             n
@@ -60,9 +77,12 @@ def fetch_tags(facts: VersionFacts, link: Link, branch: str, remote_tip: str, ti
     while wanted:
         res = link.fetch("fetch tags from", [f"refs/tags/{n}:refs/tags/{n}" for n in wanted])
         missing = re.findall(r"couldn't find remote ref refs/tags/(\S+)", res.stderr)
+        if res.returncode and not missing and transient(res.stderr):
+            return  # the marker stays: the next push fetches them
         if not res.returncode or not missing:
-            return  # fetched, or refused to clobber a tag made here meanwhile
+            break  # fetched, or refused to clobber a tag made here meanwhile
         wanted = [n for n in wanted if n not in missing]
+    repo.transaction([(owed, repo.null_sha, remote_tip)], "artifact-store: tags fetched")
 
 
 def write_join(facts: VersionFacts, branch: str, tip: str, remote_tip: str) -> str:

@@ -17,6 +17,7 @@ it becomes ``pushed: False`` plus the reason in words (:mod:`.link`).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git import GitResult, deadline_left
 from pytest_artifact_store.naming import PROMPT_PREFIX
 from pytest_artifact_store.remote.facts import VersionFacts
-from pytest_artifact_store.remote.join import join
+from pytest_artifact_store.remote.join import TAGS_OWED, join, settle_tags
 from pytest_artifact_store.remote.link import (
     FILLER,
     NO_ATOMIC,
@@ -111,9 +112,13 @@ class Pusher:
             "up_to_date": [],
             "errors": {},
         }
+        owed = self._task_refs(f"{TAGS_OWED}/{remote}/", f"{TAGS_OWED}/{remote}/")
         for branch, sha in sorted(local.items()):
             if theirs.get(branch) == sha and branch not in unconfirmed:
                 result["up_to_date"].append(branch)
+                if branch in owed:
+                    with contextlib.suppress(PushFailed):
+                        settle_tags(self.store, Link(self.repo, remote, timeout), branch)
                 continue
             outcome = self.push_branch(remote, branch, timeout)
             if outcome.unreachable:  # every other branch would fail the same way
@@ -187,6 +192,8 @@ class Pusher:
                 if res.returncode == 0:
                     self._remember(remote, branch, tip)
                     outcome.pushed = True
+                    with contextlib.suppress(PushFailed):  # only lookups wait for these
+                        settle_tags(self.store, link, branch)
                     return outcome
                 status = porcelain(res.stdout)
                 reasons = {dst: why for dst, (flag, why) in status.items() if flag == "!"}
@@ -196,8 +203,8 @@ class Pusher:
                 others = [why for why in reasons.values() if TAG_TAKEN not in why]
                 raced = any(any(r in why for r in RACE) for why in others)
                 if reasons and all(FILLER in why or any(r in why for r in RACE) for why in others):
-                    if raced:
-                        outcome.joins += join(self.store, link, branch, tip)
+                    if raced and join(self.store, link, branch, tip):
+                        outcome.joins += 1
                 elif not reasons and transient(res.stderr):
                     pass  # the connection failed before the server said a word: try again
                 elif not reasons:
@@ -217,7 +224,9 @@ class Pusher:
                     )
                     return outcome
                 if raced or not reasons:
-                    pause = random.uniform(0.02, min(1.0, 0.05 * 2 ** min(outcome.attempts, 5)))
+                    # a loser waits longer each time it loses: fewer wasted tries leave
+                    # the server (and the CPU) to the pushes that can land
+                    pause = random.uniform(0.05, min(3.0, 0.1 * 2 ** min(outcome.attempts, 5)))
                     time.sleep(min(pause, deadline_left(link.deadline)))
         except PushFailed as exc:
             outcome.error = str(exc)
