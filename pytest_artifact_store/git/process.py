@@ -155,8 +155,10 @@ def run_git(
     timeout: float | None = None,
     check: bool = True,
     keep_index: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> GitResult:
     """Run git in its own process group; on timeout the whole group is killed.
+    ``env``: variables set for this command on top of :func:`git_env`.
 
     With ``check``, a failure is an ArtifactStoreError naming the command and git's
     last words."""
@@ -167,7 +169,7 @@ def run_git(
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=git_env(keep_index=keep_index),
+            env={**git_env(keep_index=keep_index), **(env or {})},
             start_new_session=True,
         )
     except OSError as exc:

@@ -122,8 +122,11 @@ class Repository:
         timeout: float | None = None,
         check: bool = True,
         cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> GitResult:
-        return run_git(args, cwd=cwd or self.cwd, input=input, timeout=timeout, check=check)
+        return run_git(
+            args, cwd=cwd or self.cwd, input=input, timeout=timeout, check=check, env=env
+        )
 
     # ------------------------------------------------------------------ reading
     def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:

@@ -4,12 +4,19 @@ words that name the real cause and what to do (SPEC §6)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from pytest_artifact_store.errors import ArtifactStoreError
-from pytest_artifact_store.git import GitResult, Repository, deadline_left, redact
+from pytest_artifact_store.git import GitResult, Repository, deadline_left, git_env, redact
 
 
 class PushFailed(ArtifactStoreError):
@@ -37,6 +44,20 @@ def check_remote_name(remote: object) -> str:
     return remote
 
 
+def _ssh_destination(url: str) -> list[str] | None:
+    """ssh's arguments for the host of an SSH URL (``[-p PORT] [user@]host``), None for
+    any other transport."""
+    if url.startswith(("ssh://", "git+ssh://", "ssh+git://")):
+        parts = urlsplit(url)
+        if not parts.hostname:
+            return None
+        user = f"{parts.username}@" if parts.username else ""
+        port = ["-p", str(parts.port)] if parts.port else []
+        return [*port, f"{user}{parts.hostname}"]
+    match = re.match(r"([A-Za-z0-9._-]+@)?([A-Za-z0-9._-]+):(?!//)", url)  # scp-like
+    return [f"{match.group(1) or ''}{match.group(2)}"] if match else None
+
+
 def no_remote(remote: str) -> str:
     name = redact(remote)
     return f"no remote named {name!r}; add it with 'git remote add {name} URL'"
@@ -51,9 +72,75 @@ class Link:
     limit: float  # seconds: push_timeout, or the timeout given to this push
     deadline: float = 0.0
     _urls: dict[str, str] = field(default_factory=dict)
+    _ssh: dict[str, str] | None = None  # GIT_SSH_COMMAND sharing one connection
+    _control: str | None = None  # the private directory of that connection's socket
+    _ssh_base: str = "ssh"
 
     def __post_init__(self) -> None:
         self.deadline = time.monotonic() + self.limit
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the shared SSH connection, if one was opened, and remove its socket."""
+        if self._control is None:
+            return
+        control, self._control = self._control, None
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                f"{self._ssh_base} -o ControlPath={shlex.quote(control)}/m -O exit x",
+                shell=True,
+                capture_output=True,
+                timeout=5,
+                env=git_env(),
+                start_new_session=True,
+            )
+        shutil.rmtree(control, ignore_errors=True)
+
+    def _ssh_env(self) -> dict[str, str] | None:
+        """Over SSH, the steps of one push (push, fetch, push again) share one connection
+        and one key exchange (``ControlMaster``, a private socket directory, closed when
+        the push is done) -- unless the user's own ssh setup multiplexes or says
+        otherwise (GIT_SSH, ControlMaster/ControlPath in the command or ssh config)."""
+        if self._ssh is not None or self._control is not None:
+            return self._ssh or None
+        self._ssh = {}
+        host = _ssh_destination(self.url())
+        if host is None or (os.environ.get("GIT_SSH") and not os.environ.get("GIT_SSH_COMMAND")):
+            return None
+        base = os.environ.get("GIT_SSH_COMMAND") or ""
+        if not base:
+            res = self.repo.run(["config", "--get", "core.sshCommand"], check=False)
+            base = res.stdout.strip() or "ssh"
+        if re.search(r"control(master|path|persist)|(^|\s)-S\b", base, re.I):
+            return None
+        try:
+            probe = subprocess.run(
+                f"{base} -G {' '.join(shlex.quote(arg) for arg in host)}",
+                shell=True,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                env=git_env(),
+                start_new_session=True,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        setting = re.search(r"^controlmaster (\S+)", probe, re.M)
+        if setting is None or setting.group(1) not in ("false", "no"):
+            return None  # their own multiplexing (or an ssh that cannot say)
+        self._control = tempfile.mkdtemp(prefix="artifact-store-ssh-")
+        self._ssh_base = base
+        self._ssh = {
+            "GIT_SSH_COMMAND": f"{base} -o ControlMaster=auto "
+            f"-o ControlPath={shlex.quote(self._control)}/m -o ControlPersist=10 "
+            "-o ServerAliveInterval=5 -o ServerAliveCountMax=3"
+        }
+        return self._ssh
 
     @property
     def name(self) -> str:
@@ -88,7 +175,8 @@ class Link:
         """A git command that talks to the remote, killed (its process group) at the
         deadline; a timeout names the step, the remote, its URL and the limit."""
         left = deadline_left(self.deadline)
-        res = self.repo.run(args, timeout=left, check=False) if left > 0 else None
+        env = self._ssh_env()
+        res = self.repo.run(args, timeout=left, check=False, env=env) if left > 0 else None
         if res is None or res.timed_out:
             raise PushFailed(
                 f"{step} {self.where()} timed out after {self.limit:g} s (push_timeout; "

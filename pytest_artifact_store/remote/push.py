@@ -103,7 +103,8 @@ class Pusher:
             raise ArtifactStoreError(no_remote(remote))
         prefix = self.config.branch_prefix
         local = self._task_refs(f"refs/heads/{prefix}/", "refs/heads/")
-        theirs = self._read_remote_branches(Link(self.repo, remote, timeout), sorted(local))
+        with Link(self.repo, remote, timeout) as link:
+            theirs = self._read_remote_branches(link, sorted(local))
         unconfirmed = self._task_refs(f"{_PENDING_TAGS}/{remote}/", f"{_PENDING_TAGS}/{remote}/")
         result: dict[str, Any] = {
             "success": True,
@@ -117,8 +118,8 @@ class Pusher:
             if theirs.get(branch) == sha and branch not in unconfirmed:
                 result["up_to_date"].append(branch)
                 if branch in owed:
-                    with contextlib.suppress(PushFailed):
-                        settle_tags(self.store, Link(self.repo, remote, timeout), branch)
+                    with contextlib.suppress(PushFailed), Link(self.repo, remote, timeout) as link:
+                        settle_tags(self.store, link, branch)
                 continue
             outcome = self.push_branch(remote, branch, timeout)
             if outcome.unreachable:  # every other branch would fail the same way
@@ -160,7 +161,13 @@ class Pusher:
     ) -> PushOutcome:
         """Push ``branch`` and its versions' tags; join and retry on a lost race.
         ``contains``: a version that must be in what was pushed."""
-        link = Link(self.repo, remote, timeout)
+        with Link(self.repo, remote, timeout) as link:
+            return self._push_branch(link, branch, timeout, contains)
+
+    def _push_branch(
+        self, link: Link, branch: str, timeout: float, contains: str | None
+    ) -> PushOutcome:
+        remote = link.remote
         outcome = PushOutcome(False)
         ref = f"refs/heads/{branch}"
         skip: set[str] = set()  # tags the remote holds for other commits: theirs stand
