@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -555,3 +556,50 @@ def test_metadata_is_scanned_even_when_no_metadata_json_is_written(repo, git, ar
             metadata={"agent_version": token},
         )
     assert (refs(git, repo), objects(git, repo)) == before
+
+
+def test_a_reused_old_object_is_freshened_so_prune_keeps_it(repo, artifacts, git):
+    """git prune deletes unreachable loose objects older than its expiry: a blob the store
+    reuses must look new, as git's own writes make it (SPEC §4)."""
+    data = artifacts["trades.csv"].read_bytes()
+    sha = git(repo, "hash-object", "-w", str(artifacts["trades.csv"]))
+    loose = repo / ".git" / "objects" / sha[:2] / sha[2:]
+    month_ago = time.time() - 30 * 86400
+    os.utime(loose, (month_ago, month_ago))
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    result = store.commit_artifacts("wf", "t1", [artifacts["trades.csv"]], correlation_id="c1")
+    assert loose.stat().st_mtime > time.time() - 3600
+    git(repo, "prune", "--expire=1.day.ago")
+    assert git(
+        repo, "cat-file", "blob", f"{result['commit_sha']}:Backtest/codes/t1/trades.csv"
+    ) == (data.decode().rstrip("\n"))
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+
+
+def test_commits_keep_the_repository_packed(repo, artifacts, git, monkeypatch):
+    """Past git's gc.auto estimate, a commit starts `git gc --auto` detached: loose objects
+    go into a pack and refs into packed-refs, while nothing waits for it."""
+    from pytest_artifact_store.git import repository
+
+    monkeypatch.setattr(repository, "_GC_AUTO", 0)  # any object under objects/17
+    monkeypatch.setattr(repository, "_DETACHED", [])
+    git(repo, "config", "gc.auto", "1")  # git's own threshold: 2 objects under objects/17
+    git(repo, "config", "gc.autoDetach", "false")  # so that waiting for it is enough
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    n = 0
+    fanout = repo / ".git" / "objects" / "17"
+    while not fanout.is_dir() or len(list(fanout.iterdir())) < 2:
+        store.repo.write_object(b"blob", f"filler {n}\n".encode())
+        n += 1
+    result = store.commit_artifacts("wf", "t1", [artifacts["trades.csv"]], correlation_id="c1")
+    for proc in repository._DETACHED:
+        proc.wait(timeout=60)
+    assert repository._DETACHED, "no maintenance was started"
+    counts = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
+    assert int(counts["packs"]) >= 1
+    sha = result["commit_sha"]
+    assert not (repo / ".git" / "objects" / sha[:2] / sha[2:]).exists()  # packed, not loose
+    assert git(repo, "cat-file", "-t", sha) == "commit"
+    assert "refs/tags/corr_c1" in (repo / ".git" / "packed-refs").read_text()
+    assert git(repo, "rev-parse", "corr_c1^{commit}") == result["commit_sha"]
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""

@@ -36,6 +36,8 @@ from pytest_artifact_store.git.readers import CHUNK, AskGit, CatFile, InProcessR
 from pytest_artifact_store.git.refs import RefUpdater
 from pytest_artifact_store.git.signing import Signer
 
+_GC_AUTO = 6700  # git's default gc.auto; git itself reads the configured one
+_DETACHED: list[subprocess.Popen[bytes]] = []  # maintenance started here, reaped later
 _WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
 
 
@@ -300,9 +302,19 @@ class Repository:
         hexsha = hexsha or self.hash_object(kind, data)
         final = self._object_path(hexsha)
         if final.exists():
-            return hexsha
-        final.parent.mkdir(exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=final.parent)
+            try:  # freshened as git does: `git prune` must not take it as old and unreachable
+                os.utime(final)
+                return hexsha
+            except OSError:
+                pass  # not ours to touch: write a fresh copy over it
+        for attempt in range(5):
+            try:  # `git gc` may remove the empty fan-out directory in between
+                final.parent.mkdir(exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=final.parent)
+                break
+            except FileNotFoundError:
+                if attempt == 4:
+                    raise
         try:
             with os.fdopen(fd, "wb") as fh:
                 comp = zlib.compressobj(1)
@@ -318,6 +330,30 @@ class Repository:
                 os.unlink(tmp)
             raise
         return hexsha
+
+    def maintain(self) -> None:
+        """Keep the repository packed, as git's own commands do: when git's estimate of
+        loose objects (those in ``objects/17`` x 256) passes ``gc.auto`` (6700), start
+        ``git gc --auto`` -- which also packs refs -- detached, so no commit waits for
+        it. git takes its own lock; a second one started meanwhile does nothing."""
+        try:
+            loose = len(os.listdir(self.objects_dir / "17"))
+        except OSError:
+            return
+        _DETACHED[:] = [proc for proc in _DETACHED if proc.poll() is None]  # reap
+        if loose * 256 <= _GC_AUTO or _DETACHED:
+            return
+        with contextlib.suppress(OSError):
+            proc = subprocess.Popen(
+                ["git", "gc", "--auto", "--quiet"],
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=git_env(),
+                start_new_session=True,
+            )
+            _DETACHED.append(proc)
 
     def tree_bytes(self, entries: Iterable[TreeEntry]) -> bytes:
         def key(e: TreeEntry) -> bytes:

@@ -130,6 +130,7 @@ class Committing(History):
                 f"gave up committing to {plan.branch_ref} after {MAX_ATTEMPTS} attempts: "
                 "other writers kept moving the branch; retry later"
             )
+        self.repo.maintain()
         result = {
             "success": True,
             "branch": plan.branch,

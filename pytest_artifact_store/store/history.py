@@ -22,7 +22,11 @@ from pytest_artifact_store.remote.facts import JOIN_TRAILER, JOIN_VERSION_TRAILE
 from pytest_artifact_store.store.base import TIMESTAMP_TRAILER, TRAILERS, StoreBase
 from pytest_artifact_store.timestamps import parse_utc
 
-_TAG_LOOKUPS = 64  # more tags than this: one for-each-ref beats a lookup each
+_TAG_LOOKUPS = 64  # a lookup's metadata and tags go to git in one round trip up to this
+# More tag names than this: one for-each-ref pass over every tag beats a pipelined lookup
+# of each. Below it, a listing's cost follows the versions listed, not the tags a fleet's
+# remote has accumulated (a list(limit=50) reads ~100 names whatever the repository holds).
+_TAG_SCAN = 4096
 
 
 _PASS_THROUGH = 8  # non-version commits in a row that listing walks through on a branch
@@ -378,7 +382,7 @@ class History(StoreBase):
     def _tag_targets(self, names: list[str] | None) -> dict[str, str]:
         """{tag: the commit it points at ("" = exists)} for the given store tags
         (None: all of them)."""
-        if names is not None and len(names) <= _TAG_LOOKUPS:
+        if names is not None and len(names) <= _TAG_SCAN:
             shas = self.repo.resolve([_peeled_tag(n) for n in names])
             return {n: sha for n, sha in zip(names, shas, strict=True) if sha}
         # Many versions: one for-each-ref (one pass over the tags) beats a lookup per
