@@ -405,3 +405,16 @@ def test_a_remote_name_is_never_an_option_url_or_path(repo, git, name):
 def test_a_branch_prefix_under_head_is_refused(repo):
     with pytest.raises(ArtifactStoreError, match="starts with 'HEAD'"):
         make_store(repo, branch_prefix="HEAD/x")
+
+
+def test_push_pending_catches_up_with_a_remote_that_is_ahead(tmp_path, repo, remote, git):
+    """Another machine joined our version and went on: the local branch moves up to the
+    remote's (their versions and tags come along), so a second remote gets it all."""
+    mine = version(make_store(repo), "mine", "mine\n")
+    other = clone_of(tmp_path, remote, git, "other")
+    theirs = version(make_store(other), "theirs", "theirs\n")
+    pending = make_store(repo).push_pending()
+    assert pending["up_to_date"] == [BRANCH] and pending["pushed"] == []
+    assert git(repo, "rev-parse", BRANCH) == theirs["commit_sha"]
+    assert git(repo, "rev-parse", "corr_theirs^{commit}") == theirs["commit_sha"]
+    assert git(repo, "rev-parse", "corr_mine^{commit}") == mine["commit_sha"]

@@ -1,7 +1,7 @@
 """pytest hook implementations of pytest-artifact-store (the ``artifact_store`` plugin).
 
 Inert unless ``--artifact-store`` is given: then :mod:`pytest_artifact_store.pytest_plugin.session`
-(and with it GitPython) is imported, the settings are validated and the repository is
+(and with it the store) is imported, the settings are validated and the repository is
 opened before any test runs. ``-p no:artifact_store`` removes the plugin.
 """
 

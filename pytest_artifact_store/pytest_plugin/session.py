@@ -1,7 +1,7 @@
 """The per-session state of ``pytest --artifact-store``: test outcomes, then one commit.
 
-Imported and registered only when the plugin is enabled (it imports the store, and
-with it GitPython). :func:`start` runs at configure time: it validates every setting
+Imported and registered only when the plugin is enabled (it imports the store and the
+git layer). :func:`start` runs at configure time: it validates every setting
 and opens the repository, so a mistake is a usage error before any test runs.
 At session end, on the main process or the xdist controller only, a passing session's
 files, a generated ``test_report.json`` and the recorded metrics become one commit.

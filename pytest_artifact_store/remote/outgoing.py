@@ -5,7 +5,7 @@ artifact branch, SPEC §3/§6)."""
 
 from __future__ import annotations
 
-from pytest_artifact_store.git import Commit
+from pytest_artifact_store.git import Commit, redact
 from pytest_artifact_store.remote.facts import JOIN_TRAILER, VersionFacts, task_ids
 from pytest_artifact_store.remote.link import Link, PushFailed
 
@@ -99,9 +99,9 @@ def refuse_unpublished(
             f"refusing to push {branch} to {link.where()}: it would publish {len(named)} "
             f"commit(s) that are not artifact versions and that the remote does not have: "
             f"{shown}{more}. They are local history (the base of the task branch, or "
-            f"commits made on it by hand), never scanned. Push them to {link.name} yourself "
-            f"if they are meant to be public, or set base_ref to a commit the remote has "
-            f"(e.g. {link.name}/main) and recreate the task branch"
+            f"commits made on it by hand), never scanned. If they are meant to be public, "
+            f"push them there first (e.g. 'git push {redact(remote)} main') and push again; "
+            "otherwise base new task branches on a commit the remote has (base_ref)"
         )
 
 

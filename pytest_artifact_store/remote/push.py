@@ -115,6 +115,10 @@ class Pusher:
         }
         owed = self._task_refs(f"{TAGS_OWED}/{remote}/", f"{TAGS_OWED}/{remote}/")
         for branch, sha in sorted(local.items()):
+            ahead = theirs.get(branch)
+            if ahead not in (None, sha) and self.repo.is_ancestor(sha, ahead):
+                sha = self._catch_up(remote, branch, sha, ahead)
+                owed.setdefault(branch, sha)
             if theirs.get(branch) == sha and branch not in unconfirmed:
                 result["up_to_date"].append(branch)
                 if branch in owed:
@@ -132,6 +136,16 @@ class Pusher:
                 result["errors"][branch] = outcome.error
                 result["success"] = False
         return result
+
+    def _catch_up(self, remote: str, branch: str, sha: str, theirs: str) -> str:
+        """The remote has every version of the local branch and more (other machines'):
+        move the local branch up to it, as a join would, owing their tags."""
+        owed = f"{TAGS_OWED}/{remote}/{branch}"
+        error = self.repo.transaction(
+            [(f"refs/heads/{branch}", theirs, sha), (owed, theirs, self.repo.resolve([owed])[0])],
+            "artifact-store: caught up",
+        )
+        return theirs if error is None else sha
 
     def _task_refs(self, pattern: str, space: str) -> dict[str, str]:
         """{branch: tip} of the ``<prefix>/<workflow>/<task>`` refs under ``pattern``."""
