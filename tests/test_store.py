@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -603,3 +605,45 @@ def test_commits_keep_the_repository_packed(repo, artifacts, git, monkeypatch):
     assert "refs/tags/corr_c1" in (repo / ".git" / "packed-refs").read_text()
     assert git(repo, "rev-parse", "corr_c1^{commit}") == result["commit_sha"]
     assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs (root only; elsewhere the test is skipped with the reason)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)])
+    if done.returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_is_a_clear_error_and_changes_nothing(small_disk, artifacts, git):
+    repo = small_disk / "repo"
+    git(small_disk, "init", "-q", "-b", "main", str(repo))
+    (repo / "a.txt").write_text("a\n")
+    git(repo, "add", "a.txt")
+    git(repo, "commit", "-q", "-m", "initial")
+    big = small_disk / "filler"
+    with big.open("wb") as f, contextlib.suppress(OSError):  # fill what is left
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    src = small_disk.parent / "big.csv"
+    src.write_bytes(os.urandom(256 * 1024).hex().encode())
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    with pytest.raises(ArtifactStoreError, match="cannot write to the object database") as exc:
+        store.commit_artifacts("wf", "t1", [src], correlation_id="c1")
+    assert "the disk is full: free some space and commit again" in str(exc.value)
+    assert str(repo / ".git" / "objects") in str(exc.value)
+    assert git(repo, "for-each-ref", "refs/heads/ai", "refs/tags") == ""
+    big.unlink()
+    assert not list((repo / ".git" / "objects").rglob("tmp_obj_*"))  # no partial object
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+    result = store.commit_artifacts("wf", "t1", [src], correlation_id="c1")
+    assert git(repo, "rev-parse", "corr_c1^{commit}") == result["commit_sha"]

@@ -11,6 +11,7 @@ GitPython is imported only on demand (``Repository.gitpython``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import heapq
 import itertools
@@ -298,8 +299,16 @@ class Repository:
         return h.hexdigest()
 
     def write_object(self, kind: bytes, data: bytes | memoryview, hexsha: str | None = None) -> str:
-        """Write a loose object (zlib level 1, temp file + rename, like git)."""
+        """Write a loose object (zlib level 1, temp file + rename, like git). A failure
+        (disk full, read-only storage, permissions) is an ArtifactStoreError naming the
+        directory and what to do; no ref has moved then, and no partial object is left."""
         hexsha = hexsha or self.hash_object(kind, data)
+        try:
+            return self._write_loose(kind, data, hexsha)
+        except OSError as exc:
+            raise ArtifactStoreError(_write_failure(exc, self.objects_dir)) from exc
+
+    def _write_loose(self, kind: bytes, data: bytes | memoryview, hexsha: str) -> str:
         final = self._object_path(hexsha)
         if final.exists():
             try:  # freshened as git does: `git prune` must not take it as old and unreachable
@@ -555,3 +564,22 @@ class Repository:
                 proc.kill()
             proc.stdout.close()
             proc.wait()
+
+
+_REMEDY = {
+    errno.ENOSPC: "the disk is full: free some space and commit again",
+    errno.EDQUOT: "the disk quota is used up: free some space and commit again",
+    errno.EROFS: "the repository is on read-only storage: commit from a writable clone",
+    errno.EACCES: "no permission: check the owner and mode of that directory",
+    errno.EPERM: "no permission: check the owner and mode of that directory",
+}
+
+
+def _write_failure(exc: OSError, objects_dir: Path) -> str:
+    """What a failed object write says: where, why in git's words, what to do."""
+    where = exc.filename or objects_dir
+    remedy = _REMEDY.get(exc.errno or 0, "check the disk and the repository's permissions")
+    return (
+        f"cannot write to the object database at {where}: {exc.strerror or exc}; {remedy} "
+        "(nothing was committed)"
+    )
