@@ -78,10 +78,16 @@ class HttpServer:
 
 @contextlib.contextmanager
 def http_git_server(
-    work: Path, root: Path, *, users: dict[str, str] | None = None, max_body: str = "100m"
+    work: Path,
+    root: Path,
+    *,
+    users: dict[str, str] | None = None,
+    max_body: str = "100m",
+    status: int | None = None,
 ) -> Iterator[HttpServer]:
     """nginx + fcgiwrap + git http-backend serving ``root``; with ``users`` (name ->
-    password), every request needs basic auth."""
+    password), every request needs basic auth; with ``status``, nginx answers every
+    request with it (a proxy in front of a server that is down: 502)."""
     work.mkdir(parents=True, exist_ok=True)
     sock = work / "fcgiwrap.sock"
     fcgi = subprocess.Popen(
@@ -115,6 +121,7 @@ http {{
   server {{
     listen 127.0.0.1:{port};
     location / {{
+      {f"return {status};" if status else ""}
       {auth}
       fastcgi_pass unix:{sock};
       fastcgi_param REQUEST_METHOD $request_method;

@@ -418,3 +418,24 @@ def test_push_pending_catches_up_with_a_remote_that_is_ahead(tmp_path, repo, rem
     assert git(repo, "rev-parse", BRANCH) == theirs["commit_sha"]
     assert git(repo, "rev-parse", "corr_theirs^{commit}") == theirs["commit_sha"]
     assert git(repo, "rev-parse", "corr_mine^{commit}") == mine["commit_sha"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://alice:ab'cdSECRET@host.invalid/r.git",
+        'https://alice:SEC"RETx@host/x',
+        "https://SECRET'tok@host/x",
+        "ssh://alice:SEC'RET@host/x",
+        "http://h/x?circle-token=SECRET&a=1",
+        "http://h/x?X-Gitlab-Token=SECRET",
+        "http://h/x?access-token=SECRET",
+        "http://h/x?private_token=SECRET",
+        "http://h/x?jwt=SECRET",
+        "fatal: could not read Password for 'http://SECRET@127.0.0.1:9': prompts disabled",
+    ],
+)
+def test_redaction_of_credentials_in_urls(text):
+    from pytest_artifact_store.git import redact
+
+    assert "SECRET" not in redact(text) and "***" in redact(text)

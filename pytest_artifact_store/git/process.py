@@ -45,15 +45,15 @@ _KEEP_GIT_ENV = {
 
 # Credentials in URLs: any user:password@, and for http(s)/ftp any userinfo at all (CI
 # tokens ride as the user part: https://<token>@host/...); token-like query parameters.
-_CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s:'\"]*:[^/@\s'\"]*@")
+_CREDENTIALS_IN_URL = re.compile(r"(://)[^/@\s:]*:[^/@\s]*@")
 
 
-_USERINFO_IN_WEB_URL = re.compile(r"(\b(?:https?|ftps?)://)[^/@\s'\"]+@", re.I)
+_USERINFO_IN_WEB_URL = re.compile(r"(\b(?:https?|ftps?)://)[^/@\s]+@", re.I)
 
 
 _TOKEN_IN_QUERY = re.compile(
-    r"([?&](?:access_token|private_token|oauth_token|token|auth|key|api_key|apikey|"
-    r"password|passwd|secret|sig|signature|x-amz-signature|x-amz-credential)=)[^&\s#'\"]+",
+    r"([?&;][\w.-]*(?:token|secret|passw|pwd|key|auth|sig|session|jwt|credential|"
+    r"x-amz-[\w-]+)[\w.-]*=)[^&\s#'\"]+",
     re.I,
 )
 
@@ -180,7 +180,16 @@ def run_git(
     except subprocess.TimeoutExpired:
         timed_out = True
         _kill_group(proc)
-        out, err = proc.communicate()
+        try:
+            out, err = proc.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            # something outside the group still holds our pipes (an ssh ControlMaster
+            # was handed git's stderr): stop reading, git itself is gone
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+            proc.wait()
+            out, err = b"", b""
     result = GitResult(proc.returncode, out, err.decode("utf-8", "replace"), timed_out)
     if check and (result.returncode or timed_out):
         what = f"timed out after {timeout} s" if timed_out else f"exit {result.returncode}"

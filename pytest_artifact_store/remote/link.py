@@ -44,6 +44,17 @@ def check_remote_name(remote: object) -> str:
     return remote
 
 
+def _remove_stale_controls() -> None:
+    """Socket directories of pushes killed before they could clean up: their master has
+    exited (no socket left) and they are over a minute old."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(tempfile.gettempdir()):
+            if entry.name.startswith("artifact-store-ssh-") and entry.is_dir():
+                with contextlib.suppress(OSError):
+                    if time.time() - entry.stat().st_mtime > 60 and not os.listdir(entry.path):
+                        os.rmdir(entry.path)
+
+
 def _ssh_destination(url: str) -> list[str] | None:
     """ssh's arguments for the host of an SSH URL (``[-p PORT] [user@]host``), None for
     any other transport."""
@@ -133,6 +144,7 @@ class Link:
         setting = re.search(r"^controlmaster (\S+)", probe, re.M)
         if setting is None or setting.group(1) not in ("false", "no"):
             return None  # their own multiplexing (or an ssh that cannot say)
+        _remove_stale_controls()
         self._control = tempfile.mkdtemp(prefix="artifact-store-ssh-")
         self._ssh_base = base
         self._ssh = {
@@ -179,8 +191,8 @@ class Link:
         res = self.repo.run(args, timeout=left, check=False, env=env) if left > 0 else None
         if res is None or res.timed_out:
             raise PushFailed(
-                f"{step} {self.where()} timed out after {self.limit:g} s (push_timeout; "
-                "the commit is kept locally: run 'artifact-store push' later)",
+                f"{step} {self.where()} timed out after {self.limit:g} s (push_timeout or "
+                "--timeout; the commit is kept locally: run 'artifact-store push' later)",
                 unreachable=True,
             )
         return res
@@ -202,7 +214,7 @@ class Link:
                 f"(url: {redact(self.url())})",
                 unreachable=True,
             )
-        return PushFailed(f"{step} {self.where()} refused: {cause} -- {words}", unreachable=True)
+        return PushFailed(f"{step} {self.where()} failed: {cause} -- {words}", unreachable=True)
 
 
 # What git and ssh say, and what it means. First match wins; the server's and ssh's own
@@ -216,8 +228,8 @@ _CAUSES: tuple[tuple[str, str], ...] = (
     ),
     (
         r"returned error: 403|write access to repository not granted|permission to \S+ denied",
-        "these credentials may not push here (HTTP 403): use a token or deploy key with "
-        "write access",
+        "these credentials lack the access this needs (HTTP 403): use a token or deploy key "
+        "with write access",
     ),
     (
         r"host key verification failed|no \S+ host key is known",
@@ -248,6 +260,10 @@ _CAUSES: tuple[tuple[str, str], ...] = (
         r"repository not found|does not appear to be a git repository|returned error: 404|"
         r"not found|no such repository|does not exist",
         "repository not found: check the remote's URL and that these credentials can see it",
+    ),
+    (
+        r"returned error: 50[015-9]|rpc failed; http 50[015-9]",
+        "the server failed (HTTP 500): look at its logs, then push again",
     ),
     (r"could not resolve host|name or service not known", "the server's host name is unknown"),
     (r"connection refused", "the server refused the connection (is it up, is the port right?)"),

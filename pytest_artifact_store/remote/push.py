@@ -238,9 +238,12 @@ class Pusher:
                     )
                     return outcome
                 if time.monotonic() >= link.deadline or outcome.attempts >= _MAX_TRIES:
+                    what = (
+                        "kept losing to other pushes" if reasons else "kept losing its connection"
+                    )
                     outcome.error = (
-                        f"push of {branch} to {link.where()} kept losing to other pushes for "
-                        f"{timeout:g} s (push_timeout; the commit is kept locally: run "
+                        f"push of {branch} to {link.where()} {what} for {timeout:g} s "
+                        "(push_timeout or --timeout; the commit is kept locally: run "
                         f"'artifact-store push' later): {failure_words(res.stderr, res.stdout)}"
                     )
                     return outcome

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +39,8 @@ def served(tmp_path: Path, repo: Path, git) -> Path:
 def commit(repo: Path, corr: str, size: int = 0, **kw: object) -> dict:
     src = repo.parent / f"{corr}.py"
     src.write_bytes(f"# {corr}\n".encode() + os.urandom(size).hex().encode())
-    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, push_timeout=20, **kw))  # type: ignore[arg-type]
+    kw.setdefault("push_timeout", 20)
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, **kw))  # type: ignore[arg-type]
     return store.commit_artifacts("wf", "t1", [src], correlation_id=corr)
 
 
@@ -234,3 +237,47 @@ def test_a_fleet_over_ssh_with_sshds_defaults_loses_no_push(tmp_path, served, gi
         )
         assert on_branch.returncode == 0, r
     assert git(served / "remote.git", "fsck", "--strict", "--no-dangling") == ""
+
+
+@needs_http
+def test_a_server_answering_502_is_retried_then_named(tmp_path, repo, served, git):
+    with http_git_server(tmp_path / "http", served, status=502) as server:
+        git(repo, "remote", "add", "origin", server.url("remote.git"))
+        git(repo, "update-ref", "refs/remotes/origin/main", "main")  # as a fetch had left it
+        start = time.monotonic()
+        result = commit(repo, "c1", push_timeout=3)
+        elapsed = time.monotonic() - start
+        hits = server.access_log.read_text().count(" 502 ")
+    assert result["pushed"] is False
+    assert "kept losing its connection for 3 s" in result["push_error"]
+    assert "returned error: 502" in result["push_error"]
+    assert "other pushes" not in result["push_error"]
+    assert hits >= 2 and elapsed < 3 + 5  # retried, within push_timeout
+
+
+def _ssh_leftovers() -> set[str]:
+    tmp = Path(tempfile.gettempdir())
+    dirs = {p.name for p in tmp.glob("artifact-store-ssh-*")}
+    masters = subprocess.run(["pgrep", "-f", "artifact-store-ssh-"], capture_output=True, text=True)
+    return dirs | {f"pid {p}" for p in masters.stdout.split()}
+
+
+@needs_ssh
+def test_push_timeout_holds_over_a_shared_ssh_connection(tmp_path, repo, served, git):
+    """A server that stalls after login (a slow hook): the push stops at push_timeout and
+    the shared connection's master is stopped with it."""
+    hook = served / "remote.git" / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nsleep 30\n")
+    hook.chmod(0o755)
+    before = _ssh_leftovers()
+    with ssh_git_server(tmp_path / "ssh") as server:
+        key = server.new_key("deploy")
+        git(repo, "config", "core.sshCommand", server.ssh_command(key))
+        git(repo, "remote", "add", "origin", server.url(served / "remote.git"))
+        git(repo, "fetch", "-q", "origin")
+        start = time.monotonic()
+        result = commit(repo, "c1", push_timeout=3)
+        elapsed = time.monotonic() - start
+        assert _ssh_leftovers() - before == set()
+    assert result["pushed"] is False and "timed out after 3 s" in result["push_error"]
+    assert elapsed < 3 + 5
