@@ -10,6 +10,7 @@ to it, or a repository where git rewrites objects (replace refs), is handled.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,13 +53,23 @@ def cache_lines(repo: Path, kind: str = "metadata") -> list[list]:
     """The cache's entries of one kind: "metadata" (<sha>:<path>) or "commit" (<sha>).
     Each line of the file is a batch of ``[name, value]`` entries."""
     lines = cache_file(repo).read_bytes().splitlines()
-    entries = [pair for line in lines if line for pair in json.loads(line)]
+    entries = [pair for line in lines if line for pair in batch(line)]
     return [pair for pair in entries if (":" in pair[0]) == (kind == "metadata")]
 
 
+def batch(line: bytes) -> list:
+    """The entries of one line: ``<mac> <JSON batch>``."""
+    mac, _, body = line.partition(b" ")
+    assert len(mac) == 32, line
+    return list(json.loads(body))
+
+
 def rewrite_cache(repo: Path, entries: list[list]) -> None:
-    """The cache with one entry per line."""
-    cache_file(repo).write_text("".join(json.dumps([pair]) + "\n" for pair in entries))
+    """The cache as the store would write it (signed) with these entries, one per line."""
+    cache = JsonCache(cache_file(repo))
+    cache_file(repo).unlink()
+    for pair in entries:
+        cache.add([(pair[0], pair[1])])
 
 
 def fresh_listing(repo: Path, **kw: object) -> list[dict]:
@@ -131,17 +142,22 @@ def test_damaged_and_foreign_lines_are_skipped(store, repo):
         b'[["' + b"f" * 40 + b':Backtest/codes/t0/metadata.json", {"n": "no such commit"}]]\n',
         b'[["' + b"a" * 40 + b':x", [1, 2]], 7, [1, 2, 3]]\n',
         b'{"a": "batch that is not a list"}\n',
-        b'[["' + b"b" * 40 + b'", {"parents": [1], "time": 5, "trailers": {}}]]\n',
-        b'[["' + b"c" * 40 + b'", {"parents": [], "time": "5", "trailers": {}}]]\n',
     ]
     # two good lines lost, junk in between, and a last line cut short by a crash
     cache_file(repo).write_bytes(b"".join(junk[:2] + good[2:] + junk[2:]) + good[0][:25])
     assert store.list_artifacts(limit=None) == expected
     # the lost entries were read from git again and appended on a line of their own
     loaded = JsonCache(cache_file(repo)).load()
-    assert {json.loads(line)[0][0] for line in good} <= set(loaded)
+    assert {batch(line)[0][0] for line in good} <= set(loaded)
     assert "a" * 40 + ":x" not in loaded and "HEAD:Backtest/codes/t0/metadata.json" not in loaded
     # commit entries of the wrong shape load, but a walk takes them for missing
+    JsonCache(cache_file(repo)).add(
+        [
+            ("b" * 40, {"parents": [1], "time": 5, "trailers": {}}),
+            ("c" * 40, {"parents": [], "time": "5", "trailers": {}}),
+        ]
+    )
+    loaded = JsonCache(cache_file(repo)).load()
     assert gitcache.commit_from_facts("b" * 40, loaded["b" * 40]) is None
     assert gitcache.commit_from_facts("c" * 40, loaded["c" * 40]) is None
 
@@ -179,11 +195,7 @@ def test_repeated_lines_are_compacted_on_load(store, repo):
     assert len(loaded) == 11  # 5 metadata, 5 versions, 1 base commit
     lines = cache_file(repo).read_bytes().splitlines()
     assert len(lines) == 1
-    assert (
-        dict(json.loads(lines[0]))
-        == loaded
-        == dict(cache_lines(repo) + cache_lines(repo, "commit"))
-    )
+    assert dict(batch(lines[0])) == loaded == dict(cache_lines(repo) + cache_lines(repo, "commit"))
 
 
 def test_concurrent_writers_leave_only_whole_lines(tmp_path):
@@ -203,7 +215,7 @@ def test_concurrent_writers_leave_only_whole_lines(tmp_path):
     # a writer that saw another's write in flight starts on a new line: empty lines
     lines = [line for line in path.read_bytes().splitlines() if line]
     assert len(lines) == 3 * 40
-    assert all(len(json.loads(line)) == 25 for line in lines)
+    assert all(len(batch(line)) == 25 for line in lines)
     loaded = JsonCache(path).load()
     assert len(loaded) == 3000
     assert all(v is not None and v["pad"] == "x" * 3000 for v in loaded.values())
@@ -291,3 +303,35 @@ def test_git_log_takes_over_when_much_of_the_history_is_not_cached(store, repo, 
     # git log walked on from what was left to visit
     assert len(walks) == 1 and not tips & set(walks[0])
     assert set(dict(cache_lines(repo, "commit"))) == set(full)
+
+
+def test_a_forged_entry_is_never_served(store, repo):
+    """An entry the store did not write -- edited in place, or a plausible line added by
+    hand -- is skipped and read from git again (SPEC §4: the cache cannot lie)."""
+    expected = fresh_listing(repo)
+    store.list_artifacts(limit=None)
+    text = cache_file(repo).read_bytes()
+    name = cache_lines(repo)[0][0]
+    forged = text.replace(b'"n": "v0', b'"n": "X0', 1)  # the MAC no longer matches
+    assert forged != text
+    plausible = json.dumps([[name, {"n": "forged", "net_pnl": 999999.0}]]).encode()
+    cache_file(repo).write_bytes(forged + b"0" * 32 + b" " + plausible + b"\n")
+    assert store.list_artifacts(limit=None) == expected
+    assert make_store(repo).list_artifacts(limit=None) == expected
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink to /dev/zero", "directory"])
+def test_a_cache_that_is_not_a_regular_file_is_left_alone(store, repo, kind):
+    expected = fresh_listing(repo)
+    path = cache_file(repo)
+    path.parent.mkdir(exist_ok=True)
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")
+    assert store.list_artifacts(limit=None) == expected  # no hang, no MemoryError
+    assert make_store(repo).list_artifacts(limit=None) == expected
+    assert path.is_dir() if kind == "directory" else path.is_symlink() or path.is_fifo()

@@ -300,3 +300,37 @@ def test_hand_made_commit_on_a_task_branch_does_not_hide_its_versions(repo, git)
         first["commit_sha"],
     ]
     assert git(repo, "show", f"{second['commit_sha']}:NOTES.md") == "reviewed by a human"
+
+
+def test_ids_read_back_from_history_are_checked_like_ids_given(tmp_path, git):
+    """A hand-made commit whose trailers name `../../etc` is not a version anywhere."""
+    repo = tmp_path / "r"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    git(
+        repo,
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "artifacts(x)\n\nWorkflow-Id: wf\nTask-Id: ../../../etc\nCorrelation-Id: corr_evil",
+    )
+    git(repo, "tag", "-a", "corr_evil", "-m", "forged")
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    assert store.get_artifact_by_correlation_id("evil") is None
+    assert store.find_version("corr_evil") is None
+    assert store.find_version("HEAD") is None
+    with pytest.raises(ArtifactStoreError, match="does not point at an artifact commit"):
+        store.revert_to_tag("corr_evil")
+
+
+@pytest.mark.parametrize("ref", ["HEAD@{1}", "HEAD@{99}", "main@{upstream}", "corr_c1@{7}"])
+def test_reflog_and_upstream_names_never_break_the_reader(tmp_path, git, ref):
+    repo = tmp_path / "r"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    git(repo, "commit", "-q", "--allow-empty", "-m", "initial")
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    src = tmp_path / "s.py"
+    src.write_text("x = 1\n")
+    made = store.commit_artifacts("wf", "t1", [src], correlation_id="c1")
+    assert store.find_version(ref) is None
+    assert store.find_version("c1")["commit_sha"] == made["commit_sha"]  # still reading

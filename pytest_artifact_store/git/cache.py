@@ -6,8 +6,12 @@ facts by commit id).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
+import secrets
+import stat
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,7 +33,14 @@ class JsonCache:
     large read). Failures to read or write it are ignored: it only ever saves work.
     It is not used where git would show some objects other than as stored (replace
     refs, grafts): see :meth:`Repository.cache`.
+
+    It cannot lie: each line carries an HMAC made with a random key kept beside it
+    (``json-cache.key``, mode 0600), so a line edited or written by anything but the
+    store is skipped, not served. Only regular files are read or written (never a
+    FIFO, a device or a symlink), and at most MAX_BYTES of them.
     """
+
+    MAX_BYTES = 512 << 20
 
     MIN_NAMES = 256  # fewer names: one cat-file round trip beats loading the file
     # Loading costs ~17 ns a byte, reading a name from git ~35 us: a file much larger
@@ -38,6 +49,30 @@ class JsonCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.key_path = path.with_name(path.name + ".key")
+        self._key: bytes | None = None
+
+    def _load_key(self, create: bool) -> bytes | None:
+        if self._key is None:
+            data = _read_regular(self.key_path, 64)
+            if data is not None and len(data) == 32:
+                self._key = data
+            elif create and data is None:
+                key = secrets.token_bytes(32)
+                with contextlib.suppress(OSError):
+                    fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    try:
+                        os.write(fd, key)
+                    finally:
+                        os.close(fd)
+                    self._key = key
+                if self._key is None:  # another process made it first
+                    data = _read_regular(self.key_path, 64)
+                    self._key = data if data is not None and len(data) == 32 else None
+        return self._key
+
+    def _sign(self, body: bytes, key: bytes) -> bytes:
+        return hmac.new(key, body, hashlib.sha256).hexdigest().encode()[:32]
 
     @staticmethod
     def cacheable(name: str) -> bool:
@@ -46,16 +81,18 @@ class JsonCache:
     def load(self, max_bytes: int | None = None) -> dict[str, dict[str, Any] | None]:
         """The cached entries; none if the file is missing, unreadable or larger
         than ``max_bytes``."""
-        try:
-            with open(self.path, "rb") as f:
-                if max_bytes is not None and os.fstat(f.fileno()).st_size > max_bytes:
-                    return {}
-                data = f.read()
-        except OSError:
+        key = self._load_key(create=False)
+        data = _read_regular(self.path, min(max_bytes or self.MAX_BYTES, self.MAX_BYTES))
+        if key is None or data is None:
             return {}
         lines = data.split(b"\n")
         lines.pop()  # b"" after the last newline, or a line cut short by a crash
-        lines = [line for line in lines if line]
+        signed = []
+        for line in lines:  # "<mac> <batch>": a line the store did not write is skipped
+            mac, _, body = line.partition(b" ")
+            if body and hmac.compare_digest(mac, self._sign(body, key)):
+                signed.append(body)
+        lines = signed
         try:
             batches = json.loads(b"[" + b",".join(lines) + b"]")
         except ValueError:  # a bad line: take the others one by one
@@ -79,18 +116,22 @@ class JsonCache:
                 ):
                     out[pair[0]] = pair[1]
         if seen > 2 * len(out) + 1024:  # many repeats (racing writers): compact
-            self._rewrite(out)
+            self.rewrite(out)
         return out
 
     def add(self, items: Iterable[tuple[str, CacheValue]]) -> None:
-        data = _cache_line(items)
-        if not data:
-            return
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(exist_ok=True)
+            key = self._load_key(create=True)
+            data = self._line(items, key) if key is not None else b""
+            if not data:
+                return
             # One O_APPEND write per batch: concurrent appenders do not interleave.
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+            fd = os.open(self.path, flags, 0o644)
             try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":  # a write cut short
                     data = b"\n" + data
@@ -98,16 +139,49 @@ class JsonCache:
             finally:
                 os.close(fd)
 
-    def _rewrite(self, entries: Mapping[str, dict[str, Any] | None]) -> None:
+    def rewrite(self, entries: Mapping[str, dict[str, Any] | None]) -> None:
+        """Replace the file with ``entries`` (signed), atomically."""
         with contextlib.suppress(OSError):
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".json-cache-")
             try:
+                key = self._load_key(create=True)
                 with os.fdopen(fd, "wb") as out:
-                    out.write(_cache_line(entries.items()))
+                    if key is not None:
+                        out.write(self._line(entries.items(), key))
                 os.replace(tmp, self.path)
             except OSError:
                 os.unlink(tmp)
                 raise
+
+    def _line(self, items: Iterable[tuple[str, CacheValue]], key: bytes) -> bytes:
+        body = _cache_line(items)
+        return self._sign(body[:-1], key) + b" " + body if body else b""
+
+
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """The bytes of a regular file (a symlink, FIFO or device is never opened for
+    reading; more than ``limit`` bytes: None), or None when it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        chunks = []
+        left = info.st_size
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode

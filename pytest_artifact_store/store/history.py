@@ -245,12 +245,10 @@ class History(StoreBase):
         except ArtifactStoreError:
             return None
         commit = self.repo.read_commit(f"refs/tags/{tag}")
-        if commit is None:
+        ids = task_of(commit) if commit is not None else None
+        if commit is None or ids is None:
             return None
-        workflow_id = commit.trailers.get("Workflow-Id")
-        task_id = commit.trailers.get("Task-Id")
-        if not workflow_id or not task_id:
-            return None
+        workflow_id, task_id = ids
         # the tag was just resolved to this commit: no second lookup of it
         return self._entries([Version(commit, workflow_id, task_id)], known={tag: commit.sha})[0]
 
@@ -273,15 +271,23 @@ class History(StoreBase):
             f"{remote}/{prefix}/{ref}",
             ref,
         ]
-        for sha in self.repo.resolve([f"{c}^{{commit}}" for c in candidates]):
+        if "@{" in ref:  # reflog and upstream syntax: git rev-parse, which may say no
+            res = self.repo.run(
+                ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+                check=False,
+            )
+            found: list[str | None] = [res.stdout.strip() or None] if not res.returncode else []
+        else:
+            found = self.repo.resolve([f"{c}^{{commit}}" for c in candidates])
+        for sha in found:
             if sha is None:
                 continue
             commit = self.repo.read_commit(sha)
             if commit is None:
                 continue
-            workflow_id = commit.trailers.get("Workflow-Id")
-            task_id = commit.trailers.get("Task-Id")
-            if workflow_id and task_id:
+            ids = task_of(commit)
+            if ids is not None:
+                workflow_id, task_id = ids
                 branch_ref = f"refs/heads/{self.branch_for(workflow_id, task_id)}"
                 archived = not self.repo.is_ancestor(
                     commit.sha, branch_ref
@@ -430,6 +436,21 @@ def _gc_paused() -> Iterator[None]:
 
 def _peeled_tag(name: str) -> str:
     return f"refs/tags/{name}^{{commit}}"
+
+
+def task_of(commit: Commit) -> tuple[str, str] | None:
+    """(workflow_id, task_id) a version's trailers name, checked like ids given to the
+    API (a hand-made commit may say ``Task-Id: ../../etc``); None for anything else."""
+    workflow_id = commit.trailers.get("Workflow-Id")
+    task_id = commit.trailers.get("Task-Id")
+    if not workflow_id or not task_id:
+        return None
+    try:
+        naming.check_id("workflow_id", workflow_id)
+        naming.check_id("task_id", task_id)
+    except ArtifactStoreError:
+        return None
+    return workflow_id, task_id
 
 
 def _join_key(commit: Commit) -> tuple[str, str] | None:

@@ -14,7 +14,7 @@ from pytest_artifact_store.git import (
     Commit,
 )
 from pytest_artifact_store.store.base import MAX_ATTEMPTS
-from pytest_artifact_store.store.history import History
+from pytest_artifact_store.store.history import History, task_of
 from pytest_artifact_store.timestamps import utc_now
 
 
@@ -39,10 +39,10 @@ class Reverting(History):
             raise ArtifactStoreError(
                 f"unknown tag {tag!r}: no tag {tag!r} or corr_{tag} in this repository"
             )
-        workflow_id = commit.trailers.get("Workflow-Id")
-        task_id = commit.trailers.get("Task-Id")
-        if not workflow_id or not task_id:
+        ids = task_of(commit)
+        if ids is None:
             raise ArtifactStoreError(f"tag {name!r} does not point at an artifact commit")
+        workflow_id, task_id = ids
         naming.check_ref_prefix("target_branch", target_branch)
         self._check_rollback_depth(name, commit, workflow_id, task_id)
         task_dir = self.task_dir(task_id)
