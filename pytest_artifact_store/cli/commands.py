@@ -483,6 +483,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- unlock
+def cmd_unlock(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        locks = store.repo.lock_files()
+    stale = [(p, age) for p, age, held in locks if not held and age >= args.older_than]
+    for path, age, held in locks:
+        if held or age < args.older_than:
+            why = "held by a running process" if held else f"only {age:.0f} s old"
+            print(f"kept {path} ({why})")
+    for path, age in stale:
+        if not args.dry_run:
+            path.unlink(missing_ok=True)
+        print(f"{'would remove' if args.dry_run else 'removed'} {path} ({age:.0f} s old)")
+    if not locks:
+        print("no ref locks")
+    return 0
+
+
 # ---------------------------------------------------------------- registration
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add list, show, diff, revert, push, gc and report to the ``artifact-store`` parser."""
@@ -557,6 +575,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
     _add_common(p)
     p.set_defaults(func=_guarded(cmd_push))
+
+    p = sub.add_parser(
+        "unlock",
+        help="remove stale ref locks a killed git process left behind",
+        description="Remove ref lock files (refs/**/*.lock, packed-refs.lock) that no live "
+        "process holds and that are older than --older-than seconds (default 60): what a "
+        "git process killed mid-transaction leaves. A lock in use is never touched.",
+    )
+    p.add_argument(
+        "--older-than", type=_number(float, 0), default=60.0, metavar="S", dest="older_than"
+    )
+    p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    _add_common(p, json_flag=False)
+    p.set_defaults(func=_guarded(cmd_unlock))
 
     p = sub.add_parser(
         "gc",

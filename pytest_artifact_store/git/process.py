@@ -180,16 +180,12 @@ def run_git(
     except subprocess.TimeoutExpired:
         timed_out = True
         _kill_group(proc)
-        try:
-            out, err = proc.communicate(timeout=2)
-        except subprocess.TimeoutExpired:
-            # something outside the group still holds our pipes (an ssh ControlMaster
-            # was handed git's stderr): stop reading, git itself is gone
-            for pipe in (proc.stdout, proc.stderr):
-                if pipe is not None:
-                    pipe.close()
-            proc.wait()
-            out, err = b"", b""
+        out, err = _drain(proc)
+    except BaseException:  # Ctrl-C, a CI cancel: git, in its own group, goes too
+        _kill_group(proc)
+        with contextlib.suppress(BaseException):
+            proc.wait(timeout=2)
+        raise
     result = GitResult(proc.returncode, out, err.decode("utf-8", "replace"), timed_out)
     if check and (result.returncode or timed_out):
         what = f"timed out after {timeout} s" if timed_out else f"exit {result.returncode}"
@@ -218,6 +214,19 @@ def widen_pipe(fd: int) -> None:
         import fcntl
 
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+
+
+def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    """What a killed git wrote. Something outside its group may still hold our pipes
+    (an ssh ControlMaster is handed git's stderr): then stop reading, git is gone."""
+    try:
+        return proc.communicate(timeout=2)
+    except subprocess.TimeoutExpired:
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait()
+        return b"", b""
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

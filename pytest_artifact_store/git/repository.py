@@ -18,6 +18,7 @@ import itertools
 import os
 import subprocess
 import tempfile
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -364,6 +365,21 @@ class Repository:
             )
             _DETACHED.append(proc)
 
+    def lock_files(self) -> list[tuple[Path, float, bool]]:
+        """Every ref lock (``*.lock`` under refs/, ``packed-refs.lock``) as (path, age in
+        seconds, held): held when a live process has it open (known on Linux only)."""
+        common = self.common_dir
+        found = [p for p in (common / "refs").rglob("*.lock") if p.is_file()]
+        if (common / "packed-refs.lock").is_file():
+            found.append(common / "packed-refs.lock")
+        open_now = _open_files() if found else set()
+        now = time.time()
+        out = []
+        for path in found:
+            with contextlib.suppress(OSError):
+                out.append((path, now - path.stat().st_mtime, str(path) in open_now))
+        return out
+
     def tree_bytes(self, entries: Iterable[TreeEntry]) -> bytes:
         def key(e: TreeEntry) -> bytes:
             return e.name + b"/" if e.mode == MODE_TREE else e.name
@@ -583,3 +599,16 @@ def _write_failure(exc: OSError, objects_dir: Path) -> str:
         f"cannot write to the object database at {where}: {exc.strerror or exc}; {remedy} "
         "(nothing was committed)"
     )
+
+
+def _open_files() -> set[str]:
+    """Paths any process here has open (from /proc; empty where there is none)."""
+    paths: set[str] = set()
+    with contextlib.suppress(OSError):
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                with contextlib.suppress(OSError):
+                    for fd in os.listdir(f"/proc/{pid}/fd"):
+                        with contextlib.suppress(OSError):
+                            paths.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return paths

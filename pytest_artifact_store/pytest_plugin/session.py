@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -194,16 +195,38 @@ class ArtifactSession:
         if reason is not None:
             self.summary.lines.append(f"nothing committed: {reason}")
             return
+        previous = _sigterm_interrupts()
         try:
             result = self.commit(status, int(exitstatus), counts, duration)
         except CommitRefused as exc:
             self.refuse(session, str(exc))
             return
+        except KeyboardInterrupt:  # Ctrl-C or a CI cancel (SIGTERM) during the commit
+            self.interrupted(session)
+            return
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         self.summary.lines.extend(describe_result(result, self.store.config.remote_name))
         try:
             self.config.hook.pytest_artifact_store_committed(config=self.config, result=result)
         except Exception as exc:
             self.refuse(session, f"pytest_artifact_store_committed hook failed: {_one_line(exc)}")
+
+    def interrupted(self, session: pytest.Session) -> None:
+        """Say whether the version landed; exit status 2 as pytest's own interrupts."""
+        landed = self.store.last_commit
+        if landed:
+            get = self.settings.get
+            branch = self.store.branch_for(str(get("workflow_id")), str(get("task_id")))
+            self.summary.lines.append(
+                f"interrupted — version {landed[:10]} landed on {branch}; if its push did "
+                "not finish, run 'artifact-store push'"
+            )
+        else:
+            self.summary.lines.append("interrupted — nothing committed")
+        self.summary.refused = True
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
 
     def refuse(self, session: pytest.Session, reason: str) -> None:
         self.summary.lines.append(f"commit refused: {reason}")
@@ -388,6 +411,20 @@ def _put(files: dict[str, Path], name: str, path: Path, where: str) -> None:
             f"two files would both be committed as {name!r}: {known} and {path} (from {where})"
         )
     files[name] = path
+
+
+def _sigterm_interrupts() -> Any:
+    """While the commit runs, SIGTERM (a CI cancel) interrupts like Ctrl-C, so git's
+    children are stopped and temporary files removed; returns the handler to restore
+    (None where signals cannot be set: not the main thread)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:
+        return None
 
 
 def _one_line(exc: BaseException) -> str:

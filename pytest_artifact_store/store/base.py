@@ -47,6 +47,9 @@ class StoreBase:
             raise ArtifactStoreError("config must be an ArtifactStoreConfig")
         self.repo = Repository(self.config.repo_path)
         self._scanner: Scanner | None = None
+        # the version the last commit_artifacts call landed (or found), even if it was
+        # interrupted while pushing: the pytest plugin says so after a Ctrl-C
+        self.last_commit: str | None = None
 
     def close(self) -> None:
         self.repo.close()

@@ -130,6 +130,7 @@ class Committing(History):
                 f"gave up committing to {plan.branch_ref} after {MAX_ATTEMPTS} attempts: "
                 "other writers kept moving the branch; retry later"
             )
+        self.last_commit = commit  # landed: whatever happens to the push
         self.repo.maintain()
         result = {
             "success": True,
@@ -375,6 +376,7 @@ class Committing(History):
                 f"correlation id {plan.corr_tag} is already used by commit {commit_sha[:12]} "
                 f"and {differs}; use a new correlation id for a new artifact version"
             )
+        self.last_commit = commit.sha
         entry = self._entry(Version(commit, plan.workflow_id, plan.task_id))
         result = {
             "success": True,
@@ -400,7 +402,8 @@ def _lock_error(ref: str, error: str) -> ArtifactStoreError:
     lock = re.search(r"'([^']+\.lock)'", error)
     return ArtifactStoreError(
         f"cannot update {ref}: lock file {lock.group(1) if lock else '(unknown)'} exists. "
-        "Another git process may be writing; if none is running, remove that file and retry."
+        "Another git process may be writing; if none is, 'artifact-store unlock' removes "
+        "the locks no live process holds (older than a minute), then retry."
     )
 
 

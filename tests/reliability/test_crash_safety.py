@@ -89,6 +89,16 @@ def test_sigkill_at_random_moments_never_corrupts(repo, git):
         total = check_consistent(repo, git)
 
 
+def _unlock(repo: Path) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "unlock"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout.strip().splitlines()
+
+
 def test_stale_lock_is_reported_by_name_and_nothing_is_overwritten(repo, git, artifacts):
     store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
     store.commit_artifacts("wf", "crash", list(artifacts.values()), correlation_id="c0")
@@ -101,10 +111,23 @@ def test_stale_lock_is_reported_by_name_and_nothing_is_overwritten(repo, git, ar
         store.commit_artifacts("wf", "crash", list(artifacts.values()), correlation_id="c1")
     assert time.monotonic() - start < 30
     assert str(lock) in str(info.value)
-    assert "remove that file" in str(info.value)
+    assert "'artifact-store unlock' removes the locks no live process holds" in str(info.value)
     assert lock.read_text() == "held by another writer\n"
     assert git(repo, "for-each-ref") == before
-    lock.unlink()
+    # the way forward: `artifact-store unlock` keeps young and held locks, removes stale ones
+    held = repo / ".git" / "refs" / "tags" / "held.lock"
+    with held.open("w"):
+        old = time.time() - 600
+        os.utime(held, (old, old))
+        said = _unlock(repo)
+        assert f"kept {held} (held by a running process)" in said
+        assert [line for line in said if line.startswith(f"kept {lock} (only ")]
+        os.utime(lock, (old, old))
+        said = _unlock(repo)
+        assert f"kept {held} (held by a running process)" in said
+        assert f"removed {lock} (600 s old)" in said
+    assert held.exists() and not lock.exists()
+    held.unlink()
     result = store.commit_artifacts("wf", "crash", list(artifacts.values()), correlation_id="c1")
     assert git(repo, "rev-parse", "ai/generated/wf/crash") == result["commit_sha"]
 

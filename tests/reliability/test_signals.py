@@ -1,0 +1,87 @@
+"""Ctrl-C and a CI cancel (SIGTERM) while `pytest --artifact-store` pushes (SPEC §4): no
+git process is left behind, no temporary file, the summary says whether the version
+landed, exit status 2 as pytest's own interrupts, no traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BRANCH = "ai/generated/wf_sig/task_sig"
+
+
+def _git_processes_in(repo: Path) -> list[str]:
+    """Command lines of git processes working in ``repo`` (the store runs git there)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cwd = os.readlink(f"/proc/{entry}/cwd")
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if cwd == str(repo) and cmd.startswith(b"git"):
+                found.append(cmd.decode(errors="replace"))
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_push_says_the_version_landed_and_leaves_nothing(
+    tmp_path, repo, git, silent_server, signum
+):
+    git(repo, "remote", "add", "origin", f"git://127.0.0.1:{silent_server}/repo.git")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pytest.ini").write_text(
+        "[pytest]\n"
+        f"artifact_store_repo = {repo}\n"
+        "artifact_store_workflow_id = wf_sig\n"
+        "artifact_store_task_id = task_sig\n"
+        "artifact_store_push_timeout = 120\n"
+    )
+    (project / "test_x.py").write_text("def test_ok():\n    assert True\n")
+    private_tmp = tmp_path / "tmpdir"
+    private_tmp.mkdir()
+    env = {
+        **os.environ,
+        "TMPDIR": str(private_tmp),
+        "ARTIFACT_STORE_CORRELATION_ID": "sig1",
+        "PYTEST_ADDOPTS": "-p no:cacheprovider -p no:hypothesispytest",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "--artifact-store"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a terminal's Ctrl-C goes to the whole foreground group
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the version lands, then the push hangs
+        landed = subprocess.run(
+            ["git", "rev-parse", "-q", "--verify", "corr_sig1^{commit}"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if landed and any("remote" in c or "push" in c for c in _git_processes_in(repo)):
+            break  # ls-remote or push: talking to the server that never answers
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("the session never reached its push")
+    os.killpg(proc.pid, signum) if signum == signal.SIGINT else proc.send_signal(signum)
+    out = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 2, out
+    assert f"interrupted — version {landed[:10]} landed on {BRANCH}" in out
+    assert "Traceback" not in out
+    time.sleep(0.3)
+    assert _git_processes_in(repo) == []
+    assert list(private_tmp.iterdir()) == []
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
