@@ -59,13 +59,15 @@ class JsonCache:
                 self._key = data
             elif create and data is None:
                 key = secrets.token_bytes(32)
-                with contextlib.suppress(OSError):
-                    fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with contextlib.suppress(OSError):  # whole or not at all: link, never rewrite
+                    fd, tmp = tempfile.mkstemp(dir=self.key_path.parent, prefix=".key-")
                     try:
                         os.write(fd, key)
-                    finally:
                         os.close(fd)
-                    self._key = key
+                        os.link(tmp, self.key_path)
+                        self._key = key
+                    finally:
+                        os.unlink(tmp)
                 if self._key is None:  # another process made it first
                     data = _read_regular(self.key_path, 64)
                     self._key = data if data is not None and len(data) == 32 else None
