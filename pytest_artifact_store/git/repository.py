@@ -33,11 +33,15 @@ from pytest_artifact_store.git.cache import (
     walk_facts,
 )
 from pytest_artifact_store.git.objects import MODE_TREE, Commit, TreeEntry, blob_json, parse_commit
+from pytest_artifact_store.git.packs import PackObject, write_pack
 from pytest_artifact_store.git.process import GitResult, git_env, last_lines, run_git, widen_pipe
 from pytest_artifact_store.git.readers import CHUNK, AskGit, CatFile, InProcessReader
 from pytest_artifact_store.git.refs import RefUpdater
 from pytest_artifact_store.git.signing import Signer
 
+# Objects the store writes are dated this far ahead (see Repository._write_loose).
+_GRACE = 60.0
+_PACK_LIMIT = 50  # git's default gc.autoPackLimit
 _GC_AUTO = 6700  # git's default gc.auto; git itself reads the configured one
 _DETACHED: list[subprocess.Popen[bytes]] = []  # maintenance started here, reaped later
 _WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
@@ -101,6 +105,8 @@ class Repository:
         self._cat = CatFile(self.cwd)
         self._updater = RefUpdater(self.cwd)
         self._cache: JsonCache | bool | None = False  # False: not decided yet
+        self._pending: list[PackObject] | None = None  # see packing()
+        self._flushed: list[PackObject] | None = None
         self._in_process: InProcessReader | bool | None = False  # None: not usable
         self._small_reads = 0
 
@@ -304,27 +310,83 @@ class Repository:
         (disk full, read-only storage, permissions) is an ArtifactStoreError naming the
         directory and what to do; no ref has moved then, and no partial object is left."""
         hexsha = hexsha or self.hash_object(kind, data)
+        if self._pending is not None:  # held for the pack flush() writes
+            self._pending.append((kind, data, hexsha))
+            return hexsha
         try:
-            return self._write_loose(kind, data, hexsha)
+            self._write_loose(kind, data, hexsha)
         except OSError as exc:
             raise ArtifactStoreError(_write_failure(exc, self.objects_dir)) from exc
+        return hexsha
+
+    @contextlib.contextmanager
+    def packing(self) -> Iterator[None]:
+        """Objects written meanwhile are held, and written as ONE pack by :meth:`flush`
+        (see :mod:`.packs`: `git prune` never takes packed objects). Held objects not
+        flushed when the block ends are dropped: nothing refers to them."""
+        self._pending = []
+        self._flushed = []
+        try:
+            yield
+        finally:
+            self._pending = self._flushed = None
+
+    def flush(self, *, again: bool = False) -> None:
+        """Write the held objects as one pack (``again``: every object flushed in this
+        block once more, as a new pack: something removed the first)."""
+        if self._pending is None or self._flushed is None:
+            return
+        objects = self._flushed + self._pending if again else self._pending
+        if not objects:
+            return
+        try:
+            write_pack(self.objects_dir / "pack", objects, self.hash_name)
+        except OSError as exc:
+            raise ArtifactStoreError(_write_failure(exc, self.objects_dir)) from exc
+        if not again:
+            self._flushed += self._pending
+        self._pending = []
+
+    def refs_now(self, names: Sequence[str]) -> list[str | None]:
+        """Like :meth:`resolve` for full ref names (``<ref>`` or ``<ref>^{commit}``),
+        asked of a new git process: what the refs say now, whatever a long-lived reader
+        has cached (``git pack-refs`` moving refs as they are read)."""
+        refs = [n.removesuffix("^{commit}") for n in names]
+        out = self.run(
+            ["for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)", *refs]
+        ).stdout
+        found = {}
+        for line in out.splitlines():
+            ref, sha, peeled = [*line.split("\0"), "", ""][:3]
+            found[ref] = (sha, peeled or sha)
+        return [
+            found[ref][1 if name.endswith("^{commit}") else 0] if ref in found else None
+            for name, ref in zip(names, refs, strict=True)
+        ]
 
     def _write_loose(self, kind: bytes, data: bytes | memoryview, hexsha: str) -> str:
+        """The object as a loose file, dated _GRACE seconds ahead: a `git prune` (even
+        --expire=now) started before the ref that will point at it moves spares it,
+        since prune only deletes objects (and tmp_obj_ files) older than its start."""
         final = self._object_path(hexsha)
+        ahead = time.time() + _GRACE
         if final.exists():
-            try:  # freshened as git does: `git prune` must not take it as old and unreachable
-                os.utime(final)
+            try:  # freshened, as git does: prune must not take it as old and unreachable
+                os.utime(final, (ahead, ahead))
                 return hexsha
             except OSError:
                 pass  # not ours to touch: write a fresh copy over it
         for attempt in range(5):
-            try:  # `git gc` may remove the empty fan-out directory in between
-                final.parent.mkdir(exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=final.parent)
-                break
+            try:  # `git gc`/`prune` may remove the fan-out directory or our temp file
+                return self._write_new(kind, data, final, ahead)
             except FileNotFoundError:
                 if attempt == 4:
                     raise
+        return hexsha
+
+    def _write_new(self, kind: bytes, data: bytes | memoryview, final: Path, ahead: float) -> str:
+        final.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=final.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 comp = zlib.compressobj(1)
@@ -334,24 +396,30 @@ class Repository:
                     fh.write(comp.compress(view[start : start + CHUNK]))
                 fh.write(comp.flush())
             os.chmod(tmp, 0o444)
+            os.utime(tmp, (ahead, ahead))
             os.replace(tmp, final)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        return hexsha
+        return final.parent.name + final.name
 
     def maintain(self) -> None:
         """Keep the repository packed, as git's own commands do: when git's estimate of
-        loose objects (those in ``objects/17`` x 256) passes ``gc.auto`` (6700), start
-        ``git gc --auto`` -- which also packs refs -- detached, so no commit waits for
-        it. git takes its own lock; a second one started meanwhile does nothing."""
+        loose objects (those in ``objects/17`` x 256) passes ``gc.auto`` (6700), or the
+        packs (one a version) pass ``gc.autoPackLimit`` (50), start ``git gc --auto`` --
+        which also packs refs -- detached, so no commit waits for it. git takes its own
+        lock and reads the configured limits; one started meanwhile does nothing."""
         try:
             loose = len(os.listdir(self.objects_dir / "17"))
         except OSError:
-            return
+            loose = 0
+        try:
+            packs = sum(n.endswith(".pack") for n in os.listdir(self.objects_dir / "pack"))
+        except OSError:
+            packs = 0
         _DETACHED[:] = [proc for proc in _DETACHED if proc.poll() is None]  # reap
-        if loose * 256 <= _GC_AUTO or _DETACHED:
+        if (loose * 256 <= _GC_AUTO and packs <= _PACK_LIMIT) or _DETACHED:
             return
         with contextlib.suppress(OSError):
             proc = subprocess.Popen(

@@ -97,39 +97,10 @@ class Committing(History):
         prompt_hash: str | None = None,
     ) -> dict[str, Any]:
         plan = self._plan(workflow_id, task_id, files, metadata, correlation_id, prompt_hash)
-        lock_waits = 0
-        tracking = f"refs/remotes/{self.config.remote_name}/{plan.branch}"
-        for attempt in range(MAX_ATTEMPTS):
-            tip, corr_target, prompt_target, remote_tip = self.repo.resolve(
-                [plan.branch_ref, plan.corr_ref + "^{commit}", plan.prompt_ref, tracking]
-            )
-            if plan.corr_tag and corr_target is not None:
-                return self._existing(corr_target, plan)
-            prompt_target = prompt_target if plan.phash else None
-            if attempt == 0:  # the first object written: everything was checked
-                for a in plan.artifacts:
-                    self.repo.write_object(b"blob", a.data, plan.blob_shas[a.name])
-            # a task only the remote has so far: build on the remote's tip (SPEC §3)
-            parent = tip or remote_tip or self._base_commit()
-            commit, meta, tags, updates = self._write_version(plan, tip, parent, prompt_target)
-            subject = f"artifact-store: artifacts({workflow_id}/{task_id})"
-            error = self.repo.transaction(updates, subject)
-            if error is None:
-                break
-            if "File exists" in error and ".lock" in error:
-                lock_waits += 1
-                if lock_waits > 20:
-                    raise _lock_error(plan.branch_ref, error)
-            elif not self._state_changed(plan, tip, prompt_target):
-                raise ArtifactStoreError(
-                    f"git refused the ref update for {plan.branch_ref}: {error}"
-                )
-            time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** min(attempt, 6))))
-        else:
-            raise ArtifactStoreError(
-                f"gave up committing to {plan.branch_ref} after {MAX_ATTEMPTS} attempts: "
-                "other writers kept moving the branch; retry later"
-            )
+        with self.repo.packing():
+            commit, meta, tags = self._land(plan)
+        if meta is None:  # the correlation id is taken: an idempotent repeat, or an error
+            return self._existing(commit, plan)
         self.last_commit = commit  # landed: whatever happens to the push
         self.repo.maintain()
         result = {
@@ -143,6 +114,50 @@ class Committing(History):
             "files": meta["files"],
         }
         return self._auto_push(result)
+
+    def _land(self, plan: _Plan) -> tuple[str, dict[str, Any] | None, list[str]]:
+        """Write the version (its objects as one pack) and move the branch and tags in
+        one transaction, retrying when another writer won.
+        (commit, None, []) when the correlation id already names ``commit``."""
+        workflow_id, task_id = plan.workflow_id, plan.task_id
+        lock_waits = refusals = 0
+        tracking = f"refs/remotes/{self.config.remote_name}/{plan.branch}"
+        for attempt in range(MAX_ATTEMPTS):
+            names = [plan.branch_ref, plan.corr_ref + "^{commit}", plan.prompt_ref, tracking]
+            # after a refusal, ask a new git process (a reader may hold refs being packed)
+            read = self.repo.refs_now if attempt else self.repo.resolve
+            tip, corr_target, prompt_target, remote_tip = read(names)
+            if plan.corr_tag and corr_target is not None:
+                return corr_target, None, []
+            prompt_target = prompt_target if plan.phash else None
+            if attempt == 0:  # the first object written: everything was checked
+                for a in plan.artifacts:
+                    self.repo.write_object(b"blob", a.data, plan.blob_shas[a.name])
+            # a task only the remote has so far: build on the remote's tip (SPEC §3)
+            parent = tip or remote_tip or self._base_commit()
+            commit, meta, tags, updates = self._write_version(plan, tip, parent, prompt_target)
+            subject = f"artifact-store: artifacts({workflow_id}/{task_id})"
+            self.repo.flush()
+            error = self.repo.transaction(updates, subject)
+            if error is None:
+                return commit, meta, tags
+            if "nonexistent object" in error:  # a `git gc --prune=now` took the pack
+                self.repo.flush(again=True)
+            elif "File exists" in error and ".lock" in error:
+                lock_waits += 1
+                if lock_waits > 20:
+                    raise _lock_error(plan.branch_ref, error)
+            elif not self._state_changed(plan, tip, prompt_target):
+                refusals += 1  # e.g. `git pack-refs` moving refs as we read them
+                if refusals > 3:
+                    raise ArtifactStoreError(
+                        f"git refused the ref update for {plan.branch_ref}: {error}"
+                    )
+            time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** min(attempt, 6))))
+        raise ArtifactStoreError(
+            f"gave up committing to {plan.branch_ref} after {MAX_ATTEMPTS} attempts: "
+            "other writers kept moving the branch; retry later"
+        )
 
     def _plan(
         self,
@@ -340,7 +355,7 @@ class Committing(History):
 
     def _state_changed(self, plan: _Plan, tip: str | None, prompt_target: str | None) -> bool:
         """Did another writer move what a refused transaction depended on?"""
-        now_tip, now_corr, now_prompt = self.repo.resolve(
+        now_tip, now_corr, now_prompt = self.repo.refs_now(
             [plan.branch_ref, plan.corr_ref, plan.prompt_ref]
         )
         return (

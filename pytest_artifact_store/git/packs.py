@@ -1,0 +1,142 @@
+"""Writing objects as one pack (with its ``.idx``), in process, as ``git index-pack``
+would leave them: every object whole (no deltas), zlib level 1.
+
+A version's objects go into a pack of their own rather than loose files: ``git prune``
+-- even ``--expire=now``, which takes every unreachable loose object whatever its age --
+never deletes packed objects, so a prune running beside a commit cannot take an object
+between its write and the ref transaction that makes it reachable. ``git gc`` later
+folds these packs into one (``gc.autoPackLimit``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import struct
+import tempfile
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+CHUNK = 1 << 20
+_TMP = ".artifact-store-"  # temp files in objects/pack, renamed when whole
+_STALE = 3600  # seconds: a temp file this old was left by a killed writer
+_TYPES = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
+PackObject = tuple[bytes, "bytes | memoryview", str]  # (kind, content, hex id)
+
+
+def _entry_header(kind: int, size: int) -> bytes:
+    out = bytearray([(kind << 4) | (size & 0x0F)])
+    size >>= 4
+    while size:
+        out[-1] |= 0x80
+        out.append(size & 0x7F)
+        size >>= 7
+    return bytes(out)
+
+
+def write_pack(pack_dir: Path, objects: Sequence[PackObject], hash_name: str) -> Path:
+    """Write ``objects`` as ``pack-<checksum>.pack`` + ``.idx`` in ``pack_dir``; the
+    pack appears whole or not at all (temp files renamed, the index last)."""
+    unique = list({sha: (kind, data, sha) for kind, data, sha in objects}.values())
+    pack_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(pack_dir)
+    # not "tmp_*": `git prune --expire=now` deletes those, ours included, mid-write
+    fd, tmp_pack = tempfile.mkstemp(prefix=_TMP + "pack-", dir=pack_dir)
+    tmp_idx = ""
+    try:
+        with os.fdopen(fd, "wb") as f:
+            checksum, entries = _write_entries(f, unique, hash_name)
+        fd, tmp_idx = tempfile.mkstemp(prefix=_TMP + "idx-", dir=pack_dir)
+        with os.fdopen(fd, "wb") as f:
+            f.write(_index(entries, checksum, hash_name))
+        name = pack_dir / f"pack-{checksum.hex()}"
+        for tmp in (tmp_pack, tmp_idx):
+            os.chmod(tmp, 0o444)
+        os.replace(tmp_pack, name.with_suffix(".pack"))
+        os.replace(tmp_idx, name.with_suffix(".idx"))
+        return name.with_suffix(".pack")
+    except BaseException:
+        for tmp in (tmp_pack, tmp_idx):
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        raise
+
+
+def _remove_leftovers(pack_dir: Path) -> None:
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(pack_dir):
+            if entry.name.startswith(_TMP):
+                with contextlib.suppress(OSError):
+                    if time.time() - entry.stat().st_mtime > _STALE:
+                        os.unlink(entry.path)
+
+
+def _write_entries(
+    f: object, objects: Sequence[PackObject], hash_name: str
+) -> tuple[bytes, list[tuple[bytes, int, int]]]:
+    """The pack's bytes into ``f``; returns its checksum and (id, crc32, offset) each."""
+    write = f.write  # type: ignore[attr-defined]
+    digest = hashlib.new(hash_name)
+
+    def out(data: bytes) -> None:
+        digest.update(data)
+        write(data)
+
+    out(b"PACK" + struct.pack(">II", 2, len(objects)))
+    offset = 12
+    entries = []
+    for kind, data, sha in objects:
+        header = _entry_header(_TYPES[kind], len(data))
+        crc = zlib.crc32(header)
+        out(header)
+        length = len(header)
+        comp = zlib.compressobj(1)
+        view = memoryview(data)
+        for start in range(0, len(view), CHUNK):
+            piece = comp.compress(view[start : start + CHUNK])
+            if piece:
+                crc = zlib.crc32(piece, crc)
+                out(piece)
+                length += len(piece)
+        piece = comp.flush()
+        crc = zlib.crc32(piece, crc)
+        out(piece)
+        length += len(piece)
+        entries.append((bytes.fromhex(sha), crc, offset))
+        offset += length
+    checksum = digest.digest()
+    write(checksum)
+    return checksum, entries
+
+
+def _index(entries: list[tuple[bytes, int, int]], checksum: bytes, hash_name: str) -> bytes:
+    """A version 2 pack index."""
+    entries = sorted(entries)
+    idx = bytearray(b"\xfftOc" + struct.pack(">I", 2))
+    counts = [0] * 256
+    for name, _, _ in entries:
+        counts[name[0]] += 1
+    total = 0
+    for count in counts:
+        total += count
+        idx += struct.pack(">I", total)
+    for name, _, _ in entries:
+        idx += name
+    for _, crc, _ in entries:
+        idx += struct.pack(">I", crc & 0xFFFFFFFF)
+    large: list[int] = []
+    for _, _, offset in entries:
+        if offset < 0x80000000:
+            idx += struct.pack(">I", offset)
+        else:
+            idx += struct.pack(">I", 0x80000000 | len(large))
+            large.append(offset)
+    for offset in large:
+        idx += struct.pack(">Q", offset)
+    idx += checksum
+    idx += hashlib.new(hash_name, bytes(idx)).digest()
+    return bytes(idx)
