@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import os
 import struct
 import tempfile
@@ -140,3 +141,48 @@ def _index(entries: list[tuple[bytes, int, int]], checksum: bytes, hash_name: st
     idx += checksum
     idx += hashlib.new(hash_name, bytes(idx)).digest()
     return bytes(idx)
+
+
+def packed(pack_dir: Path, names: Sequence[bytes]) -> set[bytes]:
+    """Which of the object ids ``names`` (raw) a pack in ``pack_dir`` holds, read from the
+    packs' version 2 indexes (fan-out table, then a binary search); an index that cannot
+    be read counts as holding nothing."""
+    found: set[bytes] = set()
+    wanted = set(names)
+    try:
+        indexes = [e.path for e in os.scandir(pack_dir) if e.name.endswith(".idx")]
+    except OSError:
+        return found
+    for path in indexes:
+        if not wanted:
+            break
+        with (
+            contextlib.suppress(OSError, ValueError),
+            open(path, "rb") as f,
+            mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as idx,
+        ):
+            if idx[:8] != b"\xfftOc\x00\x00\x00\x02":
+                continue
+            for name in list(wanted):
+                if _in_index(idx, name):
+                    found.add(name)
+                    wanted.discard(name)
+    return found
+
+
+def _in_index(idx: mmap.mmap, name: bytes) -> bool:
+    first = name[0]
+    low = struct.unpack_from(">I", idx, 8 + 4 * (first - 1))[0] if first else 0
+    high = struct.unpack_from(">I", idx, 8 + 4 * first)[0]
+    width = len(name)
+    base = 8 + 1024
+    while low < high:
+        mid = (low + high) // 2
+        here = idx[base + mid * width : base + (mid + 1) * width]
+        if here == name:
+            return True
+        if here < name:
+            low = mid + 1
+        else:
+            high = mid
+    return False

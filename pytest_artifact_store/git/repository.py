@@ -18,6 +18,7 @@ import itertools
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,7 +34,7 @@ from pytest_artifact_store.git.cache import (
     walk_facts,
 )
 from pytest_artifact_store.git.objects import MODE_TREE, Commit, TreeEntry, blob_json, parse_commit
-from pytest_artifact_store.git.packs import PackObject, write_pack
+from pytest_artifact_store.git.packs import PackObject, packed, write_pack
 from pytest_artifact_store.git.process import GitResult, git_env, last_lines, run_git, widen_pipe
 from pytest_artifact_store.git.readers import CHUNK, AskGit, CatFile, InProcessReader
 from pytest_artifact_store.git.refs import RefUpdater
@@ -105,8 +106,7 @@ class Repository:
         self._cat = CatFile(self.cwd)
         self._updater = RefUpdater(self.cwd)
         self._cache: JsonCache | bool | None = False  # False: not decided yet
-        self._pending: list[PackObject] | None = None  # see packing()
-        self._flushed: list[PackObject] | None = None
+        self._packing = threading.local()  # per thread: see packing()
         self._in_process: InProcessReader | bool | None = False  # None: not usable
         self._small_reads = 0
 
@@ -310,8 +310,10 @@ class Repository:
         (disk full, read-only storage, permissions) is an ArtifactStoreError naming the
         directory and what to do; no ref has moved then, and no partial object is left."""
         hexsha = hexsha or self.hash_object(kind, data)
-        if self._pending is not None:  # held for the pack flush() writes
-            self._pending.append((kind, data, hexsha))
+        pending: list[PackObject] | None = getattr(self._packing, "pending", None)
+        if pending is not None:  # held for the pack flush() writes
+            if not self._have(hexsha, packs=kind == b"blob"):
+                pending.append((kind, data, hexsha))
             return hexsha
         try:
             self._write_loose(kind, data, hexsha)
@@ -324,19 +326,35 @@ class Repository:
         """Objects written meanwhile are held, and written as ONE pack by :meth:`flush`
         (see :mod:`.packs`: `git prune` never takes packed objects). Held objects not
         flushed when the block ends are dropped: nothing refers to them."""
-        self._pending = []
-        self._flushed = []
+        state = self._packing
+        state.pending, state.flushed = [], []
         try:
             yield
         finally:
-            self._pending = self._flushed = None
+            state.pending = state.flushed = None
+
+    def _have(self, hexsha: str, *, packs: bool) -> bool:
+        """Whether the object is here already: loose (then dated ahead, as a fresh
+        write would be) or, with ``packs``, packed (no prune takes it). An unchanged
+        file of the last version is then not compressed again; trees, commits and tags
+        are new almost always, so only blobs are looked for in the packs."""
+        loose = self._object_path(hexsha)
+        try:
+            ahead = time.time() + _GRACE
+            os.utime(loose, (ahead, ahead))
+            return True
+        except OSError:
+            pass
+        return packs and bool(packed(self.objects_dir / "pack", [bytes.fromhex(hexsha)]))
 
     def flush(self, *, again: bool = False) -> None:
         """Write the held objects as one pack (``again``: every object flushed in this
         block once more, as a new pack: something removed the first)."""
-        if self._pending is None or self._flushed is None:
+        pending: list[PackObject] | None = getattr(self._packing, "pending", None)
+        flushed: list[PackObject] | None = getattr(self._packing, "flushed", None)
+        if pending is None or flushed is None:
             return
-        objects = self._flushed + self._pending if again else self._pending
+        objects = flushed + pending if again else pending
         if not objects:
             return
         try:
@@ -344,8 +362,8 @@ class Repository:
         except OSError as exc:
             raise ArtifactStoreError(_write_failure(exc, self.objects_dir)) from exc
         if not again:
-            self._flushed += self._pending
-        self._pending = []
+            flushed += pending
+        self._packing.pending = []
 
     def refs_now(self, names: Sequence[str]) -> list[str | None]:
         """Like :meth:`resolve` for full ref names (``<ref>`` or ``<ref>^{commit}``),

@@ -1,0 +1,44 @@
+"""A version's objects as one pack (git/packs.py): git reads it as its own."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pytest_artifact_store.git import Repository
+from pytest_artifact_store.git.packs import packed, write_pack
+
+
+def test_a_written_pack_is_one_git_verifies_and_reads(repo: Path, git) -> None:
+    r = Repository(repo)
+    blobs = [os.urandom(n) for n in (0, 1, 15, 16, 4000, 300_000)]
+    objects = [(b"blob", data, r.hash_object(b"blob", data)) for data in blobs]
+    objects.append(objects[2])  # a repeat is written once
+    pack = write_pack(r.objects_dir / "pack", objects, r.hash_name)
+    out = git(repo, "verify-pack", "-v", str(pack.with_suffix(".idx")))
+    assert "non delta: 6 objects" in out
+    for data, (_, _, sha) in zip(blobs, objects, strict=False):
+        assert git(repo, "cat-file", "-s", sha) == str(len(data))
+        assert r.read_many([sha])[0] == (sha, "blob", data)
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+    names = [bytes.fromhex(sha) for _, _, sha in objects]
+    assert packed(r.objects_dir / "pack", [*names, b"\x00" * 20]) == set(names)
+    r.close()
+
+
+def test_a_commit_writes_one_pack_and_no_loose_object(repo: Path, git, artifacts) -> None:
+    from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+
+    before = set(git(repo, "count-objects", "-v").splitlines())
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    result = store.commit_artifacts("wf", "t1", list(artifacts.values()), correlation_id="c1")
+    counts = dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
+    assert int(counts["packs"]) == 1 and "count: " + counts["count"] in before
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+    # the same files again: nothing is compressed twice, only the new trees and commit
+    again = store.commit_artifacts("wf", "t1", list(artifacts.values()), correlation_id="c2")
+    newest = max((repo / ".git" / "objects" / "pack").glob("*.idx"), key=os.path.getmtime)
+    listed = git(repo, "verify-pack", "-v", str(newest)).splitlines()
+    blobs = [line for line in listed if line.split()[1:2] == ["blob"]]
+    assert len(blobs) == 1  # metadata.json (a new timestamp); the five files are reused
+    assert git(repo, "rev-parse", "corr_c2^{commit}") == again["commit_sha"] != result["commit_sha"]
