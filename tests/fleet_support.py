@@ -23,6 +23,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path | None = None) -> None:
+    """Until ``port`` on 127.0.0.1 accepts; ``what`` failed if ``proc`` ends first."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                text = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+                raise RuntimeError(f"{what} did not start: {text}") from None
+            time.sleep(0.05)
+
+
 @contextmanager
 def git_daemon(base: Path) -> Iterator[str]:
     """`git daemon` serving every repository under ``base`` (pushes allowed); yields
@@ -45,15 +59,7 @@ def git_daemon(base: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("git daemon did not start") from None
-                time.sleep(0.05)
+        wait_port(port, proc, "git daemon")
         yield f"git://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -12,14 +12,13 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet_support import free_port
+from fleet_support import free_port, wait_port
 
 HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -40,19 +39,6 @@ def missing_ssh() -> str | None:
     if os.geteuid() != 0:
         return "sshd needs root here (it logs in as the user running the tests)"
     return None
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                text = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-                raise RuntimeError(f"{what} did not start: {text}") from None
-            time.sleep(0.05)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -150,7 +136,7 @@ http {{
         start_new_session=True,
     )
     try:
-        _wait_port(port, nginx, "nginx", work / "error.log")
+        wait_port(port, nginx, "nginx", work / "error.log")
         deadline = time.monotonic() + 10
         while not sock.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -229,7 +215,7 @@ def ssh_git_server(work: Path, *, max_startups: str | None = None) -> Iterator[S
         start_new_session=True,
     )
     try:
-        _wait_port(port, proc, "sshd", log)
+        wait_port(port, proc, "sshd", log)
         yield SshServer(port, work, log, known)
     finally:
         _stop(proc)
