@@ -439,3 +439,37 @@ def test_redaction_of_credentials_in_urls(text):
     from pytest_artifact_store.git import redact
 
     assert "SECRET" not in redact(text) and "***" in redact(text)
+
+
+def test_a_runner_fetches_only_its_workflow(tmp_path, repo, remote, git, capsys):
+    """A new runner of a big fleet: a clone of the default branch only, then the one
+    workflow it works on, with its versions' tags; other workflows stay on the server."""
+    from pytest_artifact_store import cli
+
+    store = make_store(repo)
+    mine = store.commit_artifacts(
+        "wf", "t1", {"a.py": _src(tmp_path, "a")}, correlation_id="m1", prompt_hash="abcdef12"
+    )
+    other = store.commit_artifacts(
+        "other", "t9", {"b.py": _src(tmp_path, "b")}, correlation_id="o1"
+    )
+    assert mine["pushed"] and other["pushed"]
+    runner = tmp_path / "runner"
+    git(tmp_path, "clone", "-q", "--single-branch", "--no-tags", str(remote), str(runner))
+    assert make_store(runner).list_artifacts() == []
+    result = make_store(runner).fetch("wf")
+    assert result["branches"] == ["ai/generated/wf/t1"]
+    assert result["tags"] == ["corr_m1", "prompt_abcdef12"]
+    found = make_store(runner).get_artifact_by_correlation_id("m1")
+    assert found is not None and found["commit_sha"] == mine["commit_sha"]
+    assert [e["workflow_id"] for e in make_store(runner).list_artifacts()] == ["wf"]
+    assert git(runner, "tag") == "corr_m1\nprompt_abcdef12"
+    assert cli.main(["--repo", str(runner), "fetch", "--workflow", "other", "--task", "t9"]) == 0
+    assert "other/t9" in capsys.readouterr().out
+    assert git(runner, "rev-parse", "corr_o1^{commit}") == other["commit_sha"]
+
+
+def _src(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / f"{text}-{time.monotonic_ns()}.txt"
+    path.write_text(text + "\n")
+    return path

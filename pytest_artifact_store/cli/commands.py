@@ -483,6 +483,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- fetch
+def cmd_fetch(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        result = store.fetch(args.workflow, args.task, remote=args.remote, timeout=args.timeout)
+    if args.json:
+        _print_json(result)
+        return 0
+    for branch in result["branches"]:
+        print(f"fetched {branch}")
+    print(
+        f"{result['remote']}: {len(result['branches'])} task branches, "
+        f"{len(result['tags'])} new tags"
+    )
+    return 0
+
+
 # ---------------------------------------------------------------- unlock
 def cmd_unlock(args: argparse.Namespace) -> int:
     with _open(args) as store:
@@ -575,6 +591,21 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
     _add_common(p)
     p.set_defaults(func=_guarded(cmd_push))
+
+    p = sub.add_parser(
+        "fetch",
+        help="fetch one workflow's (or task's) versions and tags from the remote",
+        description="Fetch the task branches of one workflow (--workflow), one task "
+        "(--workflow and --task) or all, and their versions' tags, from the remote: what "
+        "a runner of a big fleet needs, no more. They are then listed and found like "
+        "local versions.",
+    )
+    p.add_argument("--workflow", type=_workflow, help="only this workflow id")
+    p.add_argument("--task", type=_task, help="only this task id (with --workflow)")
+    p.add_argument("--remote", default=None, metavar="R", help="default: the configured remote")
+    p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
+    _add_common(p)
+    p.set_defaults(func=_guarded(cmd_fetch))
 
     p = sub.add_parser(
         "unlock",

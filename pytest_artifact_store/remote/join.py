@@ -60,29 +60,43 @@ def settle_tags(facts: VersionFacts, link: Link, branch: str) -> None:
     remote_tip = repo.resolve([owed])[0]
     if remote_tip is None:
         return
-    workflow_id, task_id = task_ids(facts, branch)
+    if fetch_tags(link, missing_tags(facts, link, {branch: remote_tip})):
+        repo.transaction([(owed, repo.null_sha, remote_tip)], "artifact-store: tags fetched")
+
+
+def missing_tags(facts: VersionFacts, link: Link, tips: dict[str, str]) -> list[str]:
+    """The tags the versions of these task branches (``{branch: tip}``) name that this
+    clone lacks (the walks stop at the remote's default branch)."""
+    repo = facts.repo
     bases = [f"refs/remotes/{link.remote}/{b}" for b in ("HEAD", "main", "master")]
     negatives = sorted({sha for sha in repo.resolve([f"{b}^{{commit}}" for b in bases]) if sha})
-    new = repo.run(["rev-list", remote_tip, "--not", *negatives]).stdout.split()
-    names = sorted(
-        {
+    names: set[str] = set()
+    for branch, tip in tips.items():
+        workflow_id, task_id = task_ids(facts, branch)
+        new = repo.run(["rev-list", tip, "--not", *negatives]).stdout.split()
+        names.update(
             n
             for c in repo.read_commits(new)
             if JOIN_TRAILER not in c.trailers and facts.is_artifact_commit(c, workflow_id, task_id)
             for n in facts.tag_names(c)
-        }
-    )
-    present = repo.resolve([f"refs/tags/{n}" for n in names])
-    wanted = [n for n, sha in zip(names, present, strict=True) if sha is None]
+        )
+    ordered = sorted(names)
+    present = repo.resolve([f"refs/tags/{n}" for n in ordered])
+    return [n for n, sha in zip(ordered, present, strict=True) if sha is None]
+
+
+def fetch_tags(link: Link, wanted: list[str]) -> bool:
+    """Fetch these tags (one connection; a tag the remote lacks is left out, one this
+    clone made meanwhile is never moved). False when the connection failed."""
     while wanted:
         res = link.fetch("fetch tags from", [f"refs/tags/{n}:refs/tags/{n}" for n in wanted])
         missing = re.findall(r"couldn't find remote ref refs/tags/(\S+)", res.stderr)
         if res.returncode and not missing and transient(res.stderr):
-            return  # the marker stays: the next push fetches them
+            return False  # the next push (or fetch) tries again
         if not res.returncode or not missing:
             break  # fetched, or refused to clobber a tag made here meanwhile
         wanted = [n for n in wanted if n not in missing]
-    repo.transaction([(owed, repo.null_sha, remote_tip)], "artifact-store: tags fetched")
+    return True
 
 
 def write_join(facts: VersionFacts, branch: str, tip: str, remote_tip: str) -> str:

@@ -27,7 +27,13 @@ from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git import GitResult, deadline_left
 from pytest_artifact_store.naming import PROMPT_PREFIX
 from pytest_artifact_store.remote.facts import VersionFacts
-from pytest_artifact_store.remote.join import TAGS_OWED, join, settle_tags
+from pytest_artifact_store.remote.join import (
+    TAGS_OWED,
+    fetch_tags,
+    join,
+    missing_tags,
+    settle_tags,
+)
 from pytest_artifact_store.remote.link import (
     FILLER,
     NO_ATOMIC,
@@ -136,6 +142,48 @@ class Pusher:
                 result["errors"][branch] = outcome.error
                 result["success"] = False
         return result
+
+    def fetch(
+        self,
+        remote: str | None = None,
+        workflow_id: str | None = None,
+        task_id: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Fetch only what a runner needs of a big fleet's remote: the task branches of
+        one workflow (or one task, or all) into ``refs/remotes/<remote>/...`` (pruning
+        those the remote no longer has), then the tags of their versions this clone
+        lacks -- two connections, whatever else the remote holds. Versions fetched are
+        listed and found like local ones; others are learned of when a push joins them.
+        Returns ``{'remote', 'branches': [fetched branches], 'tags': [fetched tags]}``."""
+        remote = check_remote_name(remote or self.config.remote_name)
+        timeout = self.config.push_timeout if timeout is None else timeout
+        if not self.repo.remote_exists(remote):
+            raise ArtifactStoreError(no_remote(remote))
+        prefix = self.config.branch_prefix
+        if task_id and not workflow_id:
+            raise ArtifactStoreError("fetching one task needs its workflow id too")
+        path = "/".join(p for p in (prefix, workflow_id, task_id) if p)
+        tracking = f"refs/remotes/{remote}/"
+        spec = f"{path}/*" if not task_id else path
+        with Link(self.repo, remote, timeout) as link:
+            res = link.fetch("fetch from", [f"+refs/heads/{spec}:{tracking}{spec}"], prune=True)
+            if res.returncode and "couldn't find remote ref" not in res.stderr:
+                raise ArtifactStoreError(str(link.failed("fetch from", res)))
+            tips = {
+                b: sha
+                for b, sha in self._task_refs(tracking + path, tracking).items()
+                if not task_id or b == path
+            }
+            wanted = missing_tags(self.store, link, tips)
+            if not fetch_tags(link, wanted):
+                raise ArtifactStoreError(f"fetching tags from {link.where()} kept failing")
+        have = self.repo.resolve([f"refs/tags/{n}" for n in wanted])
+        return {
+            "remote": remote,
+            "branches": sorted(tips),
+            "tags": [n for n, sha in zip(wanted, have, strict=True) if sha],
+        }
 
     def _catch_up(self, remote: str, branch: str, sha: str, theirs: str) -> str:
         """The remote has every version of the local branch and more (other machines'):

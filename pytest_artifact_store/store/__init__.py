@@ -34,6 +34,26 @@ class ArtifactStore(Committing, Reverting, Archiving):
             result["push_notes"] = outcome.notes
         return result
 
+    def fetch(
+        self,
+        workflow_id: str | None = None,
+        task_id: str | None = None,
+        *,
+        remote: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Fetch one workflow's (or one task's, or every) task branch and its versions'
+        tags from the remote (SPEC §6): what a runner of a big fleet needs, no more.
+        Returns ``{'remote', 'branches', 'tags'}``."""
+        from pytest_artifact_store import naming
+        from pytest_artifact_store.remote import Pusher
+
+        if workflow_id is not None:
+            naming.check_id("workflow_id", workflow_id)
+        if task_id is not None:
+            naming.check_id("task_id", task_id)
+        return Pusher(self).fetch(remote, workflow_id, task_id, timeout)
+
     def push_pending(
         self, remote: str | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
