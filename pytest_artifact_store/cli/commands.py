@@ -506,7 +506,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     stale = [(p, age) for p, age, held in locks if not held and age >= args.older_than]
     for path, age, held in locks:
         if held or age < args.older_than:
-            why = "held by a running process" if held else f"only {age:.0f} s old"
+            why = "held by a running git process" if held else f"only {age:.0f} s old"
             print(f"kept {path} ({why})")
     for path, age in stale:
         if not args.dry_run:

@@ -1,11 +1,12 @@
 """Writing objects as one pack (with its ``.idx``), in process, as ``git index-pack``
 would leave them: every object whole (no deltas), zlib level 1.
 
-A version's objects go into a pack of their own rather than loose files: ``git prune``
--- even ``--expire=now``, which takes every unreachable loose object whatever its age --
-never deletes packed objects, so a prune running beside a commit cannot take an object
-between its write and the ref transaction that makes it reachable. ``git gc`` later
-folds these packs into one (``gc.autoPackLimit``).
+A version's objects go into a pack of their own, marked ``.keep`` until the ref
+transaction that makes them reachable is done: ``git prune`` -- even ``--expire=now``,
+which takes every unreachable loose object whatever its age -- never deletes packed
+objects, and ``git repack``/``gc`` leave kept packs alone, so no maintenance running
+beside a commit can take an object between its write and the ref update. Afterwards the
+mark goes and ``git gc`` folds these packs into one (``gc.autoPackLimit``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pathlib import Path
 
 CHUNK = 1 << 20
 _TMP = ".artifact-store-"  # temp files in objects/pack, renamed when whole
-_STALE = 3600  # seconds: a temp file this old was left by a killed writer
+_STALE = 3600  # seconds: a temp file (or our .keep) this old was left by a killed writer
+KEEP_MARK = b"artifact-store: kept until the refs that reach it are written\n"
 _TYPES = {b"commit": 1, b"tree": 2, b"blob": 3, b"tag": 4}
 PackObject = tuple[bytes, "bytes | memoryview", str]  # (kind, content, hex id)
 
@@ -39,8 +41,9 @@ def _entry_header(kind: int, size: int) -> bytes:
 
 
 def write_pack(pack_dir: Path, objects: Sequence[PackObject], hash_name: str) -> Path:
-    """Write ``objects`` as ``pack-<checksum>.pack`` + ``.idx`` in ``pack_dir``; the
-    pack appears whole or not at all (temp files renamed, the index last)."""
+    """Write ``objects`` as ``pack-<checksum>.pack`` + ``.idx`` in ``pack_dir``, kept
+    (``.keep``, made first) until the caller removes the mark; the pack appears whole or
+    not at all (temp files renamed, the index last). Returns the ``.keep`` path."""
     unique = list({sha: (kind, data, sha) for kind, data, sha in objects}.values())
     pack_dir.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(pack_dir)
@@ -56,9 +59,11 @@ def write_pack(pack_dir: Path, objects: Sequence[PackObject], hash_name: str) ->
         name = pack_dir / f"pack-{checksum.hex()}"
         for tmp in (tmp_pack, tmp_idx):
             os.chmod(tmp, 0o444)
+        keep = name.with_suffix(".keep")
+        keep.write_bytes(KEEP_MARK)
         os.replace(tmp_pack, name.with_suffix(".pack"))
         os.replace(tmp_idx, name.with_suffix(".idx"))
-        return name.with_suffix(".pack")
+        return keep
     except BaseException:
         for tmp in (tmp_pack, tmp_idx):
             if tmp:
@@ -68,12 +73,16 @@ def write_pack(pack_dir: Path, objects: Sequence[PackObject], hash_name: str) ->
 
 
 def _remove_leftovers(pack_dir: Path) -> None:
+    """Temp files and ``.keep`` marks of writers killed long ago (never a user's .keep)."""
     with contextlib.suppress(OSError):
         for entry in os.scandir(pack_dir):
-            if entry.name.startswith(_TMP):
-                with contextlib.suppress(OSError):
-                    if time.time() - entry.stat().st_mtime > _STALE:
-                        os.unlink(entry.path)
+            ours = entry.name.startswith(_TMP) or entry.name.endswith(".keep")
+            with contextlib.suppress(OSError):
+                if not ours or time.time() - entry.stat().st_mtime <= _STALE:
+                    continue
+                if entry.name.endswith(".keep") and Path(entry.path).read_bytes() != KEEP_MARK:
+                    continue
+                os.unlink(entry.path)
 
 
 def _write_entries(

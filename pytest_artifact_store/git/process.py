@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -147,6 +149,12 @@ class LongLivedGit:
             self.close_locked()
 
 
+# git started in its own session (so a timeout kills its whole group) is out of reach of
+# the signals that kill its caller's group: where possible it dies with its caller.
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+_PDEATHSIG: tuple[str, ...] = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
+
+
 def run_git(
     args: Sequence[str],
     *,
@@ -156,15 +164,19 @@ def run_git(
     check: bool = True,
     keep_index: bool = False,
     env: Mapping[str, str] | None = None,
+    die_with_parent: bool = False,
 ) -> GitResult:
     """Run git in its own process group; on timeout the whole group is killed.
     ``env``: variables set for this command on top of :func:`git_env`.
+    ``die_with_parent``: git is killed if this process dies first (Linux, through
+    util-linux ``setpriv --pdeathsig``): a command that talks to a server must not
+    outlive a caller killed by a signal it could not catch.
 
     With ``check``, a failure is an ArtifactStoreError naming the command and git's
     last words."""
     try:
         proc = subprocess.Popen(
-            ["git", *args],
+            [*(_PDEATHSIG if die_with_parent else ()), "git", *args],
             cwd=cwd,
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -133,9 +133,16 @@ class Repository:
         check: bool = True,
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
+        die_with_parent: bool = False,
     ) -> GitResult:
         return run_git(
-            args, cwd=cwd or self.cwd, input=input, timeout=timeout, check=check, env=env
+            args,
+            cwd=cwd or self.cwd,
+            input=input,
+            timeout=timeout,
+            check=check,
+            env=env,
+            die_with_parent=die_with_parent,
         )
 
     # ------------------------------------------------------------------ reading
@@ -323,15 +330,19 @@ class Repository:
 
     @contextlib.contextmanager
     def packing(self) -> Iterator[None]:
-        """Objects written meanwhile are held, and written as ONE pack by :meth:`flush`
-        (see :mod:`.packs`: `git prune` never takes packed objects). Held objects not
-        flushed when the block ends are dropped: nothing refers to them."""
+        """Objects written meanwhile are held, and written as ONE pack by :meth:`flush`,
+        kept from `git repack`/`gc` until the block ends (see :mod:`.packs`; `git prune`
+        never takes packed objects). Held objects not flushed are dropped: nothing
+        refers to them."""
         state = self._packing
-        state.pending, state.flushed = [], []
+        state.pending, state.flushed, state.keeps = [], [], []
         try:
             yield
-        finally:
-            state.pending = state.flushed = None
+        finally:  # the refs are written (or the commit failed): no need to keep them
+            for keep in state.keeps:
+                with contextlib.suppress(OSError):
+                    keep.unlink()
+            state.pending = state.flushed = state.keeps = None
 
     def _have(self, hexsha: str, *, packs: bool) -> bool:
         """Whether the object is here already: loose (then dated ahead, as a fresh
@@ -358,7 +369,9 @@ class Repository:
         if not objects:
             return
         try:
-            write_pack(self.objects_dir / "pack", objects, self.hash_name)
+            self._packing.keeps.append(
+                write_pack(self.objects_dir / "pack", objects, self.hash_name)
+            )
         except OSError as exc:
             raise ArtifactStoreError(_write_failure(exc, self.objects_dir)) from exc
         if not again:
@@ -425,9 +438,10 @@ class Repository:
     def maintain(self) -> None:
         """Keep the repository packed, as git's own commands do: when git's estimate of
         loose objects (those in ``objects/17`` x 256) passes ``gc.auto`` (6700), or the
-        packs (one a version) pass ``gc.autoPackLimit`` (50), start ``git gc --auto`` --
-        which also packs refs -- detached, so no commit waits for it. git takes its own
-        lock and reads the configured limits; one started meanwhile does nothing."""
+        packs (one a version) pass ``gc.autoPackLimit`` (50), start ``git maintenance
+        run --auto`` (its gc task: ``git gc --auto``, which also packs refs) detached,
+        so no commit waits for it. It takes git's maintenance lock, so it never overlaps
+        a scheduled or hand-started maintenance, and reads the configured limits."""
         try:
             loose = len(os.listdir(self.objects_dir / "17"))
         except OSError:
@@ -441,7 +455,8 @@ class Repository:
             return
         with contextlib.suppress(OSError):
             proc = subprocess.Popen(
-                ["git", "gc", "--auto", "--quiet"],
+                # gc must not detach itself: the maintenance lock covers it whole
+                ["git", "-c", "gc.autoDetach=false", "maintenance", "run", "--auto", "--quiet"],
                 cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -453,17 +468,21 @@ class Repository:
 
     def lock_files(self) -> list[tuple[Path, float, bool]]:
         """Every ref lock (``*.lock`` under refs/, ``packed-refs.lock``) as (path, age in
-        seconds, held): held when a live process has it open (known on Linux only)."""
+        seconds, held): held when a live process has it open, or while any git process
+        works in this repository (git closes a ref lock between writing and committing
+        it, so an open file is not the only sign). Known on Linux; elsewhere only age."""
         common = self.common_dir
         found = [p for p in (common / "refs").rglob("*.lock") if p.is_file()]
         if (common / "packed-refs.lock").is_file():
             found.append(common / "packed-refs.lock")
         open_now = _open_files() if found else set()
+        busy = bool(found) and _git_running_in({str(self.cwd), str(self.git_dir), str(common)})
         now = time.time()
         out = []
         for path in found:
             with contextlib.suppress(OSError):
-                out.append((path, now - path.stat().st_mtime, str(path) in open_now))
+                held = busy or str(path) in open_now
+                out.append((path, now - path.stat().st_mtime, held))
         return out
 
     def tree_bytes(self, entries: Iterable[TreeEntry]) -> bytes:
@@ -698,3 +717,16 @@ def _open_files() -> set[str]:
                         with contextlib.suppress(OSError):
                             paths.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
     return paths
+
+
+def _git_running_in(places: set[str]) -> bool:
+    """Whether a git process (other than ours) has one of ``places`` as its directory."""
+    with contextlib.suppress(OSError):
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            with contextlib.suppress(OSError):
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+                if comm.startswith("git") and os.readlink(f"/proc/{pid}/cwd") in places:
+                    return True
+    return False

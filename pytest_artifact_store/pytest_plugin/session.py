@@ -266,11 +266,17 @@ class ArtifactSession:
         if self.recorder.conflicts:
             raise CommitRefused(self.recorder.conflicts[0])
         files = self.collect_files()
-        report_dir = Path(tempfile.mkdtemp(prefix="artifact-store-"))
+        try:
+            report_dir = Path(tempfile.mkdtemp(prefix="artifact-store-"))
+        except OSError as exc:
+            raise CommitRefused(_no_temp(exc)) from None
         try:
             report = self.test_report(status, exitstatus, counts, duration)
             report_path = report_dir / REPORT_NAME
-            report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            try:
+                report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise CommitRefused(_no_temp(exc)) from None
             files[REPORT_NAME] = report_path
             metadata = self.metadata(status)
             return self.store_commit(files, metadata)
@@ -425,6 +431,14 @@ def _sigterm_interrupts() -> Any:
         return signal.signal(signal.SIGTERM, interrupt)
     except ValueError:
         return None
+
+
+def _no_temp(exc: OSError) -> str:
+    where = exc.filename or tempfile.gettempdir()
+    return (
+        f"cannot write the test report in {where}: {exc.strerror or exc}; free space there "
+        "or point TMPDIR at a writable disk (nothing was committed)"
+    )
 
 
 def _one_line(exc: BaseException) -> str:

@@ -188,7 +188,11 @@ class Link:
         deadline; a timeout names the step, the remote, its URL and the limit."""
         left = deadline_left(self.deadline)
         env = self._ssh_env()
-        res = self.repo.run(args, timeout=left, check=False, env=env) if left > 0 else None
+        res = (
+            self.repo.run(args, timeout=left, check=False, env=env, die_with_parent=True)
+            if left > 0
+            else None
+        )
         if res is None or res.timed_out:
             raise PushFailed(
                 f"{step} {self.where()} timed out after {self.limit:g} s (push_timeout or "

@@ -152,6 +152,7 @@ class Committing(History):
                 if refusals > 3:
                     raise ArtifactStoreError(
                         f"git refused the ref update for {plan.branch_ref}: {error}"
+                        + _remedy(error)
                     )
             time.sleep(random.uniform(0, min(0.25, 0.005 * 2 ** min(attempt, 6))))
         raise ArtifactStoreError(
@@ -420,6 +421,24 @@ def _lock_error(ref: str, error: str) -> ArtifactStoreError:
         "Another git process may be writing; if none is, 'artifact-store unlock' removes "
         "the locks no live process holds (older than a minute), then retry."
     )
+
+
+def _remedy(error: str) -> str:
+    """What to do about a ref update git refused for a reason of the storage."""
+    for said, what in (
+        ("No space left", "the disk is full: free some space and commit again"),
+        ("Disk quota exceeded", "the disk quota is used up: free some space"),
+        ("Read-only file system", "the repository is on read-only storage"),
+        ("Permission denied", "no permission: check the owner and mode of .git/refs"),
+        (
+            "couldn't write",
+            "git could not write there: a full disk, read-only storage or "
+            "permissions; free space or fix them and commit again",
+        ),
+    ):
+        if said in error:
+            return f"; {what} (nothing was committed)"
+    return ""
 
 
 def _sha256(data: bytes) -> str:

@@ -28,6 +28,9 @@ import subprocess, sys, time
         ["git", "maintenance", "run", "--task=gc", "--task=loose-objects", "--quiet"],
         ["git", "pack-refs", "--all", "--prune"],
         ["git", "prune", "--expire=now"],
+        ["git", "repack", "-a", "-d", "-q"],
+        ["git", "maintenance", "run", "--task=incremental-repack", "--quiet"],
+        ["git", "prune", "--expire=now"],
     ]
     i = 0
     while time.time() < until:
@@ -39,7 +42,14 @@ import subprocess, sys, time
 
 
 @pytest.mark.parametrize("rounds", [40])
-def test_commits_racing_gc_prune_and_maintenance_stay_whole(repo, git, tmp_path, rounds):
+def test_commits_racing_gc_prune_and_maintenance_stay_whole(
+    repo, git, tmp_path, rounds, monkeypatch
+):
+    from pytest_artifact_store.git import repository
+
+    # the store's own `git gc --auto` (past gc.autoPackLimit) joins the churn
+    monkeypatch.setattr(repository, "_PACK_LIMIT", 4)
+    git(repo, "config", "gc.autoPackLimit", "4")
     src = tmp_path / "out"
     src.mkdir()
     store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
@@ -62,6 +72,8 @@ def test_commits_racing_gc_prune_and_maintenance_stay_whole(repo, git, tmp_path,
     finally:  # stop the churn and the git it runs (fsck must not race a repack)
         os.killpg(churn.pid, signal.SIGTERM)
         churn.wait()
+        for proc in repository._DETACHED:
+            proc.wait(timeout=60)
         time.sleep(0.5)
     assert git(repo, "fsck", "--strict", "--no-dangling") == ""
     for i, sha in enumerate(made):

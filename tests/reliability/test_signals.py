@@ -85,3 +85,27 @@ def test_an_interrupted_push_says_the_version_landed_and_leaves_nothing(
     assert _git_processes_in(repo) == []
     assert list(private_tmp.iterdir()) == []
     assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+def test_a_library_caller_killed_outright_takes_its_git_with_it(tmp_path, repo, git, silent_server):
+    """SIGKILL cannot be caught: git talking to a server that never answers must not
+    outlive its caller (it runs in a session of its own, out of the caller's group)."""
+    git(repo, "remote", "add", "origin", f"git://127.0.0.1:{silent_server}/repo.git")
+    src = tmp_path / "s.py"
+    src.write_text("x = 1\n")
+    script = (
+        "import sys\n"
+        "from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig\n"
+        "s = ArtifactStore(ArtifactStoreConfig(repo_path=sys.argv[1], push_timeout=300))\n"
+        "s.commit_artifacts('wf', 't', [sys.argv[2]], correlation_id='k1')\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(repo), str(src)])
+    deadline = time.monotonic() + 60
+    while not any("remote" in c or "push" in c for c in _git_processes_in(repo)):
+        assert time.monotonic() < deadline and proc.poll() is None, "never reached the push"
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    time.sleep(0.5)
+    assert _git_processes_in(repo) == []
