@@ -5,6 +5,7 @@ landed, exit status 2 as pytest's own interrupts, no traceback."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,7 +88,10 @@ def test_an_interrupted_push_says_the_version_landed_and_leaves_nothing(
     assert git(repo, "fsck", "--strict", "--no-dangling") == ""
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("setpriv") is None,
+    reason="the parent-death signal needs Linux and util-linux's setpriv",
+)
 def test_a_library_caller_killed_outright_takes_its_git_with_it(tmp_path, repo, git, silent_server):
     """SIGKILL cannot be caught: git talking to a server that never answers must not
     outlive its caller (it runs in a session of its own, out of the caller's group)."""
