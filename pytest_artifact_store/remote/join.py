@@ -36,10 +36,13 @@ def join(facts: VersionFacts, link: Link, branch: str, tip: str) -> bool:
             return False  # the remote lacks the branch (a tag or lock race), or try again
         raise link.failed("fetch from", res)
     remote_tip = repo.resolve([tracking])[0]
-    if remote_tip is None or remote_tip == tip or repo.is_ancestor(remote_tip, tip):
+    if remote_tip is None or remote_tip == tip:
+        return False
+    base = repo.run(["merge-base", tip, remote_tip], check=False).stdout.strip()
+    if base == remote_tip:
         return False  # a lock race: the remote has nothing we lack
     new = remote_tip  # the remote has all of ours and more
-    if not repo.is_ancestor(tip, remote_tip):
+    if base != tip:
         new = write_join(facts, branch, tip, remote_tip)
     owed = owed_ref(link, branch)
     # a local commit that moved the branch meanwhile wins; the next try joins again

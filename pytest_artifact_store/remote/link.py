@@ -44,11 +44,28 @@ def check_remote_name(remote: object) -> str:
     return remote
 
 
+def _control_dir() -> str | None:
+    """A private directory for the shared connection's socket, whose path fits a Unix
+    socket's limit (about 100 bytes): under TMPDIR, else /tmp, else none."""
+    for parent in dict.fromkeys([tempfile.gettempdir(), "/tmp"]):
+        with contextlib.suppress(OSError):
+            path = tempfile.mkdtemp(prefix="artifact-store-ssh-", dir=parent)
+            if len(path.encode()) + 2 <= 96:
+                return path
+            os.rmdir(path)
+    return None
+
+
 def _remove_stale_controls() -> None:
     """Socket directories of pushes killed before they could clean up: their master has
     exited (no socket left) and they are over a minute old."""
+    for parent in dict.fromkeys([tempfile.gettempdir(), "/tmp"]):
+        _remove_stale_in(parent)
+
+
+def _remove_stale_in(parent: str) -> None:
     with contextlib.suppress(OSError):
-        for entry in os.scandir(tempfile.gettempdir()):
+        for entry in os.scandir(parent):
             if entry.name.startswith("artifact-store-ssh-") and entry.is_dir():
                 with contextlib.suppress(OSError):
                     if time.time() - entry.stat().st_mtime > 60 and not os.listdir(entry.path):
@@ -145,7 +162,9 @@ class Link:
         if setting is None or setting.group(1) not in ("false", "no"):
             return None  # their own multiplexing (or an ssh that cannot say)
         _remove_stale_controls()
-        self._control = tempfile.mkdtemp(prefix="artifact-store-ssh-")
+        self._control = _control_dir()
+        if self._control is None:
+            return None  # no short enough place for a socket: one connection a step
         self._ssh_base = base
         self._ssh = {
             "GIT_SSH_COMMAND": f"{base} -o ControlMaster=auto "

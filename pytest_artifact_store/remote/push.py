@@ -26,7 +26,7 @@ from typing import Any
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git import GitResult, deadline_left
 from pytest_artifact_store.naming import PROMPT_PREFIX
-from pytest_artifact_store.remote.facts import VersionFacts
+from pytest_artifact_store.remote.facts import JOIN_TRAILER, VersionFacts
 from pytest_artifact_store.remote.join import (
     TAGS_OWED,
     fetch_tags,
@@ -233,6 +233,7 @@ class Pusher:
         outcome = PushOutcome(False)
         ref = f"refs/heads/{branch}"
         skip: set[str] = set()  # tags the remote holds for other commits: theirs stand
+        known: tuple[str, list[str]] | None = None  # the last tip checked, and its tags
         atomic = True
         try:
             while True:
@@ -248,7 +249,13 @@ class Pusher:
                     return outcome
                 marker = f"{_PENDING_TAGS}/{remote}/{branch}"
                 unconfirmed = self.repo.resolve([marker])[0] is not None
-                tags = outgoing_tags(self.store, link, branch, tip, since_tracking=not unconfirmed)
+                if known is not None and self._joined(tip, known[0]):
+                    tags = known[1]  # only our join is new: the remote has the rest
+                else:
+                    tags = outgoing_tags(
+                        self.store, link, branch, tip, since_tracking=not unconfirmed
+                    )
+                known = (tip, tags)
                 tags = [t for t in tags if t not in skip]
                 res = (
                     self._push_atomic(link, tip, ref, tags)
@@ -304,6 +311,19 @@ class Pusher:
             outcome.error = str(exc)
             outcome.unreachable = exc.unreachable
             return outcome
+
+    def _joined(self, tip: str, checked: str) -> bool:
+        """Whether ``tip`` is ``checked`` itself, or a join commit this push made of the
+        remote's tip (just fetched) and ``checked``: what it publishes is then known."""
+        if tip == checked:
+            return True
+        commit = self.repo.read_commit(tip)
+        return (
+            commit is not None
+            and JOIN_TRAILER in commit.trailers
+            and len(commit.parents) == 2
+            and commit.parents[1] == checked
+        )
 
     def _tag_taken(self, name: str, link: Link, skip: set[str], outcome: PushOutcome) -> None:
         """The remote has ``name`` on another commit: its tag stands (never forced)."""

@@ -255,21 +255,24 @@ def test_a_server_answering_502_is_retried_then_named(tmp_path, repo, served, gi
     assert hits >= 2 and elapsed < 3 + 5  # retried, within push_timeout
 
 
-def _ssh_leftovers() -> set[str]:
-    tmp = Path(tempfile.gettempdir())
+def _ssh_leftovers(tmp: Path) -> set[str]:
+    """Shared-connection socket dirs under ``tmp`` and ssh masters using one of them."""
     dirs = {p.name for p in tmp.glob("artifact-store-ssh-*")}
-    masters = subprocess.run(["pgrep", "-f", "artifact-store-ssh-"], capture_output=True, text=True)
+    masters = subprocess.run(
+        ["pgrep", "-f", f"{tmp}/artifact-store-ssh-"], capture_output=True, text=True
+    )
     return dirs | {f"pid {p}" for p in masters.stdout.split()}
 
 
 @needs_ssh
-def test_push_timeout_holds_over_a_shared_ssh_connection(tmp_path, repo, served, git):
+def test_push_timeout_holds_over_a_shared_ssh_connection(tmp_path, repo, served, git, monkeypatch):
     """A server that stalls after login (a slow hook): the push stops at push_timeout and
     the shared connection's master is stopped with it."""
     hook = served / "remote.git" / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\nsleep 30\n")
     hook.chmod(0o755)
-    before = _ssh_leftovers()
+    private = Path(tempfile.mkdtemp(prefix="as-", dir="/tmp"))  # short: a socket's path
+    monkeypatch.setattr(tempfile, "tempdir", str(private))  # this test's ssh sockets only
     with ssh_git_server(tmp_path / "ssh") as server:
         key = server.new_key("deploy")
         git(repo, "config", "core.sshCommand", server.ssh_command(key))
@@ -278,6 +281,6 @@ def test_push_timeout_holds_over_a_shared_ssh_connection(tmp_path, repo, served,
         start = time.monotonic()
         result = commit(repo, "c1", push_timeout=3)
         elapsed = time.monotonic() - start
-        assert _ssh_leftovers() - before == set()
+        assert _ssh_leftovers(private) == set()
     assert result["pushed"] is False and "timed out after 3 s" in result["push_error"]
     assert elapsed < 3 + 5
