@@ -4,6 +4,7 @@ on 127.0.0.1, and a fleet of runner processes, each with its own clone."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import socket
@@ -161,3 +162,25 @@ def run_fleet(
                 assert name in fleet.killed, line
     fleet.seconds = time.monotonic() - start
     return fleet
+
+
+def git_processes_in(repo: Path) -> list[str]:
+    """Command lines of git processes working in ``repo`` (the store runs git there)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cwd = os.readlink(f"/proc/{entry}/cwd")
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if cwd == str(repo) and cmd.startswith(b"git"):
+                found.append(cmd.decode(errors="replace"))
+    return found
+
+
+def wait_for_quiet(repo: Path, timeout: float = 60) -> None:
+    """Until no git process works in ``repo`` (the store's detached maintenance ends)."""
+    deadline = time.monotonic() + timeout
+    while git_processes_in(repo) and time.monotonic() < deadline:
+        time.sleep(0.05)

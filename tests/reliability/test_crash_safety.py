@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fleet_support import wait_for_quiet
 
 from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
 
@@ -43,6 +44,7 @@ LOOP = textwrap.dedent(
 
 def check_consistent(repo: Path, git) -> int:
     """fsck clean; every version on the branch has its tag; every tag is on the branch."""
+    wait_for_quiet(repo)  # the store's detached maintenance may be repacking
     proc = subprocess.run(
         ["git", "fsck", "--strict", "--no-dangling"], cwd=repo, capture_output=True
     )

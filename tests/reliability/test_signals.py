@@ -10,26 +10,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from fleet_support import git_processes_in
 
 BRANCH = "ai/generated/wf_sig/task_sig"
-
-
-def _git_processes_in(repo: Path) -> list[str]:
-    """Command lines of git processes working in ``repo`` (the store runs git there)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cwd = os.readlink(f"/proc/{entry}/cwd")
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
-            except OSError:
-                continue
-            if cwd == str(repo) and cmd.startswith(b"git"):
-                found.append(cmd.decode(errors="replace"))
-    return found
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -71,7 +56,7 @@ def test_an_interrupted_push_says_the_version_landed_and_leaves_nothing(
             capture_output=True,
             text=True,
         ).stdout.strip()
-        if landed and any("remote" in c or "push" in c for c in _git_processes_in(repo)):
+        if landed and any("remote" in c or "push" in c for c in git_processes_in(repo)):
             break  # ls-remote or push: talking to the server that never answers
         time.sleep(0.1)
     else:
@@ -83,7 +68,7 @@ def test_an_interrupted_push_says_the_version_landed_and_leaves_nothing(
     assert f"interrupted — version {landed[:10]} landed on {BRANCH}" in out
     assert "Traceback" not in out
     time.sleep(0.3)
-    assert _git_processes_in(repo) == []
+    assert git_processes_in(repo) == []
     assert list(private_tmp.iterdir()) == []
     assert git(repo, "fsck", "--strict", "--no-dangling") == ""
 
@@ -106,10 +91,10 @@ def test_a_library_caller_killed_outright_takes_its_git_with_it(tmp_path, repo, 
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(repo), str(src)])
     deadline = time.monotonic() + 60
-    while not any("remote" in c or "push" in c for c in _git_processes_in(repo)):
+    while not any("remote" in c or "push" in c for c in git_processes_in(repo)):
         assert time.monotonic() < deadline and proc.poll() is None, "never reached the push"
         time.sleep(0.1)
     proc.kill()
     proc.wait()
     time.sleep(0.5)
-    assert _git_processes_in(repo) == []
+    assert git_processes_in(repo) == []
