@@ -42,3 +42,16 @@ def test_a_commit_writes_one_pack_and_no_loose_object(repo: Path, git, artifacts
     blobs = [line for line in listed if line.split()[1:2] == ["blob"]]
     assert len(blobs) == 1  # metadata.json (a new timestamp); the five files are reused
     assert git(repo, "rev-parse", "corr_c2^{commit}") == again["commit_sha"] != result["commit_sha"]
+
+
+def test_a_revert_writes_no_loose_object(repo: Path, git, artifacts) -> None:
+    from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    store.commit_artifacts("wf", "t1", list(artifacts.values()), correlation_id="c1")
+    loose = git(repo, "count-objects").split()[0]
+    result = store.revert_to_tag("c1", target_branch="main")
+    assert git(repo, "count-objects").split()[0] == loose  # its tree and commit are packed
+    assert git(repo, "rev-parse", "main") == result["commit_sha"]
+    assert list((repo / ".git" / "objects" / "pack").glob("*.keep")) == []
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""

@@ -313,14 +313,14 @@ class Repository:
         return h.hexdigest()
 
     def write_object(self, kind: bytes, data: bytes | memoryview, hexsha: str | None = None) -> str:
-        """Write a loose object (zlib level 1, temp file + rename, like git). A failure
-        (disk full, read-only storage, permissions) is an ArtifactStoreError naming the
-        directory and what to do; no ref has moved then, and no partial object is left."""
+        """Write an object: inside :meth:`packing`, held for the pack :meth:`flush`
+        writes; else a loose object (zlib level 1, temp file + rename, like git). A
+        failure (disk full, read-only storage, permissions) is an ArtifactStoreError
+        naming the directory and what to do; no ref has moved, no partial object left."""
         hexsha = hexsha or self.hash_object(kind, data)
         pending: list[PackObject] | None = getattr(self._packing, "pending", None)
-        if pending is not None:  # held for the pack flush() writes
-            if not self._have(hexsha, packs=kind == b"blob"):
-                pending.append((kind, data, hexsha))
+        if pending is not None:
+            pending.append((kind, data, hexsha))
             return hexsha
         try:
             self._write_loose(kind, data, hexsha)
@@ -344,19 +344,18 @@ class Repository:
                     keep.unlink()
             state.pending = state.flushed = state.keeps = None
 
-    def _have(self, hexsha: str, *, packs: bool) -> bool:
-        """Whether the object is here already: loose (then dated ahead, as a fresh
-        write would be) or, with ``packs``, packed (no prune takes it). An unchanged
-        file of the last version is then not compressed again; trees, commits and tags
-        are new almost always, so only blobs are looked for in the packs."""
-        loose = self._object_path(hexsha)
-        try:
-            ahead = time.time() + _GRACE
-            os.utime(loose, (ahead, ahead))
-            return True
-        except OSError:
-            pass
-        return packs and bool(packed(self.objects_dir / "pack", [bytes.fromhex(hexsha)]))
+    def write_blobs(self, blobs: Sequence[tuple[bytes | memoryview, str]]) -> None:
+        """Write (content, id) blobs. Inside :meth:`packing`, a blob some pack holds
+        already (an unchanged file of the last version) is not compressed again -- the
+        pack indexes are read once for all of them; a loose one is packed anyway, since
+        `git prune --expire=now` could take it before the refs reach it."""
+        pending: list[PackObject] | None = getattr(self._packing, "pending", None)
+        if pending is None:
+            for data, sha in blobs:
+                self.write_object(b"blob", data, sha)
+            return
+        have = packed(self.objects_dir / "pack", [bytes.fromhex(sha) for _, sha in blobs])
+        pending += [(b"blob", data, sha) for data, sha in blobs if bytes.fromhex(sha) not in have]
 
     def flush(self, *, again: bool = False) -> None:
         """Write the held objects as one pack (``again``: every object flushed in this
@@ -396,9 +395,10 @@ class Repository:
         ]
 
     def _write_loose(self, kind: bytes, data: bytes | memoryview, hexsha: str) -> str:
-        """The object as a loose file, dated _GRACE seconds ahead: a `git prune` (even
-        --expire=now) started before the ref that will point at it moves spares it,
-        since prune only deletes objects (and tmp_obj_ files) older than its start."""
+        """The object as a loose file, dated _GRACE seconds ahead, so that a `git prune
+        --expire=<a time>` running before a ref reaches it spares it (`--expire=now`
+        takes every unreachable loose object whatever its date: what the store commits
+        goes through :meth:`packing` instead)."""
         final = self._object_path(hexsha)
         ahead = time.time() + _GRACE
         if final.exists():

@@ -41,15 +41,17 @@ def join(facts: VersionFacts, link: Link, branch: str, tip: str) -> bool:
     base = repo.run(["merge-base", tip, remote_tip], check=False).stdout.strip()
     if base == remote_tip:
         return False  # a lock race: the remote has nothing we lack
-    new = remote_tip  # the remote has all of ours and more
-    if base != tip:
-        new = write_join(facts, branch, tip, remote_tip)
     owed = owed_ref(link, branch)
-    # a local commit that moved the branch meanwhile wins; the next try joins again
-    error = repo.transaction(
-        [(f"refs/heads/{branch}", new, tip), (owed, remote_tip, repo.resolve([owed])[0])],
-        "artifact-store: join",
-    )
+    with repo.packing():  # the join's objects packed and kept until the refs move
+        new = remote_tip  # the remote has all of ours and more
+        if base != tip:
+            new = write_join(facts, branch, tip, remote_tip)
+            repo.flush()
+        # a local commit that moved the branch meanwhile wins; the next try joins again
+        error = repo.transaction(
+            [(f"refs/heads/{branch}", new, tip), (owed, remote_tip, repo.resolve([owed])[0])],
+            "artifact-store: join",
+        )
     return error is None
 
 

@@ -5,6 +5,7 @@ words that name the real cause and what to do (SPEC §6)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shlex
@@ -42,6 +43,26 @@ def check_remote_name(remote: object) -> str:
             f"option ({redact(remote)!r}); add it with 'git remote add NAME URL' and pass NAME"
         )
     return remote
+
+
+@functools.lru_cache(maxsize=64)
+def _may_multiplex(probe: str) -> bool:
+    """Whether ssh's effective settings (``ssh -G``; asked once per command and host in
+    a process) leave ControlMaster off, so the store may share a connection."""
+    try:
+        said = subprocess.run(
+            probe,
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            env=git_env(),
+            start_new_session=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    setting = re.search(r"^controlmaster (\S+)", said, re.M)
+    return setting is not None and setting.group(1) in ("false", "no")
 
 
 def _control_dir() -> str | None:
@@ -146,20 +167,7 @@ class Link:
             base = res.stdout.strip() or "ssh"
         if re.search(r"control(master|path|persist)|(^|\s)-S\b", base, re.I):
             return None
-        try:
-            probe = subprocess.run(
-                f"{base} -G {' '.join(shlex.quote(arg) for arg in host)}",
-                shell=True,
-                capture_output=True,
-                text=True,
-                timeout=5,
-                env=git_env(),
-                start_new_session=True,
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            return None
-        setting = re.search(r"^controlmaster (\S+)", probe, re.M)
-        if setting is None or setting.group(1) not in ("false", "no"):
+        if not _may_multiplex(f"{base} -G {' '.join(shlex.quote(arg) for arg in host)}"):
             return None  # their own multiplexing (or an ssh that cannot say)
         _remove_stale_controls()
         self._control = _control_dir()

@@ -131,8 +131,7 @@ class Committing(History):
                 return corr_target, None, []
             prompt_target = prompt_target if plan.phash else None
             if attempt == 0:  # the first object written: everything was checked
-                for a in plan.artifacts:
-                    self.repo.write_object(b"blob", a.data, plan.blob_shas[a.name])
+                self.repo.write_blobs([(a.data, plan.blob_shas[a.name]) for a in plan.artifacts])
             # a task only the remote has so far: build on the remote's tip (SPEC §3)
             parent = tip or remote_tip or self._base_commit()
             commit, meta, tags, updates = self._write_version(plan, tip, parent, prompt_target)

@@ -66,20 +66,21 @@ class Reverting(History):
                 raise ArtifactStoreError(
                     f"target branch {target_branch!r} does not exist; create it first"
                 )
-            now = utc_now()
-            ident = self.ident(now)
-            root = self.replace_path(tip, task_dir, subtree)
             message = (
                 f"revert({workflow_id}/{task_id}): restore {name}\n\n"
                 f"Restores {task_dir}/ to artifact commit {commit.sha}.\n\n"
                 f"Reverted-To: {name}\nReverted-Commit: {commit.sha}\n"
             ).encode()
-            new = self.repo.write_commit(
-                root, [tip], ident, ident, message, sign=self.config.sign_commits
-            )
-            error = self.repo.transaction(
-                [(target_ref, new, tip)], f"artifact-store: revert to {name}"
-            )
+            with self.repo.packing():  # packed and kept until the ref moves, as a version
+                ident = self.ident(utc_now())
+                root = self.replace_path(tip, task_dir, subtree)
+                new = self.repo.write_commit(
+                    root, [tip], ident, ident, message, sign=self.config.sign_commits
+                )
+                self.repo.flush()
+                error = self.repo.transaction(
+                    [(target_ref, new, tip)], f"artifact-store: revert to {name}"
+                )
             if error is None:
                 break
             if self.repo.resolve([target_ref])[0] == tip:
