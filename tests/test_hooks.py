@@ -37,7 +37,9 @@ def run_git(repo: Path, *args: str, stdin: str | None = None) -> subprocess.Comp
         ({"clean.py": "x = 1\n"}, 0, []),
         ({"a.py": "x = 1\nKEY = '{s}'\n"}, 1, ["{d}/a.py:2: stripe-secret-key {p}"]),
         ({"a.py": "KEY = '{s}'  # pragma: allowlist secret\n"}, 0, []),
-        ({"img.png": b"\x89PNG\x00\x00{s}"}, 0, []),
+        # binary files are searched for provider formats (a key in a pickle still leaks)
+        ({"img.png": b"\x89PNG\x00\x00{s}"}, 1, ["{d}/img.png:1: stripe-secret-key {p}"]),
+        ({"img.png": b"\x89PNG" + bytes(range(1, 9)) * 8 + b"password = 'Zq9xLw2vR7'"}, 0, []),
     ],
 )
 def test_secrets_hook_main(

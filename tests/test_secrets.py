@@ -210,12 +210,14 @@ def test_suppression(text: str, lines: list[int]) -> None:
     assert [f.line for f in scan(text.format(v=value))] == lines
 
 
-def test_binary_files_are_skipped(tmp_path: Path) -> None:
+def test_binary_files_get_provider_formats_only(tmp_path: Path) -> None:
     value = token("stripe-live")
     path = tmp_path / "blob.bin"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + value.encode())
-    assert Scanner().scan_file(path) == []
-    assert Scanner().scan_bytes(value.encode(), "x.txt") != []
+    assert [(f.line, f.rule) for f in Scanner().scan_file(path)] == [(3, "stripe-secret-key")]
+    keyword = b"password = 'Zq9xLw2vR7'\n"
+    assert Scanner().scan_bytes(bytes(range(1, 9)) * 8 + keyword, "blob.bin") == []
+    assert Scanner().scan_bytes(keyword, "x.txt") != []
 
 
 def test_files_over_the_size_cap_are_skipped_and_reported(tmp_path: Path) -> None:
@@ -332,7 +334,7 @@ def test_scan_command_json_over_a_corpus(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     findings = json.loads(proc.stdout)
-    assert all(set(f) == {"path", "line", "rule", "preview"} for f in findings)
+    assert all(set(f) >= {"path", "line", "rule", "preview", "confidence"} for f in findings)
     result = score(_relative(findings, tmp_path), truth)
     assert result.recall >= 0.97 and result.precision >= 0.95, result
 
@@ -357,8 +359,10 @@ def test_scan_command_text_output_and_exit_codes(
     assert cli_main(["scan"]) == 2
 
 
-# SPEC §7: the seed's keyword families count with any literal that is not a placeholder;
-# famous samples that do not say "EXAMPLE" are reported (a fixture holding one is a leak).
+# SPEC §7: a keyword finding's value must look like a secret; the seed's dummy-looking
+# literals are listed as low confidence (never blocking), the seed's own example with a
+# provider prefix stays a blocking finding, and famous samples that do not say "EXAMPLE"
+# are reported (a fixture holding one is a leak).
 _STRIPE_DOCS = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"
 _JWT_IO = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4g"
@@ -373,6 +377,20 @@ _JWT_IO = (
         'secret_key = "mysecretkey"',
         'api_key = "abc123"',
         'SECRET_KEY = "supersecretvalue"',
+    ],
+)
+def test_dummy_looking_seed_literals_are_low_confidence(line: str) -> None:
+    data = (line + "\n").encode()
+    assert Scanner().scan_bytes(data, "strategy.py") == []
+    low = Scanner(show_low=True).scan_bytes(data, "strategy.py")
+    assert [(f.line, f.confidence, f.blocking) for f in low] == [(1, "low", False)]
+    assert "low confidence" in str(low[0])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "API_KEY = 'sk_live_1234567890abcdef'",
         f'stripe.api_key = "{_STRIPE_DOCS}"',
         f'token = "{_JWT_IO}"',
     ],

@@ -1,6 +1,11 @@
-"""The engine: one pass over a file's bytes -- provider literals and keywords found by a
-multi-pattern search, only the lines that hold one decoded and parsed -- then
-suppression, and the findings. One scanner serves the store, the hooks and the CLI.
+"""The engine: each view of a file (decode.py: archives opened, encodings decoded) is
+searched in one pass for provider prefixes (Aho-Corasick) and in one RE2 pass for lines
+worth parsing -- a secret-like name, a separator and a value long enough to be a secret,
+or a call or header that carries credentials -- so the cost does not grow with how often
+``token`` or ``key`` appear in the data. Only those lines are decoded and parsed in the
+syntax of the file at hand. Encoded blobs are decoded and scanned too; then suppression,
+the allowlist, confidence, and the findings. One scanner serves the store, the hooks and
+the CLI.
 """
 
 from __future__ import annotations
@@ -8,20 +13,29 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
+import re2
+
+from pytest_artifact_store.scan.decode import (
+    ScanLimitError,
+    View,
+    decoded_blobs,
+    der_private_key,
+    views,
+)
 from pytest_artifact_store.scan.findings import (
     ALLOW_LINE,
     ALLOW_NEXT,
-    BINARY_SNIFF_BYTES,
+    HIGH,
     MAX_SCAN_BYTES,
     Finding,
+    fingerprint,
     mask,
 )
-from pytest_artifact_store.scan.rules import PROVIDERS, default_patterns
+from pytest_artifact_store.scan.rules import PROVIDERS, check_rule_ids, default_patterns
 from pytest_artifact_store.scan.values import (
     AUTH_HEADER,
     AUTH_SCHEME,
@@ -29,7 +43,9 @@ from pytest_artifact_store.scan.values import (
     CALL_PAIR,
     CLIENT_CALL,
     CLIENT_CALLEE,
+    CODE_KINDS,
     COMMENT_TAIL,
+    FENCE_KINDS,
     FLAG_PAIR,
     NAME_VALUE,
     PAIR,
@@ -42,6 +58,7 @@ from pytest_artifact_store.scan.values import (
     YAML_VALUE,
     Hit,
     classify,
+    confidence_of,
     entropy,
     inside_string,
     is_literal_value,
@@ -64,9 +81,9 @@ except ImportError:  # pragma: no cover
 
 
 __all__ = [
-    "BINARY_SNIFF_BYTES",
     "MAX_SCAN_BYTES",
     "Finding",
+    "ScanLimitError",
     "Scanner",
     "default_patterns",
     "iter_files",
@@ -74,14 +91,18 @@ __all__ = [
 ]
 
 
+_Parsed = tuple[str, str, str, str]  # rule, secret value, confidence, why
+
+
 class _LineParser:
-    """Finds secret-named assignments in one decoded line."""
+    """Finds secret-named assignments in one decoded line, in the syntax of its kind."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+        self.code = kind in CODE_KINDS
 
-    def parse(self, line: str) -> Iterator[tuple[str, str]]:
-        """Yields (rule, secret value) pairs."""
+    def parse(self, line: str) -> Iterator[_Parsed]:
+        """Yields (rule, secret value, confidence, why)."""
         lower = line.lower()
         if self.kind == "csv":
             yield from self._csv_pairs(line)
@@ -92,32 +113,34 @@ class _LineParser:
                 if hit:
                     yield hit
         guarded = (
-            (CALL_PAIR, '",' in line or "'," in line),
-            (XML_PAIR, "</" in line),
-            (NAME_VALUE, "value" in lower),
-            (FLAG_PAIR, "--" in line and self.kind != "python"),
+            (CALL_PAIR, '",' in line or "'," in line, False),
+            (XML_PAIR, "</" in line, True),
+            (NAME_VALUE, "value" in lower, False),
+            (FLAG_PAIR, "--" in line and self.kind != "python", False),
         )
-        for regex, wanted in guarded:
+        for regex, wanted, literal in guarded:
             if wanted:
                 for m in regex.finditer(line):
-                    hit = self._check(line, m)
+                    hit = self._check(line, m, literal=literal)
                     if hit:
                         yield hit
         if "jwt.encode(" in line or "hmac.new(" in line:
             for m in SIGNING_CALL.finditer(line):
                 if is_literal_value(m.group("v")) and looks_random(m.group("v")):
-                    yield "secret-assignment", m.group("v")
+                    yield "secret-assignment", m.group("v"), HIGH, "a literal signing key"
         if "auth" in lower or "login(" in lower:
             for m in AUTH_TUPLE.finditer(line):
                 if value_is_secret(PASSWORD_NAME, m.group("v")):
-                    yield "basic-auth", m.group("v")
+                    conf = confidence_of(PASSWORD_NAME, m.group("v"))
+                    yield "basic-auth", m.group("v"), conf, "a literal password in a login call"
         if self.kind == "python" and "(" in line:
             for m in CLIENT_CALL.finditer(line):
                 if CLIENT_CALLEE.search(m.group("callee")):
                     for arg in POSITIONAL_STRING.finditer(m.group("args")):
                         value = arg.group("v")
                         if is_literal_value(value) and looks_random(value, strict=True):
-                            yield "hardcoded-credential", value
+                            why = f"a random literal passed to {m.group('callee')}()"
+                            yield "hardcoded-credential", value, HIGH, why
         if "bearer" in lower or "basic" in lower or "authorization" in lower:
             for m in AUTH_SCHEME.finditer(line):
                 is_header = AUTH_HEADER.search(line[: m.start()]) is not None
@@ -125,9 +148,10 @@ class _LineParser:
                     m
                 ):
                     scheme = m.group("scheme").lower()
-                    yield ("basic-auth" if scheme == "basic" else "bearer-token"), m["v"]
+                    rule = "basic-auth" if scheme == "basic" else "bearer-token"
+                    yield rule, m["v"], HIGH, f"a literal {scheme} credential"
 
-    def following_hit(self, line: str, following: str) -> tuple[str, str] | None:
+    def following_hit(self, line: str, following: str) -> _Parsed | None:
         """YAML ``- name: API_KEY`` followed by ``value: ...`` (reported on the value)."""
         m = YAML_NAME.match(line)
         if not m:
@@ -138,9 +162,12 @@ class _LineParser:
             return None
         value, _quoted = pair_value(v)
         value = COMMENT_TAIL.sub("", value) if not _quoted else value
-        return (name.rule, value) if value_is_secret(name, value) else None
+        if not value_is_secret(name, value):
+            return None
+        why = f"a literal under the name {m.group('name')!r}"
+        return name.rule, value, confidence_of(name, value), why
 
-    def _check(self, line: str, m: re.Match[str]) -> tuple[str, str] | None:
+    def _check(self, line: str, m: re.Match[str], *, literal: bool = False) -> _Parsed | None:
         name = classify(m.group("name"))
         if name is None:
             return None
@@ -149,10 +176,10 @@ class _LineParser:
             wrapped = WRAPPED_LITERAL.match(line, m.end())
             if wrapped is not None:
                 value, quoted = wrapped.group("v"), True
-        if not quoted:
-            if self.kind == "python" and not inside_string(line, m.start()):
-                return None
-            if self.kind == "json" and not inside_string(line, m.start()):
+        if not quoted and not literal:
+            # in code an unquoted value is an expression, a name, a call or a type --
+            # unless the pair sits inside a string (``"user=bot password=..."``)
+            if self.code and not inside_string(line, m.start()):
                 return None
             if self.kind == "config" and line[: m.start()].strip(" \t-") in ("", "export"):
                 # A whole-line ``key: value`` / ``key = value``: the value runs to the
@@ -161,19 +188,31 @@ class _LineParser:
             if value.lower() in {"bearer", "basic"}:
                 scheme = AUTH_SCHEME.search(line, m.start("uv"))
                 if scheme and scheme_value_is_secret(scheme):
-                    return name.rule, scheme.group("v")
+                    why = f"a literal credential under the name {m.group('name')!r}"
+                    return name.rule, scheme.group("v"), HIGH, why
                 return None
-        bare = not quoted and self.kind in ("text", "csv", "json")
+        bare = not quoted and not literal and self.kind in ("text", "csv", "json")
         if value_is_secret(name, value, bare=bare):
-            return name.rule, value.strip()
+            value = value.strip()
+            why = f"a literal under the name {m.group('name')!r}"
+            return name.rule, value, confidence_of(name, value), why
         return None
 
-    def _csv_pairs(self, line: str) -> Iterator[tuple[str, str]]:
+    def _csv_pairs(self, line: str) -> Iterator[_Parsed]:
         cells = _csv_cells(line)
         for i, cell in enumerate(cells[:-1]):
             name = classify(cell.strip())
-            if name is not None and value_is_secret(name, cells[i + 1], bare=True):
-                yield name.rule, cells[i + 1].strip()
+            if name is None:
+                continue
+            value = cells[i + 1].strip()
+            if not value_is_secret(name, value, bare=True):
+                # a value split over the cells that follow its name (``api_secret,ab12,cd34``)
+                joined = "".join(c.strip() for c in cells[i + 1 : i + 4])
+                if len(joined) > 200 or " " in joined or not value_is_secret(name, joined):
+                    continue
+                value = joined
+            why = f"a value in the cell after {cell.strip()!r}"
+            yield name.rule, value, confidence_of(name, value), why
 
 
 def _csv_cells(line: str) -> list[str]:
@@ -187,118 +226,100 @@ def _csv_cells(line: str) -> list[str]:
 KEYWORDS = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred", b"bearer")
 
 
-# Lines with these are parsed too: positional credentials, ``Client("...", "...")``.
-_CALL_NEEDLES = (
-    b"client(",
-    b"Client(",
-    b"REST(",
-    b"Exchange(",
-    b".login(",
-    b"jwt.encode(",
-    b"hmac.new(",
+_KW = rb"(?:pass|pwd|secret|token|key|auth|cred)"
+
+
+# Lines worth parsing, found in one RE2 (DFA) pass whatever the keyword density: a
+# secret-like name, a separator and a value of 4+ characters (``token=ETH`` is not
+# one); a credential scheme with its value; a client call, login or signing call; a
+# ``--flag value``; a YAML ``name:`` line whose value comes on the next line.
+_CANDIDATES = re2.compile(
+    rb"(?im)"
+    + _KW
+    + rb"[\w.$@-]{0,60}(?:\\?[\"'`])?\]?[ \t]*"
+    + rb"(?:=>|:=|[:=,>]|[ \t]\\?[\"'`]|:[ \t]*&?[A-Za-z_][\w.:<>&' ]{0,40}=)"
+    + rb"[ \t]*(?:[rbuf]{0,2}\\?[\"'`])?[^\s\"'`,;)\]}<]{4,}"
+    + rb"|(?:client|rest|exchange)\(|\.login\(|jwt\.encode\(|hmac\.new\("
+    + rb"|(?:bearer|basic|token)[ \t]+[A-Za-z0-9\-._~+/]{8}"
+    + rb"|auth[ \t]*=[ \t]*\(|basicauth\("
+    + rb"|--[\w-]*"
+    + _KW
+    + rb"[\w-]*[ \t]+[^\s-]"
+    + rb"|^[ \t]*-?[ \t]*name:[ \t]*[\"']?[\w.-]*"
+    + _KW
+    + rb"[\w.-]*[\"']?[ \t]*$"
 )
 
 
-# A keyword starts a line worth parsing only if a name then an assignment, a key/value
-# separator, a call, a closing tag or the end of the line follows it.
-_ASSIGNMENT_AFTER = re.compile(rb"[\w.$@-]{0,60}+(?:\\?[\"'])?\]?[ \t]*(?:[:=(>,\"']|\r?\n|\Z)")
+_FENCE = re2.compile(rb"(?m)^[ \t]*(?:```|~~~)[ \t]*([\w+-]*)")
 
 
-_FLAG_AFTER = re.compile(rb"[\w.$@-]{0,60}+[ \t]+[^\s-]")
+# A quoted CSV cell that runs over a line break
+_MULTILINE_CELL = re2.compile(rb"(?m)(?:^|[,;\t])[ \t]*\"[^\"]*\n")
 
 
-_NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$@-")
-
-
-def _names_secret(
-    data: bytes, pos: int, gate: Callable[[bytes, int], re.Match[bytes] | None]
-) -> bool:
-    """Cheap line gate: the keyword at ``pos`` is in a secret-like name followed by a
-    separator (the whole line is parsed only then)."""
-    m = gate(data, pos)
-    start = pos
-    while start > 0 and pos - start < 80 and data[start - 1] in _NAME_BYTES:
-        start -= 1
-    if m is None:
-        # ``--api-key VALUE``: a command-line flag, its value after a space
-        m = _FLAG_AFTER.match(data, pos) if data.startswith(b"--", start) else None
-        if m is None:
-            return False
-    end = pos + len(re.match(rb"[\w.$@-]*", m.group()).group())  # type: ignore[union-attr]
-    name = data[start:end].decode("latin-1").strip(".-$@")
-    return classify(name) is not None
+_QUOTED_CELL = re2.compile(rb"\"(?:[^\"]|\"\")*\"")
 
 
 def _literal_prefix(pattern: bytes) -> bytes:
-    m = re.match(rb"(?:[A-Za-z0-9:_/ \-]|\\[.\-/])+", pattern)
+    m = re.match(rb"(?:[A-Za-z0-9:_/ \-]|\\[.\-/(])+", pattern)
     return m.group().replace(b"\\", b"") if m else b""
 
 
-@dataclass(frozen=True)
-class _Needles:
-    """Every literal the prefilter looks for, and what a hit on each one means."""
-
-    needles: list[bytes]
-    keyword_count: int  # needles[:keyword_count] mark lines to parse
-    always: frozenset[int]  # ... even when no assignment follows (bearer, Client()
-    providers: list[list[int]]  # needles[keyword_count + i] -> provider indexes to try there
-
-
 @lru_cache(maxsize=1)
-def _needles() -> _Needles:
-    variants = {v for k in KEYWORDS for v in (k, k.title(), k.upper())} | set(_CALL_NEEDLES)
-    keywords = sorted(variants)
+def _provider_needles() -> tuple[list[bytes], list[list[int]]]:
+    """The shortest distinct literal prefixes of the provider rules, and for each the
+    providers to try where it occurs."""
     prefixes = [_literal_prefix(p.pattern) for p in PROVIDERS]
-    shortest = sorted(set(prefixes), key=len)
     roots: list[bytes] = []
-    for prefix in shortest:
+    for prefix in sorted(set(prefixes), key=len):
         if not any(prefix.startswith(root) for root in roots):
             roots.append(prefix)
     groups = [[i for i, prefix in enumerate(prefixes) if prefix.startswith(root)] for root in roots]
-    always = frozenset(
-        i for i, k in enumerate(keywords) if k.lower() == b"bearer" or k in _CALL_NEEDLES
-    )
-    return _Needles(keywords + roots, len(keywords), always, groups)
+    return roots, groups
 
 
 @lru_cache(maxsize=1)
 def _automaton() -> Any:
-    """One Aho-Corasick pass for every needle (ahocorasick-rs, SIMD), when installed."""
+    """One Aho-Corasick pass for every provider prefix (ahocorasick-rs, SIMD)."""
     if _ahocorasick is None:
         return None
-    return _ahocorasick.BytesAhoCorasick(_needles().needles)
+    return _ahocorasick.BytesAhoCorasick(_provider_needles()[0])
 
 
 def _needle_hits(data: bytes) -> Iterator[tuple[int, int]]:
-    """(needle index, offset) for every needle occurrence (order not guaranteed)."""
+    """(needle index, offset) for every provider prefix occurrence (order not guaranteed)."""
     automaton = _automaton()
     if automaton is not None:
         for index, start, _end in automaton.find_matches_as_indexes(data, overlapping=True):
             yield index, start
         return
-    table = _needles()
-    lower = data.lower()
-    for index, needle in enumerate(table.needles):
-        if index < table.keyword_count:
-            if needle != needle.lower():
-                continue  # the lower-cased search below covers every case
-            haystack = lower
-        else:
-            haystack = data
-        i = haystack.find(needle)
+    for index, needle in enumerate(_provider_needles()[0]):
+        i = data.find(needle)
         while i != -1:
             yield index, i
-            i = haystack.find(needle, i + 1)
+            i = data.find(needle, i + 1)
+
+
+_MAX_BLOB_DEPTH = 2
+
+
+_LINE_CACHE = 50_000
 
 
 class Scanner:
-    """Scans bytes or files for secrets.
+    """Scans bytes or files (and file names) for secrets.
 
     ``patterns``: None, or a list equal to :func:`default_patterns`, means the built-in
     rules; any other list REPLACES them with those regular expressions (group 1, when
     the pattern has one, is the secret). ``extra_patterns`` are added on top of
     whichever rules are in force. Each custom pattern's rule id is ``custom-<n>`` /
-    ``extra-<n>``.
+    ``extra-<n>``. ``disabled_rules``: rule ids switched off. ``allowlist``: finding
+    fingerprints judged not secret. ``show_low``: report low-confidence findings too
+    (they never block; see :attr:`Finding.blocking`).
+
+    Compressed files and archives are scanned member by member; one that cannot be
+    scanned within the limits raises :class:`ScanLimitError`.
     """
 
     def __init__(
@@ -307,6 +328,9 @@ class Scanner:
         extra_patterns: Sequence[str] = (),
         *,
         max_bytes: int = MAX_SCAN_BYTES,
+        disabled_rules: Iterable[str] = (),
+        allowlist: Iterable[str] = (),
+        show_low: bool = False,
     ) -> None:
         self.builtin = patterns is None or list(patterns) == default_patterns()
         custom = (
@@ -315,33 +339,43 @@ class Scanner:
         custom += [(f"extra-{i + 1}", p) for i, p in enumerate(extra_patterns)]
         self._custom = [(rule, _compile_custom(rule, p)) for rule, p in custom]
         self._providers = [(p, re.compile(p.pattern)) for p in PROVIDERS] if self.builtin else []
+        self.disabled = check_rule_ids(disabled_rules, [rule for rule, _ in custom])
+        self.allowlist = frozenset(allowlist)
+        self.show_low = show_low
         self.max_bytes = max_bytes
         self.skipped: list[str] = []
+        self._lines: dict[tuple[str, bytes], list[_Parsed]] = {}
 
     # -- public API
 
     def scan_bytes(self, data: bytes, path: str) -> list[Finding]:
-        if b"\x00" in data[:BINARY_SNIFF_BYTES]:
-            return []
-        hits: list[Hit] = []
-        if self.builtin:
-            hits.extend(self._builtin_hits(data, path))
-        if self._custom:
-            hits.extend(self._custom_hits(data))
-        return self._findings(data, path, hits)
+        findings: list[Finding] = []
+        for view in views(data, path):
+            findings += self._findings(view.data, view.path, list(self._view_hits(view)))
+        return findings
 
     def scan_file(self, path: str | os.PathLike[str], display: str | None = None) -> list[Finding]:
         shown = display or os.fspath(path)
         with open(path, "rb") as fh:
-            head = fh.read(BINARY_SNIFF_BYTES)
-            if b"\x00" in head:
-                return []
             size = os.fstat(fh.fileno()).st_size
             if size > self.max_bytes:
                 self.skipped.append(shown)
                 return []
-            data = head + fh.read()
-        return self.scan_bytes(data, shown)
+            data = fh.read()
+        return self.scan_name(shown) + self.scan_bytes(data, shown)
+
+    def scan_name(self, path: str) -> list[Finding]:
+        """Provider-format secrets in a file's path (a key used as a file name)."""
+        name = os.fspath(path).encode("utf-8", "surrogateescape")
+        hits = [
+            Hit(0, h.rule, h.value, h.priority, h.confidence, "in the file name")
+            for h in self._provider_hits(name)
+        ]
+        return [
+            Finding(path, 0, h.rule, mask(h.value), h.confidence, h.why, fp)
+            for h in hits
+            if self._kept(h) and (fp := fingerprint(h.rule, h.value)) not in self.allowlist
+        ]
 
     def scan_paths(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[Finding]:
         """Scan files and directories (walked, skipping ``.git``), in a stable order."""
@@ -350,30 +384,45 @@ class Scanner:
 
     # -- rules
 
-    def _builtin_hits(self, data: bytes, path: str) -> Iterator[Hit]:
-        table = _needles()
-        kind = kind_of(path)
+    def _view_hits(self, view: View) -> Iterator[Hit]:
+        if self.builtin:
+            if view.text:
+                yield from self._text_hits(view.data, kind_of(view.path), 0)
+            else:
+                yield from self._provider_hits(view.data)
+        if self._custom:
+            yield from self._custom_hits(view.data)
+
+    def _text_hits(self, data: bytes, kind: str, depth: int) -> Iterator[Hit]:
+        if kind == "csv" and _MULTILINE_CELL.search(data):
+            data = _flatten_cells(data)
+        yield from self._provider_hits(data)
         lines: dict[int, int] = {}
         line_start, line_end = -1, -1
         n = len(data)
-        gate = None if kind == "csv" else _ASSIGNMENT_AFTER.match
-        for index, pos in _needle_hits(data):
-            if index >= table.keyword_count:
-                for provider in table.providers[index - table.keyword_count]:
-                    hit = self._provider_at(provider, data, pos)
-                    if hit is not None:
-                        yield hit
-            elif line_start <= pos < line_end:
+        for m in _CANDIDATES.finditer(data):
+            pos = m.start()
+            if line_start <= pos < line_end:
                 continue
-            elif gate is None or index in table.always or _names_secret(data, pos, gate):
-                line_start = data.rfind(b"\n", 0, pos) + 1
-                line_end = data.find(b"\n", pos)
-                if line_end == -1:
-                    line_end = n
-                lines[line_start] = line_end
+            line_start = data.rfind(b"\n", 0, pos) + 1
+            line_end = data.find(b"\n", pos)
+            if line_end == -1:
+                line_end = n
+            lines[line_start] = line_end
         yield from self._line_hits(data, kind, lines)
         if kind == "csv":
             yield from _csv_column_hits(data)
+            yield from self._split_cell_hits(data)
+        if depth < _MAX_BLOB_DEPTH:
+            yield from self._blob_hits(data, depth)
+
+    def _provider_hits(self, data: bytes) -> Iterator[Hit]:
+        groups = _provider_needles()[1]
+        for index, pos in _needle_hits(data):
+            for provider in groups[index]:
+                hit = self._provider_at(provider, data, pos)
+                if hit is not None:
+                    yield hit
 
     def _provider_at(self, index: int, data: bytes, pos: int) -> Hit | None:
         provider, rx = self._providers[index]
@@ -395,31 +444,71 @@ class Scanner:
             return None
         if is_placeholder(value) or (provider.check and not provider.check(value)):
             return None
-        return Hit(start, provider.rule, value, 0)
+        return Hit(start, provider.rule, value, 0, HIGH, provider.why)
 
     def _line_hits(self, data: bytes, kind: str, lines: dict[int, int]) -> Iterator[Hit]:
-        parser = _LineParser(kind)
+        parsers: dict[str, _LineParser] = {}
+        fences = _fenced_blocks(data) if kind == "markdown" else []
         n = len(data)
+        cache = self._lines
+        if len(cache) > _LINE_CACHE:
+            cache.clear()
         for start in sorted(lines):
             end = lines[start]
-            line = data[start:end].decode("utf-8", "replace")
-            for rule, value in parser.parse(line):
-                yield Hit(start, rule, value, 1)
-            if kind in ("config", "text") and end < n and "name" in line:
+            raw = data[start:end]
+            here = _kind_at(fences, start) if kind == "markdown" else kind
+            key = (here, raw)
+            parsed = cache.get(key)
+            if parsed is None:
+                parser = parsers.get(here) or parsers.setdefault(here, _LineParser(here))
+                parsed = cache[key] = list(parser.parse(raw.decode("utf-8", "replace")))
+            for rule, value, confidence, why in parsed:
+                yield Hit(start, rule, value, 1, confidence, why)
+            if here in ("config", "text") and end < n and b"name" in raw:
                 nxt_end = data.find(b"\n", end + 1)
                 following = data[end + 1 : nxt_end if nxt_end != -1 else n]
-                hit = parser.following_hit(line, following.decode("utf-8", "replace"))
+                parser = parsers.get(here) or parsers.setdefault(here, _LineParser(here))
+                hit = parser.following_hit(
+                    raw.decode("utf-8", "replace"), following.decode("utf-8", "replace")
+                )
                 if hit:
-                    yield Hit(end + 1, hit[0], hit[1], 1)
+                    yield Hit(end + 1, hit[0], hit[1], 1, hit[2], hit[3])
+
+    def _split_cell_hits(self, data: bytes) -> Iterator[Hit]:
+        """Provider formats split over adjacent CSV cells (``AKIA1234,5678...``)."""
+        joined = data.translate(None, b',;\t" ')
+        if len(joined) == len(data):
+            return
+        starts: list[int] | None = None
+        for hit in self._provider_hits(joined):
+            if starts is None:
+                starts = [0] + [m.end() for m in re.finditer(b"\n", data)]
+            line = joined.count(b"\n", 0, hit.offset)
+            yield Hit(starts[line], hit.rule, hit.value, 0, HIGH, "split over CSV cells")
+
+    def _blob_hits(self, data: bytes, depth: int) -> Iterator[Hit]:
+        """Secrets inside base64/hex blobs: a DER private key, or text scanned again."""
+        for offset, raw, decoded in decoded_blobs(data):
+            if der_private_key(decoded):
+                if b"-----BEGIN" not in data[max(0, offset - 400) : offset]:
+                    value = raw.decode("ascii", "replace")
+                    yield Hit(offset, "private-key", value, 0, HIGH, "a DER private key, encoded")
+                continue
+            for hit in self._text_hits(decoded, "text", depth + 1):
+                why = f"{hit.why}, inside an encoded blob" if hit.why else "inside an encoded blob"
+                yield Hit(offset, hit.rule, hit.value, hit.priority, hit.confidence, why)
 
     def _custom_hits(self, data: bytes) -> Iterator[Hit]:
         for rule, rx in self._custom:
             for m in rx.finditer(data):
                 raw = m.group(1) if rx.groups and m.group(1) else m.group(0)
                 if raw:
-                    yield Hit(m.start(), rule, raw.decode("utf-8", "replace"), 0)
+                    yield Hit(m.start(), rule, raw.decode("utf-8", "replace"), 0, HIGH, "pattern")
 
     # -- results
+
+    def _kept(self, hit: Hit) -> bool:
+        return hit.rule not in self.disabled and (self.show_low or hit.confidence == HIGH)
 
     def _findings(self, data: bytes, path: str, hits: list[Hit]) -> list[Finding]:
         by_line: dict[int, list[Hit]] = {}
@@ -427,13 +516,57 @@ class Scanner:
         for hit in sorted(hits, key=lambda h: h.offset):
             line += data.count(b"\n", last, hit.offset)
             last = hit.offset
-            if not _suppressed(data, hit.offset):
+            if self._kept(hit) and not _suppressed(data, hit.offset):
                 _merge(by_line.setdefault(line, []), hit)
-        return [
-            Finding(path, lineno, hit.rule, mask(hit.value))
-            for lineno in sorted(by_line)
-            for hit in by_line[lineno]
-        ]
+        findings = []
+        for lineno in sorted(by_line):
+            for hit in by_line[lineno]:
+                fp = fingerprint(hit.rule, hit.value)
+                if fp not in self.allowlist:
+                    preview = mask(hit.value)
+                    findings.append(
+                        Finding(path, lineno, hit.rule, preview, hit.confidence, hit.why, fp)
+                    )
+        return findings
+
+
+def _fenced_blocks(data: bytes) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each fenced code block of a Markdown file."""
+    blocks = []
+    opened: tuple[int, str] | None = None
+    for m in _FENCE.finditer(data):
+        if opened is None:
+            lang = m.group(1).decode("ascii", "replace").lower()
+            opened = (m.end(), FENCE_KINDS.get(lang, "config" if not lang else "text"))
+        else:
+            blocks.append((opened[0], m.start(), opened[1]))
+            opened = None
+    return blocks
+
+
+def _kind_at(blocks: list[tuple[int, int, str]], pos: int) -> str:
+    for start, end, kind in blocks:
+        if start <= pos < end:
+            return kind
+    return "text"
+
+
+def _flatten_cells(data: bytes) -> bytes:
+    """A CSV whose quoted cells run over line breaks, with each such cell on one line
+    (its breaks removed, then put back after the cell so later lines keep their
+    numbers)."""
+    out = bytearray()
+    last = 0
+    for m in _QUOTED_CELL.finditer(data):
+        cell = m.group()
+        if b"\n" not in cell:
+            continue
+        out += data[last : m.start()]
+        out += cell.replace(b"\r", b"").replace(b"\n", b"")
+        out += b"\n" * cell.count(b"\n")
+        last = m.end()
+    out += data[last:]
+    return bytes(out)
 
 
 def _merge(kept: list[Hit], hit: Hit) -> None:
@@ -488,20 +621,43 @@ def _url_password_ok(m: re.Match[bytes]) -> bool:
 
 
 def _csv_column_hits(data: bytes) -> Iterator[Hit]:
-    """Cells under a secret-named header column (``name,api_key,...``)."""
+    """Cells under a secret-named header column (``name,api_key,...``): one RE2 pass per
+    such column picks out the cells long enough to be a secret."""
     first_end = data.find(b"\n")
-    header = data[: first_end if first_end != -1 else len(data)].decode("utf-8", "replace")
+    if first_end == -1:
+        return
+    header = data[:first_end].decode("utf-8", "replace")
+    delimiter = "\t" if header.count("\t") > header.count(",") else ","
     columns = {i: classify(cell.strip()) for i, cell in enumerate(_csv_cells(header))}
     secret_columns = {i: name for i, name in columns.items() if name is not None}
-    if not secret_columns or first_end == -1:
+    if not secret_columns:
         return
-    offset = first_end + 1
-    for raw in data[offset:].split(b"\n"):
-        cells = _csv_cells(raw.decode("utf-8", "replace").rstrip("\r"))
-        for i, name in secret_columns.items():
-            if i < len(cells) and value_is_secret(name, cells[i], bare=True):
-                yield Hit(offset, name.rule, cells[i].strip(), 1)
-        offset += len(raw) + 1
+    d = re.escape(delimiter).encode()
+    quoted = b'"' in data
+    for i, name in secret_columns.items():
+        shortest = 4 if name.family == "password" else 6
+        if quoted:  # cells may hold the delimiter: parse the candidate lines properly
+            cell = rb'(?:"(?:[^"\n]|"")*"|[^' + d + rb'\n"]*)'
+            rx = re2.compile(rb"(?m)^(?:" + cell + d + rb"){%d}[ \t]*(\"?[^\n]{4,})" % i)
+        else:
+            cell = rb"[^" + d + rb"\n]*"
+            rx = re2.compile(
+                rb"(?m)^(?:" + cell + d + rb"){%d}[ \t]*([^" % i + d + rb"\n]{%d,})" % shortest
+            )
+        for m in rx.finditer(data, first_end + 1):
+            line_start = m.start()
+            if quoted:
+                line_end = data.find(b"\n", line_start)
+                raw = data[line_start : line_end if line_end != -1 else len(data)]
+                cells = _csv_cells(raw.decode("utf-8", "replace").rstrip("\r"))
+                if i >= len(cells):
+                    continue
+                value = cells[i].strip()
+            else:
+                value = m.group(1).decode("utf-8", "replace").strip()
+            if len(value) >= shortest and value_is_secret(name, value, bare=True):
+                why = f"a value in the column {header.split(delimiter)[i].strip()!r}"
+                yield Hit(line_start, name.rule, value, 1, confidence_of(name, value), why)
 
 
 def _compile_custom(rule: str, pattern: str) -> re.Pattern[bytes]:

@@ -1,13 +1,12 @@
-"""What a scan reports: a finding (path, line, rule, masked preview), how a secret is
-masked, and the limits and suppression markers every part shares.
+"""What a scan reports: a finding (path, line, rule, masked preview, confidence, why and
+a fingerprint for the allowlist), how a secret is masked, and the limits and suppression
+markers every part shares.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-
-BINARY_SNIFF_BYTES = 8192
-
 
 MAX_SCAN_BYTES = 256 * 1024 * 1024
 
@@ -18,18 +17,50 @@ ALLOW_LINE = (b"pragma: allowlist secret", b"gitleaks:allow")
 ALLOW_NEXT = b"pragma: allowlist nextline secret"
 
 
+HIGH, LOW = "high", "low"
+
+
 @dataclass(frozen=True)
 class Finding:
+    """One possible secret. ``line`` 0 means the file's NAME holds it.
+
+    ``confidence`` is ``"high"`` (blocks a commit, a hook, a scan) or ``"low"`` (listed by
+    ``--show-low``, never blocking); ``why`` says what made it a finding; ``fingerprint``
+    identifies the secret (rule and value, hashed) for the allowlist file.
+    """
+
     path: str
     line: int
     rule: str
     preview: str
+    confidence: str = HIGH
+    why: str = ""
+    fingerprint: str = ""
+
+    @property
+    def blocking(self) -> bool:
+        return self.confidence == HIGH
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "line": self.line, "rule": self.rule, "preview": self.preview}
+        return {
+            "path": self.path,
+            "line": self.line,
+            "rule": self.rule,
+            "preview": self.preview,
+            "confidence": self.confidence,
+            "why": self.why,
+            "fingerprint": self.fingerprint,
+        }
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.rule} {self.preview}"
+        where = f"{self.path}: (file name)" if self.line == 0 else f"{self.path}:{self.line}:"
+        low = "" if self.blocking else f" [low confidence: {self.why}]"
+        return f"{where} {self.rule} {self.preview}{low}"
+
+
+def fingerprint(rule: str, secret: str) -> str:
+    """A stable id for one secret under one rule: 32 hex digits of SHA-256 (never the value)."""
+    return hashlib.sha256(f"artifact-store\0{rule}\0{secret}".encode()).hexdigest()[:32]
 
 
 def mask(secret: str) -> str:

@@ -6,10 +6,11 @@ a literal, plus the keyword-assignment rule's default pattern.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from pytest_artifact_store.scan.values import entropy, is_placeholder, looks_random
+from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.scan.values import EXCHANGES, entropy, is_placeholder, looks_random
 
 _ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -31,6 +32,10 @@ class _Provider:
     tail: frozenset[int]  # the byte after the match must not be one of these
     group: int | str = 0  # the secret part of the match
     check: Callable[[str], bool] | None = None
+
+    @property
+    def why(self) -> str:
+        return f"the format of a {self.rule.replace('-', ' ')}"
 
 
 def _mixed(value: str) -> bool:
@@ -121,6 +126,14 @@ PROVIDERS: tuple[_Provider, ...] = (
         frozenset(),
     ),
     _Provider(
+        "fernet-key",
+        rb"Fernet\(\s*b?[\"'](?P<k>[A-Za-z0-9_\-]{43}=)[\"']",
+        _WORD,
+        frozenset(),
+        "k",
+        _mixed,
+    ),
+    _Provider(
         "url-password",
         rb"://(?P<user>[^\s:@/\"'<>\\`]{0,128}):(?P<pw>[^\s@/\"'<>\\`]{1,256})@"
         rb"(?=[A-Za-z0-9\[])",
@@ -144,3 +157,37 @@ def default_patterns() -> list[str]:
     shape checks and keyword parsing; any other list replaces them with plain regexes.
     """
     return [p.pattern.decode("ascii") for p in PROVIDERS] + [_KEYWORD_RULE_PATTERN]
+
+
+# Rule ids the keyword rules report (besides the provider rules and custom-/extra-N).
+KEYWORD_RULES = (
+    "api-key-assignment",
+    "private-key-assignment",
+    "aws-secret-access-key",
+    "secret-assignment",
+    "password-assignment",
+    "token-assignment",
+    "auth-assignment",
+    "credential-assignment",
+    "basic-auth",
+    "bearer-token",
+    "hardcoded-credential",
+)
+
+
+def rule_ids(custom: Sequence[str] = ()) -> list[str]:
+    """Every rule id a scan can report (exchange rules are ``<exchange>-api-key``)."""
+    exchanges = [f"{'alpaca' if e == 'apca' else e}-api-key" for e in EXCHANGES]
+    return sorted({p.rule for p in PROVIDERS} | set(KEYWORD_RULES) | set(exchanges) | set(custom))
+
+
+def check_rule_ids(ids: Iterable[str], custom: Sequence[str] = ()) -> frozenset[str]:
+    """The ids to switch off; an id no rule has is an error (a typo would disable nothing)."""
+    known = set(rule_ids(custom))
+    wanted = frozenset(i.strip() for i in ids if i.strip())
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ArtifactStoreError(
+            f"unknown secret rule id {unknown[0]!r}; the ids are: {', '.join(sorted(known))}"
+        )
+    return wanted

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import math
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -240,11 +240,12 @@ _KEY_QUALIFIERS = _wordset(
     """api access secret private auth client signing sign encryption encrypt master app
     consumer account license licence service webhook bot broker exchange trading trade
     live prod production subscription admin hmac jwt session rest ws user developer dev
-    partner merchant publishable ssh gpg pgp aes rsa ec"""
+    partner merchant publishable ssh gpg pgp aes rsa ec wallet signer priv eth evm
+    listen fernet"""
 )
 
 
-_EXCHANGES = (
+EXCHANGES = (
     "binance",
     "alpaca",
     "apca",
@@ -293,7 +294,7 @@ _ASSET_TOKEN = _wordset(
 
 
 _VOCAB = frozenset(
-    [*_FAMILIES, *_KEY_QUALIFIERS, *_EXCHANGES, "aws", "id", "db", "refresh", "x", "gcp"]
+    [*_FAMILIES, *_KEY_QUALIFIERS, *EXCHANGES, "aws", "id", "db", "refresh", "x", "gcp"]
 ) | _wordset("pg postgres mysql redis smtp mongo ldap ftp sftp mail email root user rabbitmq proxy")
 
 
@@ -340,7 +341,7 @@ def classify(name: str) -> _Name | None:
             family == "key"
             and i > 0
             and words[i - 1] not in _KEY_QUALIFIERS
-            and not any(ex in words[i - 1] for ex in _EXCHANGES)
+            and not any(ex in words[i - 1] for ex in EXCHANGES)
         ):
             continue
         found = i
@@ -367,7 +368,7 @@ def classify(name: str) -> _Name | None:
 
 def _rule_for(words: list[str], family: str) -> str:
     joined = " ".join(words)
-    for exchange in _EXCHANGES:
+    for exchange in EXCHANGES:
         if exchange in joined:
             return ("alpaca" if exchange == "apca" else exchange) + "-api-key"
     if "aws" in words and family in {"secret", "key"}:
@@ -380,6 +381,39 @@ def _rule_for(words: list[str], family: str) -> str:
 _KINDS = {
     ".py": "python",
     ".pyi": "python",
+    ".pyx": "python",
+    ".js": "code",
+    ".mjs": "code",
+    ".cjs": "code",
+    ".jsx": "code",
+    ".ts": "code",
+    ".tsx": "code",
+    ".mts": "code",
+    ".cts": "code",
+    ".rs": "code",
+    ".go": "code",
+    ".java": "code",
+    ".kt": "code",
+    ".kts": "code",
+    ".scala": "code",
+    ".groovy": "code",
+    ".cs": "code",
+    ".swift": "code",
+    ".c": "code",
+    ".h": "code",
+    ".cc": "code",
+    ".cpp": "code",
+    ".hpp": "code",
+    ".php": "code",
+    ".rb": "code",
+    ".dart": "code",
+    ".sol": "code",
+    ".tf": "code",
+    ".hcl": "code",
+    ".tfvars": "code",
+    ".sh": "config",
+    ".bash": "config",
+    ".zsh": "config",
     ".yaml": "config",
     ".yml": "config",
     ".ini": "config",
@@ -390,17 +424,73 @@ _KINDS = {
     ".env": "config",
     ".json": "json",
     ".jsonl": "json",
+    ".ndjson": "json",
     ".ipynb": "json",
+    ".xml": "xml",
+    ".csproj": "xml",
+    ".config": "xml",
+    ".plist": "xml",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".rst": "markdown",
     ".csv": "csv",
     ".tsv": "csv",
 }
 
 
+# Fenced code in Markdown: the fence's language names the syntax of the block.
+FENCE_KINDS = {
+    "python": "python",
+    "py": "python",
+    "ipython": "python",
+    "pycon": "python",
+    "js": "code",
+    "javascript": "code",
+    "ts": "code",
+    "typescript": "code",
+    "rust": "code",
+    "rs": "code",
+    "go": "code",
+    "java": "code",
+    "kotlin": "code",
+    "csharp": "code",
+    "cs": "code",
+    "c": "code",
+    "cpp": "code",
+    "hcl": "code",
+    "terraform": "code",
+    "json": "json",
+    "xml": "xml",
+    "yaml": "config",
+    "yml": "config",
+    "toml": "config",
+    "ini": "config",
+    "env": "config",
+    "dotenv": "config",
+    "bash": "config",
+    "sh": "config",
+    "shell": "config",
+    "console": "config",
+    "dockerfile": "config",
+    "properties": "config",
+}
+
+
+# Code kinds: a value is a literal only when it is quoted (else it is an expression,
+# an attribute, a call, a type or a name).
+CODE_KINDS = frozenset({"python", "code", "json", "xml"})
+
+
 def kind_of(path: str) -> str:
-    name = os.path.basename(path).lower()
+    name = path.rsplit("!", 1)[-1].replace("\\", "/").rsplit("/", 1)[-1].lower()
     if name.startswith(".env") or name.endswith(".env"):
         return "config"
-    return _KINDS.get(os.path.splitext(name)[1], "text")
+    if name in ("dockerfile", "containerfile", "makefile", ".npmrc", ".pypirc", ".netrc"):
+        return "config"
+    if name.startswith("dockerfile.") or name.endswith(".dockerfile"):
+        return "config"
+    ext = name[name.rfind(".") :] if "." in name else ""
+    return _KINDS.get(ext, "text")
 
 
 _VALUE = (
@@ -412,7 +502,8 @@ _VALUE = (
 
 PAIR = re.compile(
     r"(?P<name>[A-Za-z_$@][\w.$@\-]{0,80})(?:\\?[\"'])?\]?"
-    r"(?P<sep>\s*:\s*[A-Za-z_][\w.]{0,30}(?:\[[\w., |\[\]]{0,40}\])?"
+    r"(?P<sep>\s*:\s*&?(?:'\w+\s+)?(?:mut\s+)?[A-Za-z_][\w.:]{0,30}"
+    r"(?:\[[\w., |\[\]]{0,40}\]|<[\w<>, :&']{0,40}>)?"
     r"(?:\s*\|\s*[A-Za-z_][\w.]{0,30}){0,3}\s*=(?!=)\s*"
     r"|\s*(?::=|=>|=(?!=)|:(?![:/]))\s*"
     r"|\s+(?=\\?[\"']))(?=" + _VALUE + ")"
@@ -496,6 +587,8 @@ class Hit:
     rule: str
     value: str
     priority: int  # 0 provider / custom, 1 keyword
+    confidence: str = "high"
+    why: str = ""
 
 
 def pair_value(m: re.Match[str]) -> tuple[str, bool]:
@@ -549,8 +642,10 @@ def value_is_secret(name: _Name, value: str, *, bare: bool = False) -> bool:
         if bare and re.fullmatch(r"[A-Za-z][a-z]*", value):
             return False
         return len(value) >= 4 and not value.lower().startswith(("true", "false"))
-    if _UUID.fullmatch(value) and name.family == "key":
-        return False
+    if _UUID.fullmatch(value):
+        # several exchanges issue API keys as UUIDs: one under a key/secret name counts;
+        # under a token, auth or bare key name a UUID is an id
+        return not name.weak and name.family in {"key", "secret"}
     if _plain_literal_counts(name, value):
         return True
     return looks_random(value, strict=name.weak)
@@ -580,6 +675,12 @@ _FILLER = _PLACEHOLDER_WORDS | _wordset(
 )
 
 
+_DUMMY_PASSWORDS = _wordset(
+    """admin administrator root guest user username login qwerty letmein welcome hello
+    world default master abc abcd asdf pw pwd passw0rd p ssw rd"""
+)
+
+
 def _placeholder_words(value: str) -> bool:
     """``test-key``, ``my_api_secret``, ``fake-token``: words that only name a placeholder."""
     parts = [p for p in re.split(r"[-_.]+", value.lower()) if p]
@@ -601,3 +702,58 @@ def scheme_value_is_secret(m: re.Match[str]) -> bool:
         _user, sep, password = decoded.decode("utf-8", "replace").partition(":")
         return bool(sep) and is_literal_value(password) and len(password) >= 4
     return is_literal_value(token) and looks_random(token, strict=False)
+
+
+# Values a keyword finding may hold whatever their quality: a provider's own prefix in a
+# secret position (``API_KEY = 'sk_live_1234567890abcdef'``, too short for the format).
+_PROVIDER_PREFIX = re.compile(
+    r"(?:sk|rk|pk)_(?:live|test)_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|"
+    r"sk-(?:ant-|proj-)|hf_|npm_|pypi-|SG\.|eyJ"
+)
+
+
+_KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "abcdefghijklmnopqrstuvwxyz", "0123456789")
+
+
+def _runs_share(value: str) -> float:
+    """How much of the value sits in repeated or sequential runs of 4+ (``aaaa``,
+    ``1234``, ``abcd``, ``qwer``, ``abcabc``)."""
+    low = value.lower()
+    n = len(low)
+    covered = [False] * n
+    for i in range(n - 3):
+        chunk = low[i : i + 4]
+        steps = {ord(b) - ord(a) for a, b in itertools.pairwise(chunk)}
+        keyboard = any(chunk in row or chunk[::-1] in row for row in _KEYBOARD)
+        if (len(steps) == 1 and steps <= {-1, 0, 1}) or keyboard:
+            for j in range(i, i + 4):
+                covered[j] = True
+    for size in (2, 3):  # abab..., abcabc...
+        for i in range(n - 2 * size + 1):
+            if low[i : i + size] == low[i + size : i + 2 * size]:
+                for j in range(i, i + 2 * size):
+                    covered[j] = True
+    return sum(covered) / n if n else 1.0
+
+
+def confidence_of(name: _Name, value: str) -> str:
+    """HIGH when a keyword finding's value looks like a real secret, LOW when it is a
+    literal that passed the looser checks (short, low entropy, wordy, runs of
+    repeated or sequential characters)."""
+    value = value.strip()
+    if _PROVIDER_PREFIX.match(value):
+        return "high"
+    if _UUID.fullmatch(value):
+        return "high"
+    runs = _runs_share(value)
+    if name.family == "password":
+        classes = sum(
+            bool(re.search(p, value)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]")
+        )
+        letters = re.sub(r"[^a-z]+", " ", value.lower()).split()
+        dummy = all(w in _FILLER or w in _DUMMY_PASSWORDS for w in letters)
+        strong = (len(value) >= 6 and classes >= 3) or (len(value) >= 8 and classes >= 2)
+        return "high" if strong and runs <= 0.5 and not dummy else "low"
+    if runs > 0.5:
+        return "low"
+    return "high" if looks_random(value) else "low"
