@@ -41,7 +41,8 @@ class SecretDetectedError(ArtifactStoreError):
         super().__init__(
             f"refusing to commit: {len(self.findings)} possible secret(s) found: {shown}{more}. "
             "Remove them (read secrets from the environment instead), or mark a false "
-            "positive with '# pragma: allowlist secret' on that line."
+            "positive with '# pragma: allowlist secret' on that line or add its fingerprint "
+            "to .artifact-store-allowlist (artifact-store scan --update-allowlist PATH)."
         )
 
 

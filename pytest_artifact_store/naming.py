@@ -13,6 +13,12 @@ from pytest_artifact_store.errors import ArtifactStoreError
 ID_MAX = 100
 CORRELATION_MAX = 128
 CORR_PREFIX = "corr_"
+# Where the store writes (ArtifactStoreConfig's defaults), also what the metadata hook checks.
+DEFAULT_ARTIFACT_ROOT = "Backtest/codes"
+DEFAULT_METADATA_FILENAME = "metadata.json"
+
+# The allowlist of finding fingerprints, at the top of a repository.
+ALLOWLIST_FILENAME = ".artifact-store-allowlist"
 PROMPT_PREFIX = "prompt_"
 _ID_RE = re.compile(r"[A-Za-z0-9._-]+\Z")
 _HEX_RE = re.compile(r"[0-9a-fA-F]{6,64}\Z")

@@ -27,7 +27,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     scan.add_argument(
         "--json", dest="format", action="store_const", const="json", help="same as --format json"
     )
-    scan.add_argument("paths", nargs="+", metavar="PATH")
+    from pytest_artifact_store.hooks.secrets_hook import add_scanner_options
+
+    add_scanner_options(scan)
+    scan.add_argument(
+        "--update-allowlist",
+        action="store_true",
+        help="record every finding's fingerprint in the allowlist file (created if missing) "
+        "and exit 0: for a first run on an existing repository, after reading the findings",
+    )
+    scan.add_argument(
+        "--list-rules", action="store_true", help="print the rule ids (for --disable-rule)"
+    )
+    scan.add_argument("paths", nargs="*", metavar="PATH")
     scan.set_defaults(func=cmd_scan)
 
     check = sub.add_parser(
@@ -73,31 +85,66 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from pytest_artifact_store.scan import Scanner, iter_files
+    from pytest_artifact_store.hooks.secrets_hook import build_scanner
+    from pytest_artifact_store.scan import ScanLimitError, allowlist, iter_files
+    from pytest_artifact_store.scan.rules import rule_ids
 
+    if args.list_rules:
+        print("\n".join(rule_ids()))
+        return 0
+    if not args.paths:
+        print("artifact-store scan: error: give one or more PATHs to scan", file=sys.stderr)
+        return 2
     missing = [p for p in args.paths if not os.path.exists(p)]
     if missing:
         print(
             f"artifact-store scan: error: no such file or directory: {missing[0]}", file=sys.stderr
         )
         return 2
-    scanner = Scanner()
+    if args.update_allowlist:
+        args.show_low = True  # record what --show-low would list too
+    scanner = build_scanner(None, (), args, start=args.paths[0])
     findings = []
+    unscannable = 0
     for path in iter_files(args.paths):
         try:
             findings.extend(scanner.scan_file(path))
         except OSError as exc:
             print(f"artifact-store scan: warning: {path}: {exc.strerror}", file=sys.stderr)
+        except ScanLimitError as exc:  # a bomb: it cannot be shown clean
+            print(f"artifact-store scan: error: {exc}", file=sys.stderr)
+            unscannable += 1
     for skipped in scanner.skipped:
         print(
             f"artifact-store scan: warning: {skipped}: too large to scan, skipped", file=sys.stderr
         )
+    if args.update_allowlist:
+        target = args.allowlist or allowlist.find(args.paths[0]) or _allowlist_home(args.paths[0])
+        added = allowlist.update(target, findings)
+        print(f"{target}: {added} fingerprint(s) added ({len(findings)} finding(s))")
+        return 0
     if args.format == "json":
         print(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
     else:
         for finding in findings:
             print(finding)
-    return 1 if findings else 0
+    return 1 if unscannable or any(f.blocking for f in findings) else 0
+
+
+def _allowlist_home(path: str) -> str:
+    """Where a new allowlist goes: the top of the work tree holding ``path``, else its
+    directory."""
+    from pytest_artifact_store.scan import allowlist
+
+    here = os.path.abspath(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+    probe = here
+    while True:
+        if os.path.exists(os.path.join(probe, ".git")):
+            return os.path.join(probe, allowlist.FILENAME)
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return os.path.join(here, allowlist.FILENAME)
+        probe = parent
 
 
 def cmd_check_metadata(args: argparse.Namespace) -> int:

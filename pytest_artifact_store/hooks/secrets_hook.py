@@ -3,25 +3,72 @@
     artifact-store-secrets [--pattern RE ...] [--extra-pattern RE ...] FILE ...
     artifact-store-secrets --staged           (plain pre-commit hook: the index blobs)
     artifact-store-secrets --pre-push REMOTE  (plain pre-push hook: stdin as git gives it)
+    ... [--disable-rule ID ...] [--allowlist FILE] [--show-low]
 
 Prints one ``path:line: rule preview`` line per finding (the preview is masked) and
-returns 0 when clean, 1 on findings, 2 on bad usage or configuration.
+returns 0 when clean, 1 on high-confidence findings, 2 on bad usage or configuration.
+Low-confidence findings are listed with ``--show-low`` and never fail the hook. The
+allowlist (default: ``.artifact-store-allowlist`` at the top of the work tree) holds
+fingerprints of findings judged not secret.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable, Sequence
 
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.hooks import githooks
-from pytest_artifact_store.scan import Finding, Scanner
+from pytest_artifact_store.scan import Finding, Scanner, allowlist
 
 
-def build_scanner(patterns: Sequence[str] | None, extra: Sequence[str]) -> Scanner:
-    """``--pattern`` replaces the built-in rules (as secret_patterns does); extra ones add."""
-    return Scanner(patterns or None, extra)
+def add_scanner_options(parser: argparse.ArgumentParser) -> None:
+    """The options every scanning command shares (the hook and ``artifact-store scan``)."""
+    parser.add_argument(
+        "--disable-rule",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="switch a rule off by its id (repeatable, or comma-separated)",
+    )
+    parser.add_argument(
+        "--allowlist",
+        metavar="FILE",
+        default=None,
+        help=f"finding fingerprints judged not secret (default: {allowlist.FILENAME} at the "
+        "top of the work tree)",
+    )
+    parser.add_argument(
+        "--show-low",
+        action="store_true",
+        help="also list low-confidence findings (they never fail the scan)",
+    )
+
+
+def build_scanner(
+    patterns: Sequence[str] | None,
+    extra: Sequence[str],
+    args: argparse.Namespace | None = None,
+    *,
+    start: str = ".",
+) -> Scanner:
+    """``--pattern`` replaces the built-in rules (as secret_patterns does); extra ones add;
+    ``args`` carries the shared options (:func:`add_scanner_options`)."""
+    if args is None:
+        return Scanner(patterns or None, extra)
+    disabled = [r for raw in args.disable_rule for r in raw.split(",")]
+    file = args.allowlist or allowlist.find(start)
+    if args.allowlist and not os.path.isfile(args.allowlist):
+        raise ArtifactStoreError(f"--allowlist {args.allowlist}: no such file")
+    return Scanner(
+        patterns or None,
+        extra,
+        disabled_rules=disabled,
+        allowlist=allowlist.load(file) if file else (),
+        show_low=args.show_low,
+    )
 
 
 def scan_files(scanner: Scanner, filenames: Iterable[str]) -> list[Finding]:
@@ -31,28 +78,31 @@ def scan_files(scanner: Scanner, filenames: Iterable[str]) -> list[Finding]:
     return findings
 
 
+def _scan_blobs(scanner: Scanner, blobs: Sequence[githooks.Blob]) -> list[Finding]:
+    findings = [f for blob in blobs for f in scanner.scan_name(blob.path)]
+    for blob, data in githooks.read_blobs(blobs):
+        findings += scanner.scan_bytes(data, blob.path)
+    return findings
+
+
 def scan_staged(scanner: Scanner) -> list[Finding]:
-    blobs = githooks.staged_blobs()
-    return [
-        f for blob, data in githooks.read_blobs(blobs) for f in scanner.scan_bytes(data, blob.path)
-    ]
+    return _scan_blobs(scanner, githooks.staged_blobs())
 
 
 def scan_pushed(scanner: Scanner, remote: str | None, updates: Sequence[str]) -> list[Finding]:
-    blobs = githooks.pushed_blobs(updates, remote)
-    return [
-        f for blob, data in githooks.read_blobs(blobs) for f in scanner.scan_bytes(data, blob.path)
-    ]
+    return _scan_blobs(scanner, githooks.pushed_blobs(updates, remote))
 
 
 def report(findings: Sequence[Finding], *, where: str) -> int:
     for finding in findings:
         print(finding)
-    if findings:
+    blocking = [f for f in findings if f.blocking]
+    if blocking:
         print(
-            f"artifact-store-secrets: {len(findings)} possible secret(s) in {where}. Remove them "
+            f"artifact-store-secrets: {len(blocking)} possible secret(s) in {where}. Remove them "
             "(read secrets from the environment), or mark a false positive with "
-            "'# pragma: allowlist secret' on that line.",
+            "'# pragma: allowlist secret' on that line, or record it in "
+            f"{allowlist.FILENAME} (artifact-store scan --update-allowlist PATH).",
             file=sys.stderr,
         )
         return 1
@@ -88,9 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="RE",
         help="a regex added to the rules in force (repeatable)",
     )
+    add_scanner_options(parser)
     args = parser.parse_args(argv)
     try:
-        scanner = build_scanner(args.pattern, args.extra_pattern)
+        scanner = build_scanner(args.pattern, args.extra_pattern, args)
         if args.staged:
             return report(scan_staged(scanner), where="the staged changes")
         if args.pre_push is not None:

@@ -9,7 +9,9 @@ from pytest_artifact_store.metadata.checks import (
     check_metadata_blob,
     check_metadata_file,
     conforms,
+    declares_schema_version,
     load_schema,
+    schema_version,
     validate_metadata,
 )
 
@@ -18,6 +20,8 @@ __all__ = [
     "check_metadata_blob",
     "check_metadata_file",
     "conforms",
+    "declares_schema_version",
     "load_schema",
+    "schema_version",
     "validate_metadata",
 ]

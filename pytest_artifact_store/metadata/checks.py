@@ -34,7 +34,9 @@ __all__ = [
     "SCHEMA_FILE",
     "check_metadata_blob",
     "check_metadata_file",
+    "declares_schema_version",
     "load_schema",
+    "schema_version",
     "validate_metadata",
 ]
 
@@ -52,6 +54,28 @@ def load_schema() -> dict[str, Any]:
     text = resource.read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
+
+
+def schema_version() -> int:
+    """The ``schema_version`` the store writes: the packaged schema's ``const``."""
+    version: int = load_schema()["properties"]["schema_version"]["const"]
+    return version
+
+
+def declares_schema_version(obj: object) -> bool:
+    """True when ``obj`` is a JSON object whose ``schema_version`` is the store's.
+
+    The metadata hook validates such an object wherever its file lives; a file that
+    declares another ``schema_version`` (or none) is some other tool's business.
+    """
+    if not isinstance(obj, dict):
+        return False
+    value = obj.get("schema_version")
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (value == schema_version())
+    )
 
 
 @lru_cache(maxsize=1)

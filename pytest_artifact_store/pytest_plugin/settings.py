@@ -102,7 +102,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "root",
         "text",
-        "directory in the tree holding one sub-directory per task (default: Backtest/codes)",
+        "directory in the tree holding one sub-directory per task "
+        f"(default: {naming.DEFAULT_ARTIFACT_ROOT})",
         config_field="artifact_root",
     ),
     Setting(

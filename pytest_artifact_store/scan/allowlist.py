@@ -14,10 +14,11 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.scan.findings import Finding
 
-FILENAME = ".artifact-store-allowlist"
+FILENAME = naming.ALLOWLIST_FILENAME
 
 
 _ENTRY = re.compile(r"[0-9a-f]{32}")

@@ -416,21 +416,22 @@ class Scanner:
         if depth < _MAX_BLOB_DEPTH:
             yield from self._blob_hits(data, depth)
 
-    def _provider_hits(self, data: bytes) -> Iterator[Hit]:
+    def _provider_hits(self, data: bytes, *, lead: bool = True) -> Iterator[Hit]:
+        """``lead=False``: a value may follow any byte (cells joined, boundaries lost)."""
         groups = _provider_needles()[1]
         for index, pos in _needle_hits(data):
             for provider in groups[index]:
-                hit = self._provider_at(provider, data, pos)
+                hit = self._provider_at(provider, data, pos, lead)
                 if hit is not None:
                     yield hit
 
-    def _provider_at(self, index: int, data: bytes, pos: int) -> Hit | None:
+    def _provider_at(self, index: int, data: bytes, pos: int, lead: bool = True) -> Hit | None:
         provider, rx = self._providers[index]
         m = rx.match(data, pos)
         if m is None:
             return None
         start, end = m.span()
-        if start and data[start - 1] in provider.lead:
+        if lead and start and data[start - 1] in provider.lead:
             return None
         if end < len(data) and data[end] in provider.tail:
             return None
@@ -480,7 +481,7 @@ class Scanner:
         if len(joined) == len(data):
             return
         starts: list[int] | None = None
-        for hit in self._provider_hits(joined):
+        for hit in self._provider_hits(joined, lead=False):
             if starts is None:
                 starts = [0] + [m.end() for m in re.finditer(b"\n", data)]
             line = joined.count(b"\n", 0, hit.offset)

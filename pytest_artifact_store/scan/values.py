@@ -641,6 +641,8 @@ def value_is_secret(name: _Name, value: str, *, bare: bool = False) -> bool:
     if name.family == "password":
         if bare and re.fullmatch(r"[A-Za-z][a-z]*", value):
             return False
+        if _is_path(value) or value.startswith(("/", "~/")):
+            return False  # ``PWD=/home/ci/work``: a working directory, not a password
         return len(value) >= 4 and not value.lower().startswith(("true", "false"))
     if _UUID.fullmatch(value):
         # several exchanges issue API keys as UUIDs: one under a key/secret name counts;

@@ -81,9 +81,20 @@ class StoreBase:
     @property
     def scanner(self) -> Scanner:
         if self._scanner is None:
-            from pytest_artifact_store.scan import Scanner
+            from pytest_artifact_store.scan import Scanner, allowlist
 
-            self._scanner = Scanner(self.config.secret_patterns, self.config.extra_secret_patterns)
+            cfg = self.config
+            allowed = (
+                allowlist.load(cfg.repo_path / cfg.secret_allowlist)
+                if cfg.secret_allowlist is not None
+                else frozenset()
+            )
+            self._scanner = Scanner(
+                cfg.secret_patterns,
+                cfg.extra_secret_patterns,
+                disabled_rules=cfg.disabled_secret_rules,
+                allowlist=allowed,
+            )
         return self._scanner
 
     def _write_nested(self, entries: Mapping[str, tuple[bytes, str]]) -> str:

@@ -188,14 +188,6 @@ class Committing(History):
                 "failing run (set require_test_passed=False to store it anyway)"
             )
         artifacts = collect_files(files, reserved=cfg.metadata_filename, max_size=cfg.max_file_size)
-        if cfg.scan_for_secrets:
-            findings = [
-                f for a in artifacts for f in self.scanner.scan_bytes(a.data, str(a.source))
-            ]
-            caller_json = json.dumps(caller, indent=2, ensure_ascii=False).encode()
-            findings += self.scanner.scan_bytes(caller_json, "metadata")
-            if findings:
-                raise SecretDetectedError(findings)
         plan = _Plan(
             workflow_id,
             task_id,
@@ -206,10 +198,21 @@ class Committing(History):
             {a.name: self.repo.hash_object(b"blob", a.data) for a in artifacts},
             self.branch_for(workflow_id, task_id),
         )
-        if cfg.include_metadata:
+        meta = self._build_metadata(plan, utc_now(), None) if cfg.include_metadata else None
+        if cfg.scan_for_secrets:
+            # the files, their names, and the metadata the store writes (which holds the
+            # names, the caller's keys and the ids) -- before anything can echo a value
+            scanner = self.scanner
+            findings = [f for a in artifacts for f in scanner.scan_bytes(a.data, str(a.source))]
+            findings += [f for a in artifacts for f in scanner.scan_name(a.name)]
+            owned = (json.dumps(meta if meta is not None else caller, indent=2) + "\n").encode()
+            where = f"{self.task_dir(task_id)}/{cfg.metadata_filename}"
+            findings += scanner.scan_bytes(owned, where)
+            if findings:
+                raise SecretDetectedError(findings)
+        if meta is not None:
             from pytest_artifact_store.metadata import conforms, validate_metadata
 
-            meta = self._build_metadata(plan, utc_now(), None)
             # the fast check says yes for valid metadata; jsonschema gives the verdict
             # (and the problems) otherwise
             problems = [] if conforms(meta) else validate_metadata(meta)

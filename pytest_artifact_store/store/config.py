@@ -63,7 +63,7 @@ class ArtifactStoreConfig:
     secret_patterns: list[str] = field(default_factory=default_patterns)
     # Metadata
     include_metadata: bool = True
-    metadata_filename: str = "metadata.json"
+    metadata_filename: str = naming.DEFAULT_METADATA_FILENAME
     # Push settings
     auto_push: bool = True
     push_timeout: float = field(default_factory=_env_timeout)
@@ -73,12 +73,16 @@ class ArtifactStoreConfig:
     require_test_passed: bool = True
     require_correlation_id: bool = True
     # Added by SPEC §2
-    artifact_root: str = "Backtest/codes"
+    artifact_root: str = naming.DEFAULT_ARTIFACT_ROOT
     base_ref: str | None = None
     sign_commits: bool = False
     max_file_size: int = 100 * MIB
     # Patterns added to the built-in rules (or to secret_patterns) instead of replacing them.
     extra_secret_patterns: list[str] = field(default_factory=list)
+    # Rule ids switched off (``artifact-store scan --list-rules`` names them).
+    disabled_secret_rules: list[str] = field(default_factory=list)
+    # Finding fingerprints judged not secret: this file, relative to repo_path (None: none).
+    secret_allowlist: str | None = naming.ALLOWLIST_FILENAME
 
     def __post_init__(self) -> None:
         if isinstance(self.repo_path, str):
@@ -132,6 +136,19 @@ class ArtifactStoreConfig:
                 raise ArtifactStoreError(f"{name} must be a list of regular-expression strings")
             setattr(self, name, list(value))
         custom = [] if self.secret_patterns == default_patterns() else self.secret_patterns
+        rules = self.disabled_secret_rules
+        if isinstance(rules, str | bytes) or not all(isinstance(r, str) for r in rules):
+            raise ArtifactStoreError("disabled_secret_rules must be a list of rule ids")
+        customs = [f"custom-{i + 1}" for i in range(len(custom))]
+        customs += [f"extra-{i + 1}" for i in range(len(self.extra_secret_patterns))]
+        if rules:
+            from pytest_artifact_store.scan.rules import check_rule_ids
+
+            self.disabled_secret_rules = sorted(check_rule_ids(rules, customs))
+        if self.secret_allowlist is not None and (
+            not isinstance(self.secret_allowlist, str) or not self.secret_allowlist.strip()
+        ):
+            raise ArtifactStoreError("secret_allowlist must be None or a file path")
         for pattern in [*custom, *self.extra_secret_patterns]:
             try:
                 re.compile(pattern)
