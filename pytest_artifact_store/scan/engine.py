@@ -359,23 +359,32 @@ class Scanner:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > self.max_bytes:
-                self.skipped.append(shown)
+                self.skipped.append(self.masked_path(shown))
                 return []
             data = fh.read()
-        return self.scan_name(shown) + self.scan_bytes(data, shown)
+        return self.scan_name(shown) + self.scan_bytes(data, self.masked_path(shown))
 
     def scan_name(self, path: str) -> list[Finding]:
-        """Provider-format secrets in a file's path (a key used as a file name)."""
-        name = os.fspath(path).encode("utf-8", "surrogateescape")
-        hits = [
-            Hit(0, h.rule, h.value, h.priority, h.confidence, "in the file name")
-            for h in self._provider_hits(name)
-        ]
+        """Provider-format secrets in a file's path (a key used as a file name). The
+        findings show the path with each such secret masked."""
+        hits = [h for h in self._name_hits(path) if self._kept(h)]
+        shown = self.masked_path(path)
         return [
-            Finding(path, 0, h.rule, mask(h.value), h.confidence, h.why, fp)
+            Finding(shown, 0, h.rule, mask(h.value), h.confidence, "in the file name", fp)
             for h in hits
-            if self._kept(h) and (fp := fingerprint(h.rule, h.value)) not in self.allowlist
+            if (fp := fingerprint(h.rule, h.value)) not in self.allowlist
         ]
+
+    def masked_path(self, path: str) -> str:
+        """The path with any provider-format secret in it masked (safe to print)."""
+        for hit in self._name_hits(path):
+            path = path.replace(hit.value, mask(hit.value))
+        return path
+
+    def _name_hits(self, path: str) -> list[Hit]:
+        if not self.builtin:
+            return []
+        return list(self._provider_hits(os.fspath(path).encode("utf-8", "surrogateescape")))
 
     def scan_paths(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[Finding]:
         """Scan files and directories (walked, skipping ``.git``), in a stable order."""

@@ -203,10 +203,14 @@ class Committing(History):
             # the files, their names, and the metadata the store writes (which holds the
             # names, the caller's keys and the ids) -- before anything can echo a value
             scanner = self.scanner
-            findings = [f for a in artifacts for f in scanner.scan_bytes(a.data, str(a.source))]
-            findings += [f for a in artifacts for f in scanner.scan_name(a.name)]
+            findings = [f for a in artifacts for f in scanner.scan_name(a.name)]
+            findings += [
+                f
+                for a in artifacts
+                for f in scanner.scan_bytes(a.data, scanner.masked_path(str(a.source)))
+            ]
             owned = (json.dumps(meta if meta is not None else caller, indent=2) + "\n").encode()
-            where = f"{self.task_dir(task_id)}/{cfg.metadata_filename}"
+            where = scanner.masked_path(f"{self.task_dir(task_id)}/{cfg.metadata_filename}")
             findings += scanner.scan_bytes(owned, where)
             if findings:
                 raise SecretDetectedError(findings)
