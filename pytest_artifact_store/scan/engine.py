@@ -40,19 +40,26 @@ from pytest_artifact_store.scan.values import (
     AUTH_HEADER,
     AUTH_SCHEME,
     AUTH_TUPLE,
+    CALL_ARG,
     CALL_PAIR,
     CLIENT_CALL,
     CLIENT_CALLEE,
     CODE_KINDS,
     COMMENT_TAIL,
+    CURL_USER,
+    DOCKER_ENV,
+    FALLBACK,
     FENCE_KINDS,
     FLAG_PAIR,
     NAME_VALUE,
     PAIR,
     PASSWORD_NAME,
     POSITIONAL_STRING,
+    PROSE_PAIR,
     SIGNING_CALL,
     WRAPPED_LITERAL,
+    XML_NAMED,
+    XML_OPEN,
     XML_PAIR,
     YAML_NAME,
     YAML_VALUE,
@@ -91,6 +98,12 @@ __all__ = [
 ]
 
 
+_LOOKUP = re.compile(
+    r"(?i)_*(?:get|fetch|load|read|lookup|find|resolve|retrieve|has|is|del|delete|remove|"
+    r"require|check|validate|verify|rotate|revoke|describe|list)(?:_|[A-Z]|$)"
+)
+
+
 _Parsed = tuple[str, str, str, str]  # rule, secret value, confidence, why
 
 
@@ -115,8 +128,10 @@ class _LineParser:
         guarded = (
             (CALL_PAIR, '",' in line or "'," in line, False),
             (XML_PAIR, "</" in line, True),
+            (XML_NAMED, "</" in line, True),
             (NAME_VALUE, "value" in lower, False),
             (FLAG_PAIR, "--" in line and self.kind != "python", False),
+            (DOCKER_ENV, self.kind == "config" and line.lstrip().startswith("ENV"), True),
         )
         for regex, wanted, literal in guarded:
             if wanted:
@@ -124,6 +139,27 @@ class _LineParser:
                     hit = self._check(line, m, literal=literal)
                     if hit:
                         yield hit
+        if " was " in lower or " is " in lower or " now " in lower or " became " in lower:
+            for m in PROSE_PAIR.finditer(line):
+                name = classify(m.group("name"))
+                value = m.group("uv")
+                if name and value_is_secret(name, value) and confidence_of(name, value) == HIGH:
+                    why = f"a random value said to be {m.group('name')!r}"
+                    yield name.rule, value, HIGH, why
+        if "-u" in line or "--user" in line:
+            for m in CURL_USER.finditer(line):
+                if value_is_secret(PASSWORD_NAME, m.group("v")):
+                    conf = confidence_of(PASSWORD_NAME, m.group("v"))
+                    yield "basic-auth", m.group("v"), conf, "a password in a --user argument"
+        if self.code and "(" in line:
+            for m in CALL_ARG.finditer(line):
+                if _LOOKUP.match(m.group("name")):
+                    continue  # ``get_secret("prod/api")``: the argument names a secret
+                name = classify(m.group("name"))
+                value = m.group("qv")
+                if name and value_is_secret(name, value) and confidence_of(name, value) == HIGH:
+                    why = f"a literal passed to {m.group('name')}()"
+                    yield name.rule, value, HIGH, why
         if "jwt.encode(" in line or "hmac.new(" in line:
             for m in SIGNING_CALL.finditer(line):
                 if is_literal_value(m.group("v")) and looks_random(m.group("v")):
@@ -152,7 +188,16 @@ class _LineParser:
                     yield rule, m["v"], HIGH, f"a literal {scheme} credential"
 
     def following_hit(self, line: str, following: str) -> _Parsed | None:
-        """YAML ``- name: API_KEY`` followed by ``value: ...`` (reported on the value)."""
+        """YAML ``- name: API_KEY`` followed by ``value: ...``, or an XML element whose
+        text is on the next line (reported on the value)."""
+        xml = XML_OPEN.match(line)
+        if xml is not None:
+            name = classify(xml.group("name"))
+            value = following.strip()
+            if name is None or " " in value or "<" in value or not value_is_secret(name, value):
+                return None
+            why = f"the text of <{xml.group('name')}>"
+            return name.rule, value, confidence_of(name, value), why
         m = YAML_NAME.match(line)
         if not m:
             return None
@@ -178,13 +223,20 @@ class _LineParser:
                 value, quoted = wrapped.group("v"), True
         if not quoted and not literal:
             # in code an unquoted value is an expression, a name, a call or a type --
-            # unless the pair sits inside a string (``"user=bot password=..."``)
+            # unless the pair sits inside a string (``"user=bot password=..."``), or the
+            # expression falls back to a literal (``process.env.X ?? "..."``)
             if self.code and not inside_string(line, m.start()):
-                return None
-            if self.kind == "config" and line[: m.start()].strip(" \t-") in ("", "export"):
+                fallback = FALLBACK.search(line, m.end())
+                if fallback is None:
+                    return None
+                value, quoted = fallback.group("v"), True
+            elif self.kind == "config" and line[: m.start()].strip(" \t-") in ("", "export"):
                 # A whole-line ``key: value`` / ``key = value``: the value runs to the
-                # end of the line (minus a trailing comment), spaces included.
-                value = COMMENT_TAIL.sub("", line[m.start("uv") :]).strip()
+                # end of the line (minus a trailing comment), spaces included -- or, when
+                # that is no secret, its first word (``KEY=value ./run.sh``)
+                whole = COMMENT_TAIL.sub("", line[m.start("uv") :]).strip()
+                if " " not in whole or value_is_secret(name, whole):
+                    value = whole
             if value.lower() in {"bearer", "basic"}:
                 scheme = AUTH_SCHEME.search(line, m.start("uv"))
                 if scheme and scheme_value_is_secret(scheme):
@@ -205,6 +257,8 @@ class _LineParser:
             if name is None:
                 continue
             value = cells[i + 1].strip()
+            if classify(value) is not None:
+                continue  # a header row: names beside names
             if not value_is_secret(name, value, bare=True):
                 # a value split over the cells that follow its name (``api_secret,ab12,cd34``)
                 joined = "".join(c.strip() for c in cells[i + 1 : i + 4])
@@ -237,8 +291,20 @@ _CANDIDATES = re2.compile(
     rb"(?im)"
     + _KW
     + rb"[\w.$@-]{0,60}(?:\\?[\"'`])?\]?[ \t]*"
-    + rb"(?:=>|:=|[:=,>]|[ \t]\\?[\"'`]|:[ \t]*&?[A-Za-z_][\w.:<>&' ]{0,40}=)"
+    + rb"(?:=>|:=|\?=|\+=|[:=,>(]|[ \t]\\?[\"'`]|:[ \t]*&?[A-Za-z_][\w.:<>&' ]{0,40}="
+    + rb"|[ \t]+(?:string|\[\]byte)[ \t]*=|[ \t]*\{[ \t]*get;[^}\n]{0,40}\}[ \t]*="
+    + rb"|[ \t]+(?:was|is|now|became)[ \t]+)"
     + rb"[ \t]*(?:[rbuf]{0,2}\\?[\"'`])?[^\s\"'`,;)\]}<]{4,}"
+    + rb"|"
+    + _KW
+    + rb"[\w.-]*[\"'][ \t]*,?[ \t]*[\"']?value"
+    + rb"|^[ \t]*ENV[ \t]+[\w.-]*"
+    + _KW
+    + rb"[\w.-]*[ \t]+[^\s=]{4}"
+    + rb"|<[\w:.-]*"
+    + _KW
+    + rb"[\w:.-]*>[ \t]*$"
+    + rb"|(?:^|[ \t])(?:-u|--user)[ \t=]+[\"']?[^:\s\"']+:[^\s\"']{4}"
     + rb"|(?:client|rest|exchange)\(|\.login\(|jwt\.encode\(|hmac\.new\("
     + rb"|(?:bearer|basic|token)[ \t]+[A-Za-z0-9\-._~+/]{8}"
     + rb"|auth[ \t]*=[ \t]*\(|basicauth\("
@@ -446,7 +512,9 @@ class Scanner:
             return None
         value = m.group(provider.group).decode("utf-8", "replace")
         if provider.rule == "telegram-bot-token":
-            digits = re.search(rb"(?<![A-Za-z0-9_])[0-9]{8,10}\Z", data[max(0, start - 11) : start])
+            digits = re.search(
+                rb"(?:(?<![A-Za-z0-9_])|(?<=/bot))[0-9]{8,10}\Z", data[max(0, start - 14) : start]
+            )
             if digits is None:
                 return None
             value = digits.group().decode() + value
@@ -474,7 +542,7 @@ class Scanner:
                 parsed = cache[key] = list(parser.parse(raw.decode("utf-8", "replace")))
             for rule, value, confidence, why in parsed:
                 yield Hit(start, rule, value, 1, confidence, why)
-            if here in ("config", "text") and end < n and b"name" in raw:
+            if here in ("config", "text", "xml") and end < n and (b"name" in raw or b">" in raw):
                 nxt_end = data.find(b"\n", end + 1)
                 following = data[end + 1 : nxt_end if nxt_end != -1 else n]
                 parser = parsers.get(here) or parsers.setdefault(here, _LineParser(here))
@@ -665,6 +733,11 @@ def _csv_column_hits(data: bytes) -> Iterator[Hit]:
                 value = cells[i].strip()
             else:
                 value = m.group(1).decode("utf-8", "replace").strip()
+            if len(value) >= shortest and not value_is_secret(name, value, bare=True):
+                # a note around the value (``rotated: <value>``): its longest word
+                value = max(re.split(r"[\s:=]+", value), key=len)
+                if not looks_random(value, strict=True):
+                    continue
             if len(value) >= shortest and value_is_secret(name, value, bare=True):
                 why = f"a value in the column {header.split(delimiter)[i].strip()!r}"
                 yield Hit(line_start, name.rule, value, 1, confidence_of(name, value), why)

@@ -68,6 +68,10 @@ _PLACEHOLDER_MARKERS = (
     "example",
     "dummy",
     "<secret>",
+    "!vault",
+    "$ansible_vault",
+    "enc[aes",
+    "enc[",
 )
 
 
@@ -293,6 +297,9 @@ _ASSET_TOKEN = _wordset(
 )
 
 
+_PAGING = _wordset("page next cursor continuation pagination paging sync")
+
+
 _VOCAB = frozenset(
     [*_FAMILIES, *_KEY_QUALIFIERS, *EXCHANGES, "aws", "id", "db", "refresh", "x", "gcp"]
 ) | _wordset("pg postgres mysql redis smtp mongo ldap ftp sftp mail email root user rabbitmq proxy")
@@ -315,6 +322,12 @@ def _segment(word: str) -> tuple[str, ...]:
     return best[-1] or (word,)
 
 
+def _camel_words(name: str) -> bool:
+    """``smtpPassword``, ``fredApiKey``: camel-case words, not a random id."""
+    parts = _NAME_SPLIT.findall(name)
+    return len(parts) >= 2 and all(p.isalpha() and 2 <= len(p) <= 14 for p in parts)
+
+
 @dataclass(frozen=True)
 class _Name:
     family: str
@@ -327,7 +340,7 @@ def classify(name: str) -> _Name | None:
     """Is this a secret-named key? Returns its family, or None."""
     if sum(ch.isdigit() for ch in name) > 4 or len(name) > 80:
         return None  # a random id, not a name
-    if not re.search(r"[_\-. ]", name) and looks_random(name):
+    if not re.search(r"[_\-. ]", name) and looks_random(name) and not _camel_words(name):
         return None
     words: list[str] = []
     for raw in _NAME_SPLIT.findall(name):
@@ -362,6 +375,8 @@ def classify(name: str) -> _Name | None:
         return None
     if family == "token" and words[found - 1 : found] and words[found - 1] in _ASSET_TOKEN:
         return None  # a crypto asset (``quote_token: USDT``), not a credential
+    if family == "token" and any(w in _PAGING for w in words[:found]):
+        return None  # a pagination cursor (``next_page_token``), not a credential
     weak = (family == "key" and found == 0) or family in {"auth", "credential"}
     return _Name(family, weak, _rule_for(words, family))
 
@@ -505,7 +520,9 @@ PAIR = re.compile(
     r"(?P<sep>\s*:\s*&?(?:'\w+\s+)?(?:mut\s+)?[A-Za-z_][\w.:]{0,30}"
     r"(?:\[[\w., |\[\]]{0,40}\]|<[\w<>, :&']{0,40}>)?"
     r"(?:\s*\|\s*[A-Za-z_][\w.]{0,30}){0,3}\s*=(?!=)\s*"
-    r"|\s*(?::=|=>|=(?!=)|:(?![:/]))\s*"
+    r"|\s*\{\s*get;\s*(?:(?:private|protected|internal)\s+)?(?:set|init);\s*\}\s*=\s*"
+    r"|\s+(?:string|\[\]byte)\s*=(?!=)\s*"
+    r"|\s*(?::=|=>|\?=|\+=|=(?!=)|:(?![:/]))\s*"
     r"|\s+(?=\\?[\"']))(?=" + _VALUE + ")"
 )
 
@@ -523,9 +540,46 @@ XML_PAIR = re.compile(r"<(?P<name>[\w:.\-]{1,80})>(?P<uv>[^<\n]{1,1000})</(?P=na
 
 
 NAME_VALUE = re.compile(
-    r"[\"']?(?:name|key|Name|Key)[\"']?\s*[:=]\s*[\"'](?P<name>[\w.\-]{1,80})[\"']\s*,\s*"
+    r"[\"']?(?:name|key|Name|Key)[\"']?\s*[:=]\s*[\"'](?P<name>[\w.\-]{1,80})[\"'](?:\s*,\s*|\s+)"
     r"[\"']?(?:value|Value)[\"']?\s*[:=]\s*" + _VALUE
 )
+
+
+# ``<property name="db.password">VALUE</property>``: element text named by an attribute
+XML_NAMED = re.compile(
+    r"<(?P<tag>[\w:.\-]{1,80})\s+(?:name|key|id)=[\"'](?P<name>[\w.\-]{1,80})[\"'][^>]{0,200}>"
+    r"(?P<uv>[^<\n]{1,1000})</(?P=tag)>"
+)
+
+
+# ``<apiSecret>`` alone on a line: its value comes on the next line
+XML_OPEN = re.compile(r"^\s*<(?P<name>[\w:.\-]{1,80})>\s*$")
+
+
+# ``ENV NAME value`` (a Dockerfile's legacy form, no ``=``)
+DOCKER_ENV = re.compile(
+    r"^\s*ENV\s+(?P<name>[A-Za-z_][\w.\-]{0,80})\s+(?P<uv>[^\s=][^\n]{0,1000})$"
+)
+
+
+# ``old API_SECRET was VALUE`` in a comment or prose
+PROSE_PAIR = re.compile(
+    r"(?P<name>[A-Za-z_][\w.\-]{0,80})\s+(?:was|is|now|became)\s+[\"'`]?(?P<uv>[^\s\"'`,;]{8,1000})"
+)
+
+
+# ``curl -u 'user:password'``
+CURL_USER = re.compile(
+    r"(?:^|\s)(?:-u|--user)(?:\s+|=)[\"']?(?P<user>[^:\s\"']{1,100}):(?P<v>[^\s\"']{1,200})"
+)
+
+
+# a literal after an env lookup's fallback: ``process.env.X ?? "..."``, ``... or "..."``
+FALLBACK = re.compile(r"(?:\?\?|\|\||\bor\b)\s*[\"'](?P<v>[^\"'\n]{4,1000})[\"']")
+
+
+# a setter or builder call with a literal: ``.krakenApiKey("...")``, ``set_password('...')``
+CALL_ARG = re.compile(r"(?P<name>[A-Za-z_]\w{0,80})\(\s*[\"'](?P<qv>[^\"'\n]{4,1000})[\"']\s*\)")
 
 
 YAML_NAME = re.compile(r"^\s*-?\s*name:\s*[\"']?(?P<name>[\w.\-]{1,80})[\"']?\s*$")
@@ -535,7 +589,7 @@ YAML_VALUE = re.compile(r"^\s*value:\s*" + _VALUE)
 
 
 AUTH_SCHEME = re.compile(
-    r"(?i)\b(?P<scheme>bearer|basic|token)\s+(?P<v>[A-Za-z0-9\-._~+/]{8,4096}=*)"
+    r"(?i)\b(?P<scheme>bearer|basic|token)\s+(?P<v>[A-Za-z0-9\-._~+/]{8,4096}=*)(?![\w=])"
 )
 
 
@@ -620,6 +674,8 @@ def name_starts(line: str, lower: str) -> list[int]:
             j += 1
         if j > 1 and line[j - 1] == ":" and line[j - 2] in _NAME_CHARS:
             continue  # a segment of a colon path (an ARN, ``ns:secret:name``), not a key
+        if j > 1 and line[j - 2 : j] == "${":
+            continue  # ``${PASSWORD:?missing}``: a shell expansion, not an assignment
         if not starts or starts[-1] != j:
             starts.append(j)
     return starts
@@ -637,6 +693,10 @@ def value_is_secret(name: _Name, value: str, *, bare: bool = False) -> bool:
     if scheme:
         return scheme_value_is_secret(scheme)
     if not is_literal_value(value) or _NUMBERISH.fullmatch(value):
+        return False
+    if bare_word(value) and any(
+        part in _FAMILIES for part in re.split(r"_", value.lower())
+    ):  # ``reader_password``, ``API_SECRET``: the name of a secret, not one
         return False
     if name.family == "password":
         if bare and re.fullmatch(r"[A-Za-z][a-z]*", value):
