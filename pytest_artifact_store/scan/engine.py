@@ -469,7 +469,7 @@ class Scanner:
             yield from self._custom_hits(view.data)
 
     def _text_hits(self, data: bytes, kind: str, depth: int) -> Iterator[Hit]:
-        if kind == "csv" and _MULTILINE_CELL.search(data):
+        if kind == "csv" and b'"' in data and _MULTILINE_CELL.search(data):
             data = _flatten_cells(data)
         yield from self._provider_hits(data)
         lines: dict[int, int] = {}
