@@ -103,7 +103,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return 2
     if args.update_allowlist:
         args.show_low = True  # record what --show-low would list too
-    scanner = build_scanner(None, (), args, start=args.paths[0])
+    try:
+        scanner = build_scanner(None, (), args, start=args.paths[0])
+    except ArtifactStoreError as exc:  # a bad allowlist or rule id: a usage error
+        print(f"artifact-store scan: error: {exc}", file=sys.stderr)
+        return 2
     findings = []
     unscannable = 0
     for path in iter_files(args.paths):
