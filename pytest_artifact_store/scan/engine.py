@@ -30,6 +30,7 @@ from pytest_artifact_store.scan.findings import (
     ALLOW_LINE,
     ALLOW_NEXT,
     HIGH,
+    LOW,
     MAX_SCAN_BYTES,
     Finding,
     fingerprint,
@@ -67,9 +68,11 @@ from pytest_artifact_store.scan.values import (
     classify,
     confidence_of,
     entropy,
+    identifier_like,
     inside_string,
     is_literal_value,
     is_placeholder,
+    is_uuid,
     kind_of,
     looks_random,
     name_starts,
@@ -102,6 +105,11 @@ _LOOKUP = re.compile(
     r"(?i)_*(?:get|fetch|load|read|lookup|find|resolve|retrieve|has|is|del|delete|remove|"
     r"require|check|validate|verify|rotate|revoke|describe|list)(?:_|[A-Z]|$)"
 )
+
+
+# a setter or builder: ``setPassword(``, ``set_api_key(``, ``.withSecret(``, ``.krakenApiKey(``
+# on a builder chain (a leading dot) -- not ``apiKey("HEADER-NAME")``, a lookup by name
+_SETTER = re.compile(r"(?i)^(?:set|with|put|use)[_A-Z]|(?:secret|key|token|password|passphrase)$")
 
 
 _Parsed = tuple[str, str, str, str]  # rule, secret value, confidence, why
@@ -142,8 +150,15 @@ class _LineParser:
         if " was " in lower or " is " in lower or " now " in lower or " became " in lower:
             for m in PROSE_PAIR.finditer(line):
                 name = classify(m.group("name"))
-                value = m.group("uv")
-                if name and value_is_secret(name, value) and confidence_of(name, value) == HIGH:
+                value = m.group("uv").rstrip(".")
+                if (
+                    name
+                    and value_is_secret(name, value)
+                    and confidence_of(name, value) == HIGH
+                    and (is_uuid(value) or looks_random(value, strict=name.family != "password"))
+                    and any(c.isdigit() for c in value)
+                    and (is_uuid(value) or not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)+", value))
+                ):
                     why = f"a random value said to be {m.group('name')!r}"
                     yield name.rule, value, HIGH, why
         if "-u" in line or "--user" in line:
@@ -153,11 +168,16 @@ class _LineParser:
                     yield "basic-auth", m.group("v"), conf, "a password in a --user argument"
         if self.code and "(" in line:
             for m in CALL_ARG.finditer(line):
-                if _LOOKUP.match(m.group("name")):
-                    continue  # ``get_secret("prod/api")``: the argument names a secret
+                if _LOOKUP.match(m.group("name")) or not _SETTER.search(m.group("name")):
+                    continue  # ``get_secret("prod/api")``, ``apiKey("HEADER")``: lookups
                 name = classify(m.group("name"))
                 value = m.group("qv")
-                if name and value_is_secret(name, value) and confidence_of(name, value) == HIGH:
+                if (
+                    name
+                    and value_is_secret(name, value)
+                    and confidence_of(name, value) == HIGH
+                    and looks_random(value, strict=True)
+                ):
                     why = f"a literal passed to {m.group('name')}()"
                     yield name.rule, value, HIGH, why
         if "jwt.encode(" in line or "hmac.new(" in line:
@@ -171,10 +191,15 @@ class _LineParser:
                     yield "basic-auth", m.group("v"), conf, "a literal password in a login call"
         if self.kind == "python" and "(" in line:
             for m in CLIENT_CALL.finditer(line):
-                if CLIENT_CALLEE.search(m.group("callee")):
+                callee = m.group("callee").rsplit(".", 1)[-1]
+                if CLIENT_CALLEE.search(callee) and not _LOOKUP.match(callee):
                     for arg in POSITIONAL_STRING.finditer(m.group("args")):
                         value = arg.group("v")
-                        if is_literal_value(value) and looks_random(value, strict=True):
+                        if (
+                            is_literal_value(value)
+                            and looks_random(value, strict=True)
+                            and not identifier_like(value)
+                        ):
                             why = f"a random literal passed to {m.group('callee')}()"
                             yield "hardcoded-credential", value, HIGH, why
         if "bearer" in lower or "basic" in lower or "authorization" in lower:
@@ -225,7 +250,8 @@ class _LineParser:
             # in code an unquoted value is an expression, a name, a call or a type --
             # unless the pair sits inside a string (``"user=bot password=..."``), or the
             # expression falls back to a literal (``process.env.X ?? "..."``)
-            if self.code and not inside_string(line, m.start()):
+            key_quoted = line[m.end("name") : m.end("name") + 1] in ("'", '"')
+            if self.code and (key_quoted or not inside_string(line, m.start())):
                 fallback = FALLBACK.search(line, m.end())
                 if fallback is None:
                     return None
@@ -471,7 +497,17 @@ class Scanner:
     def _text_hits(self, data: bytes, kind: str, depth: int) -> Iterator[Hit]:
         if kind == "csv" and b'"' in data and _MULTILINE_CELL.search(data):
             data = _flatten_cells(data)
-        yield from self._provider_hits(data)
+        docs = _docstrings(data) if kind == "python" else []
+        for hit in self._provider_hits(data):
+            if hit.rule == "jwt":  # a sample token in a documented API response
+                start = data.rfind(b"\n", 0, hit.offset) + 1
+                end = data.find(b"\n", hit.offset)
+                sample = _sample_line(
+                    data[start : end if end != -1 else len(data)], kind, _inside(docs, hit.offset)
+                )
+                if sample:
+                    hit = Hit(hit.offset, hit.rule, hit.value, 0, LOW, f"{hit.why}, in {sample}")
+            yield hit
         lines: dict[int, int] = {}
         line_start, line_end = -1, -1
         n = len(data)
@@ -484,7 +520,7 @@ class Scanner:
             if line_end == -1:
                 line_end = n
             lines[line_start] = line_end
-        yield from self._line_hits(data, kind, lines)
+        yield from self._line_hits(data, kind, lines, docs)
         if kind == "csv":
             yield from _csv_column_hits(data)
             yield from self._split_cell_hits(data)
@@ -524,7 +560,9 @@ class Scanner:
             return None
         return Hit(start, provider.rule, value, 0, HIGH, provider.why)
 
-    def _line_hits(self, data: bytes, kind: str, lines: dict[int, int]) -> Iterator[Hit]:
+    def _line_hits(
+        self, data: bytes, kind: str, lines: dict[int, int], docs: list[tuple[int, int]]
+    ) -> Iterator[Hit]:
         parsers: dict[str, _LineParser] = {}
         fences = _fenced_blocks(data) if kind == "markdown" else []
         n = len(data)
@@ -540,7 +578,13 @@ class Scanner:
             if parsed is None:
                 parser = parsers.get(here) or parsers.setdefault(here, _LineParser(here))
                 parsed = cache[key] = list(parser.parse(raw.decode("utf-8", "replace")))
+            sample = None
             for rule, value, confidence, why in parsed:
+                if confidence == HIGH:
+                    if sample is None:
+                        sample = _sample_line(raw, here, _inside(docs, start))
+                    if sample:
+                        confidence, why = LOW, f"{why}, in {sample}"
                 yield Hit(start, rule, value, 1, confidence, why)
             if here in ("config", "text", "xml") and end < n and (b"name" in raw or b">" in raw):
                 nxt_end = data.find(b"\n", end + 1)
@@ -606,6 +650,62 @@ class Scanner:
                         Finding(path, lineno, hit.rule, preview, hit.confidence, hit.why, fp)
                     )
         return findings
+
+
+_TRIPLE_QUOTE = re2.compile(rb'"""|\'\'\'')
+
+
+def _docstrings(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each triple-quoted string of a Python file."""
+    spans = []
+    opened: tuple[int, bytes] | None = None
+    for m in _TRIPLE_QUOTE.finditer(data):
+        if opened is None:
+            opened = (m.end(), m.group())
+        elif m.group() == opened[1]:
+            spans.append((opened[0], m.start()))
+            opened = None
+    return spans
+
+
+def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
+    return any(start <= pos < end for start, end in spans)
+
+
+_JSON_MEMBER = re.compile(rb"""^\s*(?:#|//|\*|/\*)?\s*["'][\w.\- ]{1,80}["']\s*:""")
+
+
+_COMMENT = re.compile(rb"^\s*(?:#|//|\*|/\*|<!--|--|;)")
+
+
+def _sample_line(raw: bytes, kind: str, in_docstring: bool) -> str:
+    """Why a keyword finding on this line is only an example: an API response sample in
+    a comment or docstring, or a badge or image link in documentation ("" if none)."""
+    if kind in CODE_KINDS and kind not in ("json", "xml"):
+        in_comment = in_docstring or _COMMENT.match(raw) is not None
+        if in_comment and _JSON_MEMBER.match(raw.lstrip(b"#/* \t")) is not None:
+            return "a sample payload in a comment"
+        if in_comment and (b"://" in raw or b"e.g." in raw or b"example" in raw.lower()):
+            return "an example in a comment"
+    if kind in ("markdown", "text", "xml") and (
+        b"![" in raw
+        or b"<img" in raw
+        or b"<source" in raw
+        or b"srcset=" in raw
+        or b"badge" in raw
+        or b"shields.io" in raw
+    ):
+        return "a badge or image link"
+    if _MOCK_NOTE.search(raw):
+        return "a line marked as a mock or example"
+    return ""
+
+
+# a trailing comment that says the value is not real
+_MOCK_NOTE = re.compile(
+    rb"(?i)(?:#|//|/\*|<!--)[^\n\"']{0,60}\b(?:mock|dummy|fake|example|sample|placeholder|"
+    rb"not a real|not real)\b"
+)
 
 
 def _fenced_blocks(data: bytes) -> list[tuple[int, int, str]]:
@@ -695,7 +795,11 @@ def _url_password_ok(m: re.Match[bytes]) -> bool:
     password = m.group("pw").decode("utf-8", "replace")
     if not is_literal_value(password) or password.startswith(("$", "%", "{")):
         return False
-    return not password.isdigit()  # host:port@ is not a password
+    if password.isdigit():  # host:port@ is not a password
+        return False
+    # ``models://scope:prefix@host``: a URI template's words, not credentials
+    user = m.group("user").decode("utf-8", "replace")
+    return not (re.fullmatch(r"[a-z]{1,12}", password) and re.fullmatch(r"[a-z]{1,12}", user))
 
 
 def _csv_column_hits(data: bytes) -> Iterator[Hit]:

@@ -111,6 +111,10 @@ _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
+def is_uuid(value: str) -> bool:
+    return _UUID.fullmatch(value) is not None
+
+
 def entropy(value: str) -> float:
     counts: dict[str, int] = {}
     for ch in value:
@@ -126,7 +130,9 @@ def is_placeholder(value: str) -> bool:
     if any(marker in low for marker in _PLACEHOLDER_MARKERS):
         return True
     # 'xxxx' masks a value; a random body has a run of x's only by (rare) chance
-    if _X_RUN.search(value) or (len(value) <= 24 and "xxxx" in low):
+    if _X_RUN.search(value) or (len(value) <= 24 and "xxxx" in low) or value.count("XXX") >= 2:
+        return True
+    if low.startswith("your"):  # ``your passphrase``, ``yourApiKey``
         return True
     if re.fullmatch(r"%[sdr]|\{\w*\}|@\w+@|__\w+__", value):
         return True
@@ -138,7 +144,69 @@ def is_literal_value(value: str) -> bool:
     v = value.strip()
     if not v or is_placeholder(v) or _REFERENCE.match(v):
         return False
-    return not (v.startswith("{") and v.endswith("}"))
+    # a template (``{self.key}``, ``orgs/{org_id}``) or escaped bytes are not literals
+    return not (v.startswith("{") or _TEMPLATE_FIELD.search(v) or _ESCAPED_BYTES.search(v))
+
+
+_TEMPLATE_FIELD = re.compile(r"\{\w{1,40}\}")
+
+
+_ESCAPED_BYTES = re.compile(r"\\(?:x[0-9a-fA-F]{2}|[0-7]{3})")
+
+
+def identifier_like(value: str) -> bool:
+    """Words joined by separators (``APCA-API-KEY-ID``, ``market_1_slippage_buffer``,
+    ``mlflow.server.auth:create_app``, ``new-passphrase``): a name, not a secret."""
+    parts = [p for p in re.split(r"[-_.:/]+", value) if p]
+    if len(parts) < 2 or len(parts) * 3 < len(value) / 4:
+        return False
+    return all(_word_part(p) for p in parts)
+
+
+def _word_part(part: str) -> bool:
+    """A part of an identifier: a word (one case, or Capitalised, with a vowel when it is
+    longer than three letters), maybe ending in a few digits; a short ``m2m``; a number."""
+    if part.isdigit():
+        return len(part) <= 4
+    if _SHORT_ALNUM.fullmatch(part):
+        return True
+    m = _WORDISH.fullmatch(part)
+    if m is None or len(part) > 16:
+        return False
+    letters = m.group(1)
+    return len(letters) <= 3 or any(v in letters.lower() for v in "aeiouy")
+
+
+_WORDISH = re.compile(r"([a-z]+|[A-Z]+|[A-Z][a-z]+)\d{0,3}")
+
+
+_SHORT_ALNUM = re.compile(r"[a-z]{1,3}\d[a-z]{1,3}")
+
+
+_SECRET_WORDS = frozenset(
+    [
+        "pass",
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "key",
+        "apikey",
+        "token",
+        "auth",
+        "credential",
+    ]
+)
+
+
+def names_a_secret(value: str) -> bool:
+    """``apiPassHere``, ``anotherAccountPass``, ``InputPassFail``: words that name a
+    secret (a placeholder or an identifier), not one."""
+    parts = [p.lower() for p in _NAME_SPLIT.findall(value)]
+    if len(parts) < 2 or sum(ch.isdigit() for ch in value) > 2:
+        return False
+    return any(p in _SECRET_WORDS for p in parts) and all(p.isalpha() for p in parts)
 
 
 def looks_random(value: str, *, strict: bool = False) -> bool:
@@ -149,7 +217,9 @@ def looks_random(value: str, *, strict: bool = False) -> bool:
         return False
     if " " in v.strip() or _NUMBERISH.fullmatch(v) or _EMAIL.fullmatch(v):
         return False
-    if _is_path(v) or "://" in v or _ETH_ADDRESS.fullmatch(v):
+    if _is_path(v) or "://" in v or ":/" in v or "arn:" in v or _ETH_ADDRESS.fullmatch(v):
+        return False
+    if _runs_share(v) > 0.5:  # ``1234567890abcdef``, ``aaaa...``
         return False
     if _WORDS_ONLY.fullmatch(v) and _is_wordy(v):
         return False
@@ -245,7 +315,7 @@ _KEY_QUALIFIERS = _wordset(
     consumer account license licence service webhook bot broker exchange trading trade
     live prod production subscription admin hmac jwt session rest ws user developer dev
     partner merchant publishable ssh gpg pgp aes rsa ec wallet signer priv eth evm
-    listen fernet"""
+    listen fernet kc hb cb bn gate"""
 )
 
 
@@ -286,7 +356,8 @@ _NEGATORS = _wordset(
     scope scopes audience issuer alg algorithm param params expected length chars bytes
     bits id ids refresh_at header headers cache sort primary partition lookup dedupe
     idempotency group foreign unique index hotkey keyboard keys tokens secrets passwords
-    field fields manager vault store service_account mint contract pubkey program"""
+    field fields manager vault store service_account mint contract pubkey program
+    verification word"""
 )
 
 
@@ -808,6 +879,14 @@ def confidence_of(name: _Name, value: str) -> str:
     if _UUID.fullmatch(value):
         return "high"
     runs = _runs_share(value)
+    if names_a_secret(value):
+        return "low"
+    if identifier_like(value) and (
+        name.family != "password" or (value.islower() and not any(c.isdigit() for c in value))
+    ):  # (a password of capitalised words and digits, ``Willow.Alpha_74``, is one)
+        return "low"
+    if name.family != "password" and _camel_words(value):
+        return "low"  # ``apiKeyHere``, ``SecretValue``: words, not a key
     if name.family == "password":
         classes = sum(
             bool(re.search(p, value)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]")
