@@ -460,7 +460,8 @@ def _rule_for(words: list[str], family: str) -> str:
     if "aws" in words and family in {"secret", "key"}:
         return "aws-secret-access-key"
     if family == "key":
-        return "private-key-assignment" if "private" in words else "api-key-assignment"
+        private = "private" in words or "priv" in words or "wallet" in words
+        return "private-key-assignment" if private else "api-key-assignment"
     return f"{family}-assignment"
 
 
