@@ -230,8 +230,18 @@ def _transcode(data: bytes, encoding: str) -> bytes:
     return data.decode(encoding, "replace").encode("utf-8", "replace")
 
 
-# Runs worth decoding: base64 (standard or URL-safe) of 24+ characters, hex of 32+.
-_BLOB = re2.compile(rb"[A-Za-z0-9+/_\-]{24,}={0,2}|(?:[0-9a-fA-F]{2}){16,}")
+# Runs worth decoding: base64 (standard or URL-safe) or hex of 25+ characters with a
+# digit, ``+`` or ``/`` among them -- in the middle, near the start or near the end -- or
+# with ``=`` padding, so a run of letters alone (an identifier) never reaches Python.
+# (Unpadded random base64 of 25 characters has none of them about one time in 180.)
+_A = rb"[A-Za-z0-9+/_\-]"
+_S = rb"[0-9+/]"
+_BLOB = re2.compile(
+    rb"(?:%s{12,}%s%s{12,}|%s{0,11}%s%s{13,}|%s{13,}%s%s{0,11})={0,2}|%s{24,}={1,2}"
+    % ((_A, _S, _A) * 3 + (_A,))
+)
+
+
 _MAX_BLOB = 1 << 20
 
 
@@ -240,12 +250,22 @@ def decoded_blobs(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
     seen: set[bytes] = set()
     for m in _BLOB.finditer(data):
         raw = m.group()
-        if len(raw) > _MAX_BLOB or raw in seen or (len(raw) == 36 and raw.count(b"-") == 4):
-            continue  # (a UUID is not a blob)
+        if len(raw) > _MAX_BLOB or raw in seen or not _plausible_blob(raw):
+            continue
         seen.add(raw)
         decoded = decode_blob(raw)
         if decoded is not None:
             yield m.start(), raw, decoded
+
+
+def _plausible_blob(raw: bytes) -> bool:
+    """Cheap checks before decoding: a ``snake_case_name``, a ``path/to/module`` or a
+    UUID does not need decoding."""
+    if len(raw) == 36 and raw.count(b"-") == 4:
+        return False  # a UUID
+    if raw.islower() and (b"_" in raw or b"/" in raw or b"-" in raw):
+        return not raw.strip(b"0123456789abcdef")  # lower-case words; hex stays
+    return True
 
 
 def decode_blob(raw: bytes) -> bytes | None:

@@ -343,6 +343,10 @@ _CANDIDATES = re2.compile(
 )
 
 
+# a line of code with no quote and no comment marker
+_NO_LITERAL = re.compile(rb"(?![ \t]*(?:#|//|/\*|\*))[^\"'`\n]*$")
+
+
 _FENCE = re2.compile(rb"(?m)^[ \t]*(?:```|~~~)[ \t]*([\w+-]*)")
 
 
@@ -497,13 +501,13 @@ class Scanner:
     def _text_hits(self, data: bytes, kind: str, depth: int) -> Iterator[Hit]:
         if kind == "csv" and b'"' in data and _MULTILINE_CELL.search(data):
             data = _flatten_cells(data)
-        docs = _docstrings(data) if kind == "python" else []
+        docs = _Docstrings(data if kind == "python" else b"")
         for hit in self._provider_hits(data):
             if hit.rule == "jwt":  # a sample token in a documented API response
                 start = data.rfind(b"\n", 0, hit.offset) + 1
                 end = data.find(b"\n", hit.offset)
                 sample = _sample_line(
-                    data[start : end if end != -1 else len(data)], kind, _inside(docs, hit.offset)
+                    data[start : end if end != -1 else len(data)], kind, docs.contain(hit.offset)
                 )
                 if sample:
                     hit = Hit(hit.offset, hit.rule, hit.value, 0, LOW, f"{hit.why}, in {sample}")
@@ -511,6 +515,7 @@ class Scanner:
         lines: dict[int, int] = {}
         line_start, line_end = -1, -1
         n = len(data)
+        code = kind in ("python", "code")
         for m in _CANDIDATES.finditer(data):
             pos = m.start()
             if line_start <= pos < line_end:
@@ -519,6 +524,8 @@ class Scanner:
             line_end = data.find(b"\n", pos)
             if line_end == -1:
                 line_end = n
+            if code and _NO_LITERAL.match(data, line_start, line_end):
+                continue  # code without a string literal or a comment: nothing to report
             lines[line_start] = line_end
         yield from self._line_hits(data, kind, lines, docs)
         if kind == "csv":
@@ -561,7 +568,7 @@ class Scanner:
         return Hit(start, provider.rule, value, 0, HIGH, provider.why)
 
     def _line_hits(
-        self, data: bytes, kind: str, lines: dict[int, int], docs: list[tuple[int, int]]
+        self, data: bytes, kind: str, lines: dict[int, int], docs: _Docstrings
     ) -> Iterator[Hit]:
         parsers: dict[str, _LineParser] = {}
         fences = _fenced_blocks(data) if kind == "markdown" else []
@@ -582,7 +589,7 @@ class Scanner:
             for rule, value, confidence, why in parsed:
                 if confidence == HIGH:
                     if sample is None:
-                        sample = _sample_line(raw, here, _inside(docs, start))
+                        sample = _sample_line(raw, here, docs.contain(start))
                     if sample:
                         confidence, why = LOW, f"{why}, in {sample}"
                 yield Hit(start, rule, value, 1, confidence, why)
@@ -655,21 +662,24 @@ class Scanner:
 _TRIPLE_QUOTE = re2.compile(rb'"""|\'\'\'')
 
 
-def _docstrings(data: bytes) -> list[tuple[int, int]]:
-    """(start, end) of each triple-quoted string of a Python file."""
-    spans = []
-    opened: tuple[int, bytes] | None = None
-    for m in _TRIPLE_QUOTE.finditer(data):
-        if opened is None:
-            opened = (m.end(), m.group())
-        elif m.group() == opened[1]:
-            spans.append((opened[0], m.start()))
-            opened = None
-    return spans
+class _Docstrings:
+    """The triple-quoted strings of a Python file, found when first asked about."""
 
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.spans: list[tuple[int, int]] | None = None
 
-def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
-    return any(start <= pos < end for start, end in spans)
+    def contain(self, pos: int) -> bool:
+        if self.spans is None:
+            self.spans = []
+            opened: tuple[int, bytes] | None = None
+            for m in _TRIPLE_QUOTE.finditer(self.data):
+                if opened is None:
+                    opened = (m.end(), m.group())
+                elif m.group() == opened[1]:
+                    self.spans.append((opened[0], m.start()))
+                    opened = None
+        return any(start <= pos < end for start, end in self.spans)
 
 
 _JSON_MEMBER = re.compile(rb"""^\s*(?:#|//|\*|/\*)?\s*["'][\w.\- ]{1,80}["']\s*:""")
