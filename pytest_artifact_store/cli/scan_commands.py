@@ -86,7 +86,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from pytest_artifact_store.hooks.secrets_hook import build_scanner
-    from pytest_artifact_store.scan import ScanLimitError, allowlist, iter_files
+    from pytest_artifact_store.scan import ScanLimitError, allowlist, iter_files, parallel
     from pytest_artifact_store.scan.rules import rule_ids
 
     if args.list_rules:
@@ -110,18 +110,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return 2
     findings = []
     unscannable = 0
-    for path in iter_files(args.paths):
-        try:
-            findings.extend(scanner.scan_file(path))
-        except OSError as exc:
-            print(f"artifact-store scan: warning: {path}: {exc.strerror}", file=sys.stderr)
-        except ScanLimitError as exc:  # a bomb: it cannot be shown clean
-            print(f"artifact-store scan: error: {exc}", file=sys.stderr)
+    for path, found, skipped, error in parallel.scan_files(scanner, list(iter_files(args.paths))):
+        findings += found
+        shown = scanner.masked_path(path)
+        if skipped:
+            print(
+                f"artifact-store scan: warning: {shown}: too large to scan, skipped",
+                file=sys.stderr,
+            )
+        if isinstance(error, ScanLimitError):  # a bomb: it cannot be shown clean
+            print(f"artifact-store scan: error: {error}", file=sys.stderr)
             unscannable += 1
-    for skipped in scanner.skipped:
-        print(
-            f"artifact-store scan: warning: {skipped}: too large to scan, skipped", file=sys.stderr
-        )
+        elif isinstance(error, OSError):
+            print(f"artifact-store scan: warning: {shown}: {error.strerror}", file=sys.stderr)
     if args.update_allowlist:
         target = args.allowlist or allowlist.find(args.paths[0]) or _allowlist_home(args.paths[0])
         added = allowlist.update(target, findings)

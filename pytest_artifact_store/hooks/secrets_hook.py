@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.hooks import githooks
-from pytest_artifact_store.scan import Finding, Scanner, allowlist
+from pytest_artifact_store.scan import Finding, Scanner, allowlist, parallel
 
 
 def add_scanner_options(parser: argparse.ArgumentParser) -> None:
@@ -73,8 +73,10 @@ def build_scanner(
 
 def scan_files(scanner: Scanner, filenames: Iterable[str]) -> list[Finding]:
     findings: list[Finding] = []
-    for name in filenames:
-        findings.extend(scanner.scan_file(name))
+    for _path, found, _skipped, error in parallel.scan_files(scanner, list(filenames)):
+        if error is not None:
+            raise error
+        findings += found
     return findings
 
 
