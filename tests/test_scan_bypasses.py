@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import lzma
+import random
 import shutil
 import subprocess
 import sys
@@ -163,9 +164,11 @@ def test_a_key_split_over_adjacent_csv_cells() -> None:
     key = aws()
     data = f"venue,part1,part2\nbinance,{key[:9]},{key[9:]}\nkraken,abc,def\n".encode()
     assert found(data, "keys.csv") == [("keys.csv", 2, "aws-access-key-id")]
-    secret = "".join(RNG.choice("abcdefghijkmnpqrstuvwxyzABCDEFGH23456789") for _ in range(40))
-    pair = f"name,value,rest\napi_secret,{secret[:20]},{secret[20:]}\n".encode()
-    assert [f.line for f in Scanner().scan_bytes(pair, "creds.csv")] == [2]
+    rng = random.Random(15)
+    for _ in range(20):
+        secret = "".join(rng.choice("abcdefghijkmnpqrstuvwxyzABCDEFGH23456789") for _ in range(40))
+        pair = f"name,value,rest\napi_secret,{secret[:20]},{secret[20:]}\n".encode()
+        assert [f.line for f in Scanner().scan_bytes(pair, "creds.csv")] == [2]
 
 
 def test_a_quoted_csv_cell_over_several_lines() -> None:

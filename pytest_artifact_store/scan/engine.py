@@ -285,14 +285,20 @@ class _LineParser:
             value = cells[i + 1].strip()
             if classify(value) is not None:
                 continue  # a header row: names beside names
-            if not value_is_secret(name, value, bare=True):
-                # a value split over the cells that follow its name (``api_secret,ab12,cd34``)
-                joined = "".join(c.strip() for c in cells[i + 1 : i + 4])
-                if len(joined) > 200 or " " in joined or not value_is_secret(name, joined):
+            # the next cell, or a value split over the cells that follow the name
+            # (``api_secret,ab12,cd34``): the first that looks like a secret
+            joined = "".join(c.strip() for c in cells[i + 1 : i + 4])
+            best: tuple[str, str] | None = None
+            for candidate in (value, joined):
+                if len(candidate) > 200 or " " in candidate:
                     continue
-                value = joined
-            why = f"a value in the cell after {cell.strip()!r}"
-            yield name.rule, value, confidence_of(name, value), why
+                if value_is_secret(name, candidate, bare=True):
+                    confidence = confidence_of(name, candidate)
+                    if best is None or (confidence == HIGH and best[1] != HIGH):
+                        best = (candidate, confidence)
+            if best is not None:
+                why = f"a value in the cell after {cell.strip()!r}"
+                yield name.rule, best[0], best[1], why
 
 
 def _csv_cells(line: str) -> list[str]:
