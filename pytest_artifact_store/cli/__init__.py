@@ -58,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     except ArtifactStoreError as exc:
-        print(f"artifact-store: error: {exc}", file=sys.stderr)
+        from pytest_artifact_store.scan import mask_secrets
+
+        print(f"artifact-store: error: {mask_secrets(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("artifact-store: interrupted", file=sys.stderr)

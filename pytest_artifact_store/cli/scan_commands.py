@@ -86,7 +86,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from pytest_artifact_store.hooks.secrets_hook import build_scanner
-    from pytest_artifact_store.scan import ScanLimitError, allowlist, iter_files, parallel
+    from pytest_artifact_store.scan import (
+        ScanLimitError,
+        allowlist,
+        iter_files,
+        mask_secrets,
+        parallel,
+    )
     from pytest_artifact_store.scan.rules import rule_ids
 
     if args.list_rules:
@@ -98,7 +104,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not os.path.exists(p)]
     if missing:
         print(
-            f"artifact-store scan: error: no such file or directory: {missing[0]}", file=sys.stderr
+            f"artifact-store scan: error: no such file or directory: {mask_secrets(missing[0])}",
+            file=sys.stderr,
         )
         return 2
     if args.update_allowlist:
@@ -113,11 +120,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     for path, found, skipped, error in parallel.scan_files(scanner, list(iter_files(args.paths))):
         findings += found
         shown = scanner.masked_path(path)
-        if skipped:
+        if skipped:  # it cannot be shown clean
             print(
-                f"artifact-store scan: warning: {shown}: too large to scan, skipped",
+                f"artifact-store scan: error: {shown}: too large to scan "
+                f"(over {scanner.max_bytes // (1024 * 1024)} MiB)",
                 file=sys.stderr,
             )
+            unscannable += 1
         if isinstance(error, ScanLimitError):  # a bomb: it cannot be shown clean
             print(f"artifact-store scan: error: {error}", file=sys.stderr)
             unscannable += 1

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.hooks import githooks
-from pytest_artifact_store.scan import Finding, Scanner, allowlist, parallel
+from pytest_artifact_store.scan import Finding, Scanner, allowlist, mask_secrets, parallel
 
 
 def add_scanner_options(parser: argparse.ArgumentParser) -> None:
@@ -73,9 +73,14 @@ def build_scanner(
 
 def scan_files(scanner: Scanner, filenames: Iterable[str]) -> list[Finding]:
     findings: list[Finding] = []
-    for _path, found, _skipped, error in parallel.scan_files(scanner, list(filenames)):
+    for path, found, skipped, error in parallel.scan_files(scanner, list(filenames)):
         if error is not None:
             raise error
+        if skipped:  # it cannot be shown clean
+            raise ArtifactStoreError(
+                f"{path}: too large to scan (over {scanner.max_bytes // (1024 * 1024)} MiB); "
+                "keep files this large out of the repository"
+            )
         findings += found
     return findings
 
@@ -153,10 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         return report(scan_files(scanner, args.filenames), where="the files")
     except ArtifactStoreError as exc:
-        print(f"artifact-store-secrets: error: {exc}", file=sys.stderr)
+        print(f"artifact-store-secrets: error: {mask_secrets(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"artifact-store-secrets: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        name = mask_secrets(str(exc.filename))
+        print(f"artifact-store-secrets: error: {name}: {exc.strerror}", file=sys.stderr)
         return 2
 
 

@@ -8,8 +8,16 @@ over a file's bytes, suppression, findings).
 from __future__ import annotations
 
 from pytest_artifact_store.scan.decode import ScanLimitError
-from pytest_artifact_store.scan.engine import Scanner, iter_files
+from pytest_artifact_store.scan.engine import Scanner, iter_files, mask_secrets
 from pytest_artifact_store.scan.findings import Finding, mask
 from pytest_artifact_store.scan.rules import default_patterns
 
-__all__ = ["Finding", "ScanLimitError", "Scanner", "default_patterns", "iter_files", "mask"]
+__all__ = [
+    "Finding",
+    "ScanLimitError",
+    "Scanner",
+    "default_patterns",
+    "iter_files",
+    "mask",
+    "mask_secrets",
+]

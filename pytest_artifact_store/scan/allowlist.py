@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
-from pytest_artifact_store.scan.findings import Finding
+from pytest_artifact_store.scan.findings import Finding, printable
 
 FILENAME = naming.ALLOWLIST_FILENAME
 
@@ -67,7 +67,8 @@ def update(path: str | os.PathLike[str], findings: Iterable[Finding]) -> int:
     added: dict[str, str] = {}
     for f in findings:
         if f.fingerprint and f.fingerprint not in have and f.fingerprint not in added:
-            where = f"{f.path}:{f.line}" if f.line else f"{f.path} (file name)"
+            path = printable(f.path)
+            where = f"{path}:{f.line}" if f.line else f"{path} (file name)"
             added[f.fingerprint] = f"{f.fingerprint}  {f.rule}  {where}\n"
     if not added:
         return 0

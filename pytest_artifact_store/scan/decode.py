@@ -27,6 +27,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 import re2
 
@@ -60,6 +61,15 @@ class _Budget:
         self.path = path
         self.compressed = max(compressed, 1)
         self.expanded = 0
+        self.members = 0
+
+    def count(self, members: int, where: str) -> None:
+        """Members of archives, nested ones included, one file may hold."""
+        self.members += members
+        if self.members > MAX_MEMBERS:
+            raise ScanLimitError(
+                f"{where}: more than {MAX_MEMBERS} archive members; too many to scan"
+            )
 
     def take(self, n: int, where: str) -> None:
         self.expanded += n
@@ -100,9 +110,21 @@ def _views(data: bytes, path: str, budget: _Budget, depth: int) -> Iterator[View
             yield from _zip_views(data, path, budget, depth)
         else:
             yield from _tar_views(data, path, budget, depth)
-    except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, tarfile.TarError):
-        # damaged or not really an archive: its bytes are scanned as they are
-        yield decode_text(data, path)
+    except (
+        zipfile.BadZipFile,
+        tarfile.TarError,
+        NotImplementedError,
+        ValueError,
+        OSError,
+        EOFError,
+        zlib.error,
+        lzma.LZMAError,
+    ) as exc:
+        # an archive that cannot be read cannot be shown clean
+        raise ScanLimitError(
+            f"{path}: cannot be read as a {kind} archive ({exc}), so it cannot be scanned for "
+            "secrets; store the files themselves, or repair the archive"
+        ) from None
 
 
 def _container(data: bytes) -> str | None:
@@ -128,30 +150,48 @@ def _decompress(kind: str, data: bytes, path: str, budget: _Budget) -> bytes:
             if not rest.strip(b"\x00"):
                 break
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            chunk = d.decompress(rest, _CHUNK)
-            while True:
-                budget.take(len(chunk), path)
-                out += chunk
-                if d.eof or not (d.unconsumed_tail or chunk):
-                    break
-                chunk = d.decompress(d.unconsumed_tail, _CHUNK)
+            try:
+                chunk = d.decompress(rest, _CHUNK)
+                while True:
+                    budget.take(len(chunk), path)
+                    out += chunk
+                    if d.eof or not (d.unconsumed_tail or chunk):
+                        break
+                    chunk = d.decompress(d.unconsumed_tail, _CHUNK)
+            except zlib.error:
+                if not out:
+                    raise OSError("not a gzip stream") from None
+                break  # damaged past this point: what came out is scanned
             if not d.eof:
-                raise EOFError("truncated gzip stream")
+                break  # truncated: what came out is scanned (zcat shows it too)
             src = io.BytesIO(d.unused_data)
         return bytes(out)
     reader = bz2.BZ2File if kind == "bzip2" else lzma.LZMAFile
     with reader(io.BytesIO(data)) as fh:
-        while chunk := fh.read(_CHUNK):
+        while chunk := _read_some(fh, bool(out)):
             budget.take(len(chunk), path)
             out += chunk
     return bytes(out)
 
 
+def _read_some(fh: IO[bytes], partial: bool) -> bytes:
+    """A chunk; a damaged or truncated stream ends the data once some came out."""
+    try:
+        return fh.read(_CHUNK)
+    except (EOFError, OSError, lzma.LZMAError):
+        if partial:
+            return b""
+        raise
+
+
 def _zip_views(data: bytes, path: str, budget: _Budget, depth: int) -> Iterator[View]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
-        if len(members) > MAX_MEMBERS:
-            raise ScanLimitError(f"{path}: more than {MAX_MEMBERS} members; too many to scan")
+        budget.count(len(members), path)
+        if len({m.header_offset for m in members}) < len(members):
+            raise ScanLimitError(
+                f"{path}: entries overlap (a zip bomb?); it cannot be scanned for secrets"
+            )
         for member in members:
             where = f"{path}!{member.filename}"
             if member.flag_bits & 0x1:
@@ -160,20 +200,23 @@ def _zip_views(data: bytes, path: str, budget: _Budget, depth: int) -> Iterator[
                     "unencrypted (and keep secrets out of it)"
                 )
             out = bytearray()
-            with archive.open(member) as fh:
-                while chunk := fh.read(_CHUNK):
-                    budget.take(len(chunk), where)
-                    out += chunk
+            try:
+                with archive.open(member) as fh:
+                    while chunk := fh.read(_CHUNK):
+                        budget.take(len(chunk), where)
+                        out += chunk
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                if not out:  # nothing came out of it: it cannot be shown clean
+                    raise ScanLimitError(
+                        f"{where}: cannot be read ({exc}); it cannot be scanned for secrets"
+                    ) from None
             yield from _views(bytes(out), where, budget, depth + 1)
 
 
 def _tar_views(data: bytes, path: str, budget: _Budget, depth: int) -> Iterator[View]:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
-        count = 0
         for member in archive:
-            count += 1
-            if count > MAX_MEMBERS:
-                raise ScanLimitError(f"{path}: more than {MAX_MEMBERS} members; too many to scan")
+            budget.count(1, path)
             if not member.isfile():
                 continue
             where = f"{path}!{member.name}"
@@ -219,9 +262,10 @@ def _wide_encoding(head: bytes) -> str | None:
         return "utf-32-le"
     if lanes[0] > 0.9 and lanes[1] > 0.9 and lanes[2] > 0.9:
         return "utf-32-be"
-    if lanes[1] > 0.9 and lanes[3] > 0.9 and lanes[0] < 0.5 and lanes[2] < 0.5:
+    # (text with some non-Latin lines: fewer zero high bytes, still far more than low)
+    if min(lanes[1], lanes[3]) > 0.6 and max(lanes[0], lanes[2]) < 0.2:
         return "utf-16-le"
-    if lanes[0] > 0.9 and lanes[2] > 0.9 and lanes[1] < 0.5 and lanes[3] < 0.5:
+    if min(lanes[0], lanes[2]) > 0.6 and max(lanes[1], lanes[3]) < 0.2:
         return "utf-16-be"
     return None
 
@@ -231,11 +275,11 @@ def _transcode(data: bytes, encoding: str) -> bytes:
 
 
 # Runs worth decoding: base64 (standard or URL-safe) or hex of 25+ characters with a
-# digit, ``+`` or ``/`` among them -- in the middle, near the start or near the end -- or
-# with ``=`` padding, so a run of letters alone (an identifier) never reaches Python.
-# (Unpadded random base64 of 25 characters has none of them about one time in 180.)
+# digit or ``+`` among them -- in the middle, near the start or near the end -- or with
+# ``=`` padding, so a run of letters (an identifier) or a path never reaches Python.
+# (Unpadded random base64 of 25 characters has neither about one time in 110.)
 _A = rb"[A-Za-z0-9+/_\-]"
-_S = rb"[0-9+/]"
+_S = rb"[0-9+]"
 _BLOB = re2.compile(
     rb"(?:%s{12,}%s%s{12,}|%s{0,11}%s%s{13,}|%s{13,}%s%s{0,11})={0,2}|%s{24,}={1,2}"
     % ((_A, _S, _A) * 3 + (_A,))
@@ -245,17 +289,34 @@ _BLOB = re2.compile(
 _MAX_BLOB = 1 << 20
 
 
+# base64 wrapped over lines (``base64`` wraps at 76 columns, PEM at 64)
+_WRAPPED = re2.compile(rb"(?m)(?:^[A-Za-z0-9+/]{60,76}\r?\n)+[A-Za-z0-9+/]{1,76}={0,2}$")
+
+
 def decoded_blobs(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
-    """(offset, run, decoded bytes) for every base64/hex run whose bytes are text or DER."""
+    """(offset, run, decoded bytes) for every base64/hex run whose bytes are text or DER,
+    and for base64 wrapped over lines (reported on its first line)."""
     seen: set[bytes] = set()
+    wrapped = False
     for m in _BLOB.finditer(data):
         raw = m.group()
+        if 60 <= len(raw) <= 76 and data[m.end() : m.end() + 1] in (b"\n", b"\r"):
+            wrapped = True  # a full line of base64: it may go on over the next lines
         if len(raw) > _MAX_BLOB or raw in seen or not _plausible_blob(raw):
             continue
         seen.add(raw)
         decoded = decode_blob(raw)
         if decoded is not None:
             yield m.start(), raw, decoded
+    if not wrapped:
+        return
+    for m in _WRAPPED.finditer(data):
+        raw = m.group()
+        if len(raw) <= _MAX_BLOB:
+            joined = raw.replace(b"\r", b"").replace(b"\n", b"")
+            decoded = decode_blob(joined)
+            if decoded is not None and not decoded.startswith(b"\x30"):
+                yield m.start(), joined, decoded  # (DER bodies: their first line says it)
 
 
 def _plausible_blob(raw: bytes) -> bool:
@@ -271,6 +332,8 @@ def _plausible_blob(raw: bytes) -> bool:
 def decode_blob(raw: bytes) -> bytes | None:
     """The bytes a base64 or hex run stands for, when they are text or a DER structure."""
     out: bytes | None = None
+    if raw[:2] in (b"0x", b"0X"):
+        raw = raw[2:]
     if len(raw) % 2 == 0 and not raw.strip(b"0123456789abcdefABCDEF"):
         try:
             out = binascii.unhexlify(raw)

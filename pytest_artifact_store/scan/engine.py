@@ -14,6 +14,7 @@ import csv
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -53,6 +54,7 @@ from pytest_artifact_store.scan.values import (
     FENCE_KINDS,
     FLAG_PAIR,
     NAME_VALUE,
+    NETRC,
     PAIR,
     PASSWORD_NAME,
     POSITIONAL_STRING,
@@ -65,6 +67,8 @@ from pytest_artifact_store.scan.values import (
     YAML_NAME,
     YAML_VALUE,
     Hit,
+    _Name,
+    camel_words,
     classify,
     confidence_of,
     entropy,
@@ -98,6 +102,7 @@ __all__ = [
     "default_patterns",
     "iter_files",
     "mask",
+    "mask_secrets",
 ]
 
 
@@ -110,6 +115,10 @@ _LOOKUP = re.compile(
 # a setter or builder: ``setPassword(``, ``set_api_key(``, ``.withSecret(``, ``.krakenApiKey(``
 # on a builder chain (a leading dot) -- not ``apiKey("HEADER-NAME")``, a lookup by name
 _SETTER = re.compile(r"(?i)^(?:set|with|put|use)[_A-Z]|(?:secret|key|token|password|passphrase)$")
+
+
+# a client's constructor: ``RESTClient(``, ``NewClient(``, ``Spot(``
+_CONSTRUCTOR = re.compile(r"(?:[A-Z]\w*)?(?:Client|REST|Api|API|Exchange|Spot|Futures)")
 
 
 _Parsed = tuple[str, str, str, str]  # rule, secret value, confidence, why
@@ -140,6 +149,7 @@ class _LineParser:
             (NAME_VALUE, "value" in lower, False),
             (FLAG_PAIR, "--" in line and self.kind != "python", False),
             (DOCKER_ENV, self.kind == "config" and line.lstrip().startswith("ENV"), True),
+            (NETRC, self.kind == "config" and "passw" in lower, True),
         )
         for regex, wanted, literal in guarded:
             if wanted:
@@ -189,19 +199,25 @@ class _LineParser:
                 if value_is_secret(PASSWORD_NAME, m.group("v")):
                     conf = confidence_of(PASSWORD_NAME, m.group("v"))
                     yield "basic-auth", m.group("v"), conf, "a literal password in a login call"
-        if self.kind == "python" and "(" in line:
+        if self.kind in ("python", "code") and "(" in line:
             for m in CLIENT_CALL.finditer(line):
-                callee = m.group("callee").rsplit(".", 1)[-1]
-                if CLIENT_CALLEE.search(callee) and not _LOOKUP.match(callee):
-                    for arg in POSITIONAL_STRING.finditer(m.group("args")):
-                        value = arg.group("v")
-                        if (
-                            is_literal_value(value)
-                            and looks_random(value, strict=True)
-                            and not identifier_like(value)
-                        ):
-                            why = f"a random literal passed to {m.group('callee')}()"
-                            yield "hardcoded-credential", value, HIGH, why
+                callee = m.group("callee").rsplit(".", 1)[-1].rsplit("::", 1)[-1]
+                if not CLIENT_CALLEE.search(callee) or _LOOKUP.match(callee):
+                    continue
+                randoms = [
+                    value
+                    for arg in POSITIONAL_STRING.finditer(m.group("args"))
+                    if is_literal_value(value := arg.group("v"))
+                    and looks_random(value, strict=True)
+                    and not identifier_like(value)
+                    and not camel_words(value)
+                ]
+                # a key and a secret; or one key given to a client's constructor
+                # (``RESTClient("...")``) -- not an id passed to a method
+                if len(randoms) >= 2 or (randoms and _CONSTRUCTOR.fullmatch(callee)):
+                    for value in randoms:
+                        why = f"a random literal passed to {m.group('callee')}()"
+                        yield "hardcoded-credential", value, HIGH, why
         if "bearer" in lower or "basic" in lower or "authorization" in lower:
             for m in AUTH_SCHEME.finditer(line):
                 is_header = AUTH_HEADER.search(line[: m.start()]) is not None
@@ -273,7 +289,11 @@ class _LineParser:
         if value_is_secret(name, value, bare=bare):
             value = value.strip()
             why = f"a literal under the name {m.group('name')!r}"
-            return name.rule, value, confidence_of(name, value), why
+            confidence = confidence_of(name, value)
+            if name.listen and self.kind not in ("python", "code"):
+                # a listenKey in a captured response or a log: a stream id for an hour
+                confidence, why = LOW, f"{why} (a stream's listen key in data)"
+            return name.rule, value, confidence, why
         return None
 
     def _csv_pairs(self, line: str) -> Iterator[_Parsed]:
@@ -323,7 +343,8 @@ _CANDIDATES = re2.compile(
     rb"(?im)"
     + _KW
     + rb"[\w.$@-]{0,60}(?:\\?[\"'`])?\]?[ \t]*"
-    + rb"(?:=>|:=|\?=|\+=|[:=,>(]|[ \t]\\?[\"'`]|:[ \t]*&?[A-Za-z_][\w.:<>&' ]{0,40}="
+    + rb"(?:=>|:=|\?=|\+=|[:=,>\t]|\([ \t]*[\"'`]|[ \t]\\?[\"'`]"
+    + rb"|:[ \t]*&?[A-Za-z_][\w.:<>&' ]{0,40}="
     + rb"|[ \t]+(?:string|\[\]byte)[ \t]*=|[ \t]*\{[ \t]*get;[^}\n]{0,40}\}[ \t]*="
     + rb"|[ \t]+(?:was|is|now|became)[ \t]+)"
     + rb"[ \t]*(?:[rbuf]{0,2}\\?[\"'`])?[^\s\"'`,;)\]}<]{4,}"
@@ -337,7 +358,9 @@ _CANDIDATES = re2.compile(
     + _KW
     + rb"[\w:.-]*>[ \t]*$"
     + rb"|(?:^|[ \t])(?:-u|--user)[ \t=]+[\"']?[^:\s\"']+:[^\s\"']{4}"
-    + rb"|(?:client|rest|exchange)\(|\.login\(|jwt\.encode\(|hmac\.new\("
+    + rb"|^[ \t]*(?:machine[ \t]+\S+[ \t]+)?(?:login[ \t]+\S+[ \t]+)?passw(?:or)?d[ \t]+\S{4}"
+    + rb"|(?:client|rest|exchange|spot|futures|credentials|broker|trader)\w{0,20}\("
+    + rb"|\.login\(|jwt\.encode\(|hmac\.new\("
     + rb"|(?:bearer|basic|token)[ \t]+[A-Za-z0-9\-._~+/]{8}"
     + rb"|auth[ \t]*=[ \t]*\(|basicauth\("
     + rb"|--[\w-]*"
@@ -351,6 +374,22 @@ _CANDIDATES = re2.compile(
 
 # a line of code with no quote and no comment marker
 _NO_LITERAL = re.compile(rb"(?![ \t]*(?:#|//|/\*|\*))[^\"'`\n]*$")
+
+
+_UNICODE_ESCAPE = re.compile(rb"\\u([0-9a-fA-F]{4})")
+
+
+_PERCENT_ESCAPE = re.compile(rb"%([0-9a-fA-F]{2})")
+
+
+def _unescape(m: re.Match[bytes]) -> bytes:
+    ch = chr(int(m.group(1), 16))
+    return b" " if ch in "\n\r" or not ch.isprintable() else ch.encode("utf-8", "replace")
+
+
+def _unpercent(m: re.Match[bytes]) -> bytes:
+    b = bytes.fromhex(m.group(1).decode())
+    return b" " if b in (b"\n", b"\r") else b
 
 
 _FENCE = re2.compile(rb"(?m)^[ \t]*(?:```|~~~)[ \t]*([\w+-]*)")
@@ -406,6 +445,11 @@ def _needle_hits(data: bytes) -> Iterator[tuple[int, int]]:
 _MAX_BLOB_DEPTH = 2
 
 
+_LONG_LINE = 4096  # longer lines are parsed in windows around each candidate
+_WINDOW_BEFORE = 200
+_WINDOW_AFTER = 1800
+
+
 _LINE_CACHE = 50_000
 
 
@@ -452,8 +496,18 @@ class Scanner:
 
     def scan_bytes(self, data: bytes, path: str) -> list[Finding]:
         findings: list[Finding] = []
-        for view in views(data, path):
-            findings += self._findings(view.data, view.path, list(self._view_hits(view)))
+        try:
+            for view in views(data, path):
+                shown = path
+                if view.path != path:  # an archive member: its name is scanned too
+                    findings += [
+                        replace(f, path=self.masked_path(view.path))
+                        for f in self.scan_name(view.path[len(path) :])
+                    ]
+                    shown = self.masked_path(view.path)
+                findings += self._findings(view.data, shown, list(self._view_hits(view)))
+        except ScanLimitError as exc:  # its message names members: never a whole secret
+            raise ScanLimitError(self.masked_path(str(exc))) from None
         return findings
 
     def scan_file(self, path: str | os.PathLike[str], display: str | None = None) -> list[Finding]:
@@ -530,6 +584,11 @@ class Scanner:
             line_end = data.find(b"\n", pos)
             if line_end == -1:
                 line_end = n
+            if line_end - line_start > _LONG_LINE:
+                # minified code, one-line JSON: parse a window around the candidate, so
+                # the work stays linear in the line's length
+                line_start = max(line_start, pos - _WINDOW_BEFORE)
+                line_end = min(line_end, pos + _WINDOW_AFTER)
             if code and _NO_LITERAL.match(data, line_start, line_end):
                 continue  # code without a string literal or a comment: nothing to report
             lines[line_start] = line_end
@@ -537,6 +596,11 @@ class Scanner:
         if kind == "csv":
             yield from _csv_column_hits(data)
             yield from self._split_cell_hits(data)
+        if b"\\u" in data or b"%" in data:
+            # JSON ``\u201c`` escapes and URL %-escapes: the characters they stand for
+            plain = _UNICODE_ESCAPE.sub(_unescape, _PERCENT_ESCAPE.sub(_unpercent, data))
+            if plain != data:
+                yield from self._rewritten_hits(data, plain, "behind escapes", lead=True)
         if depth < _MAX_BLOB_DEPTH:
             yield from self._blob_hits(data, depth)
 
@@ -612,14 +676,20 @@ class Scanner:
     def _split_cell_hits(self, data: bytes) -> Iterator[Hit]:
         """Provider formats split over adjacent CSV cells (``AKIA1234,5678...``)."""
         joined = data.translate(None, b',;\t" ')
-        if len(joined) == len(data):
-            return
+        if len(joined) != len(data):
+            yield from self._rewritten_hits(data, joined, "split over CSV cells")
+
+    def _rewritten_hits(
+        self, data: bytes, view: bytes, why: str, *, lead: bool = False
+    ) -> Iterator[Hit]:
+        """Provider formats in a rewritten copy of the data that keeps its line breaks,
+        reported on the original's lines (``lead=False``: cell boundaries were lost)."""
         starts: list[int] | None = None
-        for hit in self._provider_hits(joined, lead=False):
+        for hit in self._provider_hits(view, lead=lead):
             if starts is None:
                 starts = [0] + [m.end() for m in re.finditer(b"\n", data)]
-            line = joined.count(b"\n", 0, hit.offset)
-            yield Hit(starts[line], hit.rule, hit.value, 0, HIGH, "split over CSV cells")
+            line = view.count(b"\n", 0, hit.offset)
+            yield Hit(starts[line], hit.rule, hit.value, 0, HIGH, why)
 
     def _blob_hits(self, data: bytes, depth: int) -> Iterator[Hit]:
         """Secrets inside base64/hex blobs: a DER private key, or text scanned again."""
@@ -647,11 +717,16 @@ class Scanner:
 
     def _findings(self, data: bytes, path: str, hits: list[Hit]) -> list[Finding]:
         by_line: dict[int, list[Hit]] = {}
+        suppressed: dict[int, bool] = {}
         line, last = 1, 0
         for hit in sorted(hits, key=lambda h: h.offset):
             line += data.count(b"\n", last, hit.offset)
             last = hit.offset
-            if self._kept(hit) and not _suppressed(data, hit.offset):
+            if not self._kept(hit) or len(by_line.get(line, ())) >= _PER_LINE:
+                continue
+            if line not in suppressed:
+                suppressed[line] = _suppressed(data, hit.offset)
+            if not suppressed[line]:
                 _merge(by_line.setdefault(line, []), hit)
         findings = []
         for lineno in sorted(by_line):
@@ -724,6 +799,17 @@ _MOCK_NOTE = re.compile(
 )
 
 
+@lru_cache(maxsize=1)
+def _masker() -> Scanner:
+    return Scanner()
+
+
+def mask_secrets(text: str) -> str:
+    """The text with every provider-format secret in it masked: for messages that name a
+    path or a value a user gave (``file 'AKIA....txt' is empty``)."""
+    return _masker().masked_path(text)
+
+
 def _fenced_blocks(data: bytes) -> list[tuple[int, int, str]]:
     """(start, end, kind) of each fenced code block of a Markdown file."""
     blocks = []
@@ -763,8 +849,14 @@ def _flatten_cells(data: bytes) -> bytes:
     return bytes(out)
 
 
+_PER_LINE = 20
+
+
 def _merge(kept: list[Hit], hit: Hit) -> None:
-    """One finding per secret on a line: overlapping values keep the more specific rule."""
+    """One finding per secret on a line: overlapping values keep the more specific rule
+    (at most 20 a line: more say nothing new, and comparing them all would cost n^2)."""
+    if len(kept) >= _PER_LINE:
+        return
     for i, other in enumerate(kept):
         if hit.value in other.value or other.value in hit.value:
             if hit.priority < other.priority:
@@ -819,48 +911,56 @@ def _url_password_ok(m: re.Match[bytes]) -> bool:
 
 
 def _csv_column_hits(data: bytes) -> Iterator[Hit]:
-    """Cells under a secret-named header column (``name,api_key,...``): one RE2 pass per
-    such column picks out the cells long enough to be a secret."""
+    """Cells under a secret-named header column (``name,api_key,...``): for a plain CSV
+    with a few such columns, one RE2 pass per column picks out the cells long enough to be
+    a secret; a quoted CSV, or one with many such columns, is read row by row."""
     first_end = data.find(b"\n")
     if first_end == -1:
         return
     header = data[:first_end].decode("utf-8", "replace")
     delimiter = "\t" if header.count("\t") > header.count(",") else ","
-    columns = {i: classify(cell.strip()) for i, cell in enumerate(_csv_cells(header))}
-    secret_columns = {i: name for i, name in columns.items() if name is not None}
+    names = _csv_cells(header)
+    secret_columns = {i: n for i, cell in enumerate(names) if (n := classify(cell.strip()))}
     if not secret_columns:
         return
+    why = {i: f"a value in the column {names[i].strip()!r}" for i in secret_columns}
+    if b'"' in data or len(secret_columns) > 8 or max(secret_columns) > 200:
+        offset = first_end + 1
+        for raw in data[offset:].split(b"\n"):
+            cells = _csv_cells(raw.decode("utf-8", "replace").rstrip("\r"))
+            for i, name in secret_columns.items():
+                if i < len(cells):
+                    hit = _column_value(name, cells[i], offset, why[i])
+                    if hit is not None:
+                        yield hit
+            offset += len(raw) + 1
+        return
     d = re.escape(delimiter).encode()
-    quoted = b'"' in data
     for i, name in secret_columns.items():
         shortest = 4 if name.family == "password" else 6
-        if quoted:  # cells may hold the delimiter: parse the candidate lines properly
-            cell = rb'(?:"(?:[^"\n]|"")*"|[^' + d + rb'\n"]*)'
-            rx = re2.compile(rb"(?m)^(?:" + cell + d + rb"){%d}[ \t]*(\"?[^\n]{4,})" % i)
-        else:
-            cell = rb"[^" + d + rb"\n]*"
-            rx = re2.compile(
-                rb"(?m)^(?:" + cell + d + rb"){%d}[ \t]*([^" % i + d + rb"\n]{%d,})" % shortest
-            )
+        cell = rb"[^" + d + rb"\n]*"
+        rx = re2.compile(
+            rb"(?m)^(?:" + cell + d + rb"){%d}[ \t]*([^" % i + d + rb"\n]{%d,})" % shortest
+        )
         for m in rx.finditer(data, first_end + 1):
-            line_start = m.start()
-            if quoted:
-                line_end = data.find(b"\n", line_start)
-                raw = data[line_start : line_end if line_end != -1 else len(data)]
-                cells = _csv_cells(raw.decode("utf-8", "replace").rstrip("\r"))
-                if i >= len(cells):
-                    continue
-                value = cells[i].strip()
-            else:
-                value = m.group(1).decode("utf-8", "replace").strip()
-            if len(value) >= shortest and not value_is_secret(name, value, bare=True):
-                # a note around the value (``rotated: <value>``): its longest word
-                value = max(re.split(r"[\s:=]+", value), key=len)
-                if not looks_random(value, strict=True):
-                    continue
-            if len(value) >= shortest and value_is_secret(name, value, bare=True):
-                why = f"a value in the column {header.split(delimiter)[i].strip()!r}"
-                yield Hit(line_start, name.rule, value, 1, confidence_of(name, value), why)
+            hit = _column_value(name, m.group(1).decode("utf-8", "replace"), m.start(), why[i])
+            if hit is not None:
+                yield hit
+
+
+def _column_value(name: _Name, raw: str, offset: int, why: str) -> Hit | None:
+    value = raw.strip()
+    shortest = 4 if name.family == "password" else 6
+    if len(value) < shortest or len(value) > 4096:
+        return None
+    if not value_is_secret(name, value, bare=True):
+        # a note around the value (``rotated: <value>``): its longest word
+        value = max(re.split(r"[\s:=]+", value), key=len)
+        if not looks_random(value, strict=True):
+            return None
+    if len(value) >= shortest and value_is_secret(name, value, bare=True):
+        return Hit(offset, name.rule, value, 1, confidence_of(name, value), why)
+    return None
 
 
 def _compile_custom(rule: str, pattern: str) -> re.Pattern[bytes]:

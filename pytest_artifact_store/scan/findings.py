@@ -53,14 +53,28 @@ class Finding:
         }
 
     def __str__(self) -> str:
-        where = f"{self.path}: (file name)" if self.line == 0 else f"{self.path}:{self.line}:"
+        path = printable(self.path)
+        where = f"{path}: (file name)" if self.line == 0 else f"{path}:{self.line}:"
         low = "" if self.blocking else f" [low confidence: {self.why}]"
         return f"{where} {self.rule} {self.preview}{low}"
 
 
 def fingerprint(rule: str, secret: str) -> str:
-    """A stable id for one secret under one rule: 32 hex digits of SHA-256 (never the value)."""
-    return hashlib.sha256(f"artifact-store\0{rule}\0{secret}".encode()).hexdigest()[:32]
+    """A stable id for one secret under one rule: 32 hex digits of a slow salted hash
+    (PBKDF2-SHA256, 10,000 rounds), so a short password cannot be guessed back from the
+    allowlist or the JSON output by trying values fast."""
+    salt = f"artifact-store\0{rule}".encode()
+    return hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, _ROUNDS).hex()[:32]
+
+
+_ROUNDS = 10_000
+
+
+def printable(path: str) -> str:
+    """A path safe on one line: control characters (a newline in a file name) escaped."""
+    if path.isprintable():
+        return path
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in path)
 
 
 def mask(secret: str) -> str:

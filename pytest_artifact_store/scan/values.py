@@ -219,7 +219,7 @@ def looks_random(value: str, *, strict: bool = False) -> bool:
         return False
     if _is_path(v) or "://" in v or ":/" in v or "arn:" in v or _ETH_ADDRESS.fullmatch(v):
         return False
-    if _runs_share(v) > 0.5:  # ``1234567890abcdef``, ``aaaa...``
+    if _runs_share(v[:256]) > 0.5:  # ``1234567890abcdef``, ``aaaa...``
         return False
     if _WORDS_ONLY.fullmatch(v) and _is_wordy(v):
         return False
@@ -357,7 +357,7 @@ _NEGATORS = _wordset(
     bits id ids refresh_at header headers cache sort primary partition lookup dedupe
     idempotency group foreign unique index hotkey keyboard keys tokens secrets passwords
     field fields manager vault store service_account mint contract pubkey program
-    verification word"""
+    verification word re rx regexp csrf xsrf"""
 )
 
 
@@ -368,7 +368,7 @@ _ASSET_TOKEN = _wordset(
 )
 
 
-_PAGING = _wordset("page next cursor continuation pagination paging sync")
+_PAGING = _wordset("page next cursor continuation pagination paging sync csrf xsrf")
 
 
 _VOCAB = frozenset(
@@ -393,7 +393,7 @@ def _segment(word: str) -> tuple[str, ...]:
     return best[-1] or (word,)
 
 
-def _camel_words(name: str) -> bool:
+def camel_words(name: str) -> bool:
     """``smtpPassword``, ``fredApiKey``: camel-case words, not a random id."""
     parts = _NAME_SPLIT.findall(name)
     return len(parts) >= 2 and all(p.isalpha() and 2 <= len(p) <= 14 for p in parts)
@@ -404,6 +404,8 @@ class _Name:
     family: str
     weak: bool
     rule: str
+    dummy: bool = False  # FAKE_/MOCK_/DUMMY_/TEST_ names: a test's stand-in
+    listen: bool = False  # a stream's listen key: a credential in code, an id in data
 
 
 @lru_cache(maxsize=8192)
@@ -411,7 +413,7 @@ def classify(name: str) -> _Name | None:
     """Is this a secret-named key? Returns its family, or None."""
     if sum(ch.isdigit() for ch in name) > 4 or len(name) > 80:
         return None  # a random id, not a name
-    if not re.search(r"[_\-. ]", name) and looks_random(name) and not _camel_words(name):
+    if not re.search(r"[_\-. ]", name) and looks_random(name) and not camel_words(name):
         return None
     words: list[str] = []
     for raw in _NAME_SPLIT.findall(name):
@@ -449,7 +451,8 @@ def classify(name: str) -> _Name | None:
     if family == "token" and any(w in _PAGING for w in words[:found]):
         return None  # a pagination cursor (``next_page_token``), not a credential
     weak = (family == "key" and found == 0) or family in {"auth", "credential"}
-    return _Name(family, weak, _rule_for(words, family))
+    dummy = bool(words) and words[0] in {"fake", "mock", "dummy", "test", "sample", "example"}
+    return _Name(family, weak, _rule_for(words, family), dummy, "listen" in words)
 
 
 def _rule_for(words: list[str], family: str) -> str:
@@ -634,6 +637,12 @@ DOCKER_ENV = re.compile(
 )
 
 
+# ``machine host login bot password VALUE`` (.netrc)
+NETRC = re.compile(
+    r"^\s*(?:machine\s+\S+\s+)?(?:login\s+\S+\s+)?(?P<name>passw(?:or)?d)\s+(?P<uv>\S{1,1000})"
+)
+
+
 # ``old API_SECRET was VALUE`` in a comment or prose
 PROSE_PAIR = re.compile(
     r"(?P<name>[A-Za-z_][\w.\-]{0,80})\s+(?:was|is|now|became)\s+[\"'`]?(?P<uv>[^\s\"'`,;]{8,1000})"
@@ -682,7 +691,7 @@ CLIENT_CALL = re.compile(r"(?P<callee>[A-Za-z_][\w.]{0,60})\((?P<args>[^()\n]{0,
 
 
 CLIENT_CALLEE = re.compile(
-    r"(?i)(?:client|rest|exchange|api|broker|session|connect|login|auth|spot|futures|"
+    r"(?i)(?:client|rest|exchange|api|broker|session|connect|login|auth|spot|futures|credentials|"
     r"binance|alpaca|kraken|coinbase|bybit|okx|kucoin)\w*$"
 )
 
@@ -740,8 +749,8 @@ def name_starts(line: str, lower: str) -> list[int]:
     starts: list[int] = []
     for m in _KEYWORD_RX.finditer(lower):
         j = i = m.start()
-        while j > 0 and line[j - 1] in _NAME_CHARS:
-            j -= 1
+        while j > 0 and i - j < 81 and line[j - 1] in _NAME_CHARS:
+            j -= 1  # (a name is at most 80 characters: a longer run is data)
         while j < i and not (line[j].isalpha() or line[j] in "_$@"):
             j += 1
         if j > 1 and line[j - 1] == ":" and line[j - 2] in _NAME_CHARS:
@@ -758,6 +767,18 @@ def inside_string(line: str, pos: int) -> bool:
     return len(quotes) % 2 == 1
 
 
+_DUMMY_VALUE = re.compile(
+    r"(?i)(?:test|testing|fake|dummy|mock|sample|example|demo|sandbox|stub|ci|dev|local)"
+    r"(?:[-_.]|key|secret|token|pass)"
+)
+
+
+_SENTENCE = re.compile(r"[A-Za-z]{2,} [a-z]{2,}[^ ]* [a-z]|[a-z]{3,}[.!?]$")
+
+
+_HASH_FORMAT = re.compile(r"\$(?:2[abxy]?|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt|[156])\$")
+
+
 def value_is_secret(name: _Name, value: str, *, bare: bool = False) -> bool:
     """``bare``: an unquoted value in running text, where a plain word is prose."""
     value = value.strip()
@@ -770,6 +791,10 @@ def value_is_secret(name: _Name, value: str, *, bare: bool = False) -> bool:
         part in _FAMILIES for part in re.split(r"_", value.lower())
     ):  # ``reader_password``, ``API_SECRET``: the name of a secret, not one
         return False
+    if len(value.split()) >= 3 or _SENTENCE.search(value):
+        return False  # a message (``Passwords don't match!``), not a secret
+    if _HASH_FORMAT.match(value):
+        return False  # a password hash (bcrypt, argon2, crypt): what should be stored
     if name.family == "password":
         if bare and re.fullmatch(r"[A-Za-z][a-z]*", value):
             return False
@@ -879,14 +904,12 @@ def confidence_of(name: _Name, value: str) -> str:
         return "high"
     if _UUID.fullmatch(value):
         return "high"
-    runs = _runs_share(value)
-    if names_a_secret(value):
-        return "low"
-    if identifier_like(value) and (
-        name.family != "password" or (value.islower() and not any(c.isdigit() for c in value))
-    ):  # (a password of capitalised words and digits, ``Willow.Alpha_74``, is one)
-        return "low"
-    if name.family != "password" and _camel_words(value):
+    runs = _runs_share(value[:256])
+    if names_a_secret(value) or _DUMMY_VALUE.match(value) or name.dummy:
+        return "low"  # (``test-key-8f3a``, ``FAKE_API_SECRET = ...``: a test's stand-in)
+    if identifier_like(value) and name.family != "password":
+        return "low"  # (a password of words, ``Willow.Alpha_74``, is one)
+    if name.family != "password" and camel_words(value):
         return "low"  # ``apiKeyHere``, ``SecretValue``: words, not a key
     if name.family == "password":
         classes = sum(

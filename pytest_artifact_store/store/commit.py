@@ -9,7 +9,7 @@ import random
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -187,7 +187,16 @@ class Committing(History):
                 f"metadata test_status is {status!r}, not 'passed'; refusing to commit a "
                 "failing run (set require_test_passed=False to store it anyway)"
             )
-        artifacts = collect_files(files, reserved=cfg.metadata_filename, max_size=cfg.max_file_size)
+        try:
+            artifacts = collect_files(
+                files, reserved=cfg.metadata_filename, max_size=cfg.max_file_size
+            )
+        except ArtifactStoreError as exc:  # it names a file: never print a key in its name
+            if not cfg.scan_for_secrets:
+                raise
+            from pytest_artifact_store.scan import mask_secrets
+
+            raise ArtifactStoreError(mask_secrets(str(exc))) from None
         plan = _Plan(
             workflow_id,
             task_id,
@@ -209,9 +218,18 @@ class Committing(History):
                 for a in artifacts
                 for f in scanner.scan_bytes(a.data, scanner.masked_path(str(a.source)))
             ]
-            owned = (json.dumps(meta if meta is not None else caller, indent=2) + "\n").encode()
+            # (as the store writes it: non-ASCII characters stay, no \u escapes)
+            owned = json.dumps(meta if meta is not None else caller, indent=2, ensure_ascii=False)
             where = scanner.masked_path(f"{self.task_dir(task_id)}/{cfg.metadata_filename}")
-            findings += scanner.scan_bytes(owned, where)
+            for label, ident in (
+                ("workflow_id", workflow_id),
+                ("task_id", task_id),
+                ("correlation_id", correlation_id),
+                ("prompt_hash", prompt_hash),
+            ):  # also when no metadata is written: they name branches and tags
+                if ident:
+                    findings += [replace(f, path=label) for f in scanner.scan_name(ident)]
+            findings += scanner.scan_bytes((owned + "\n").encode(), where)
             if findings:
                 raise SecretDetectedError(findings)
         if meta is not None:
