@@ -274,16 +274,14 @@ def _transcode(data: bytes, encoding: str) -> bytes:
     return data.decode(encoding, "replace").encode("utf-8", "replace")
 
 
-# Runs worth decoding: base64 (standard or URL-safe) or hex of 25+ characters with a
-# digit or ``+`` among them -- in the middle, near the start or near the end -- or with
-# ``=`` padding, so a run of letters (an identifier) or a path never reaches Python.
-# (Unpadded random base64 of 25 characters has neither about one time in 110.)
-_A = rb"[A-Za-z0-9+/_\-]"
-_S = rb"[0-9+]"
-_BLOB = re2.compile(
-    rb"(?:%s{12,}%s%s{12,}|%s{0,11}%s%s{13,}|%s{13,}%s%s{0,11})={0,2}|%s{24,}={1,2}"
-    % ((_A, _S, _A) * 3 + (_A,))
-)
+# Runs worth decoding: base64 (standard or URL-safe) or hex of 25+ characters (one
+# simple DFA pass); a run needs a digit or ``+`` among its characters, or ``=`` padding,
+# before it is decoded, so identifiers and paths cost next to nothing. (Unpadded random
+# base64 of 25 characters has neither about one time in 110.)
+_BLOB = re2.compile(rb"[A-Za-z0-9+/_\-]{25,}={0,2}")
+
+
+_NOT_SPECIAL = bytes(range(256)).translate(None, b"0123456789+=")
 
 
 _MAX_BLOB = 1 << 20
@@ -324,6 +322,8 @@ def _plausible_blob(raw: bytes) -> bool:
     UUID does not need decoding."""
     if len(raw) == 36 and raw.count(b"-") == 4:
         return False  # a UUID
+    if len(raw.translate(None, _NOT_SPECIAL)) == 0:
+        return False  # letters alone (and / - _): an identifier or a path
     if raw.islower() and (b"_" in raw or b"/" in raw or b"-" in raw):
         return not raw.strip(b"0123456789abcdef")  # lower-case words; hex stays
     return True

@@ -34,7 +34,7 @@ from pytest_artifact_store.scan.findings import (
     LOW,
     MAX_SCAN_BYTES,
     Finding,
-    fingerprint,
+    digest,
     mask,
 )
 from pytest_artifact_store.scan.rules import PROVIDERS, check_rule_ids, default_patterns
@@ -525,11 +525,12 @@ class Scanner:
         findings show the path with each such secret masked."""
         hits = [h for h in self._name_hits(path) if self._kept(h)]
         shown = self.masked_path(path)
-        return [
-            Finding(shown, 0, h.rule, mask(h.value), h.confidence, "in the file name", fp)
+        found = [
+            Finding(shown, 0, h.rule, mask(h.value), h.confidence, "in the file name", d)
             for h in hits
-            if (fp := fingerprint(h.rule, h.value)) not in self.allowlist
+            for d in [digest(h.rule, h.value)]
         ]
+        return self._allowed(found)
 
     def masked_path(self, path: str) -> str:
         """The path with any provider-format secret in it masked (safe to print)."""
@@ -728,16 +729,26 @@ class Scanner:
                 suppressed[line] = _suppressed(data, hit.offset)
             if not suppressed[line]:
                 _merge(by_line.setdefault(line, []), hit)
-        findings = []
-        for lineno in sorted(by_line):
-            for hit in by_line[lineno]:
-                fp = fingerprint(hit.rule, hit.value)
-                if fp not in self.allowlist:
-                    preview = mask(hit.value)
-                    findings.append(
-                        Finding(path, lineno, hit.rule, preview, hit.confidence, hit.why, fp)
-                    )
-        return findings
+        findings = [
+            Finding(
+                path,
+                lineno,
+                hit.rule,
+                mask(hit.value),
+                hit.confidence,
+                hit.why,
+                digest(hit.rule, hit.value),
+            )
+            for lineno in sorted(by_line)
+            for hit in by_line[lineno]
+        ]
+        return self._allowed(findings)
+
+    def _allowed(self, findings: list[Finding]) -> list[Finding]:
+        """Without those the allowlist names (fingerprints worked out only if it has any)."""
+        if not self.allowlist:
+            return findings
+        return [f for f in findings if f.fingerprint not in self.allowlist]
 
 
 _TRIPLE_QUOTE = re2.compile(rb'"""|\'\'\'')

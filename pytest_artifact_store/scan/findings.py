@@ -6,7 +6,8 @@ markers every part shares.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 MAX_SCAN_BYTES = 256 * 1024 * 1024
 
@@ -35,7 +36,13 @@ class Finding:
     preview: str
     confidence: str = HIGH
     why: str = ""
-    fingerprint: str = ""
+    # SHA-256 of the rule and the secret: in memory only (never shown, never written);
+    # the fingerprint (a slow hash of it) is worked out when first asked for
+    digest: bytes = field(default=b"", repr=False, compare=False)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return slow_fingerprint(self.digest) if self.digest else ""
 
     @property
     def blocking(self) -> bool:
@@ -59,12 +66,20 @@ class Finding:
         return f"{where} {self.rule} {self.preview}{low}"
 
 
+def digest(rule: str, secret: str) -> bytes:
+    return hashlib.sha256(f"{rule}\0{secret}".encode()).digest()
+
+
+def slow_fingerprint(digest: bytes) -> str:
+    """32 hex digits of a slow salted hash (PBKDF2-SHA256, 10,000 rounds) of the digest,
+    so a short password cannot be guessed back from the allowlist or the JSON output by
+    trying values fast."""
+    return hashlib.pbkdf2_hmac("sha256", digest, b"artifact-store", _ROUNDS).hex()[:32]
+
+
 def fingerprint(rule: str, secret: str) -> str:
-    """A stable id for one secret under one rule: 32 hex digits of a slow salted hash
-    (PBKDF2-SHA256, 10,000 rounds), so a short password cannot be guessed back from the
-    allowlist or the JSON output by trying values fast."""
-    salt = f"artifact-store\0{rule}".encode()
-    return hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, _ROUNDS).hex()[:32]
+    """A stable id for one secret under one rule (never the value)."""
+    return slow_fingerprint(digest(rule, secret))
 
 
 _ROUNDS = 10_000
