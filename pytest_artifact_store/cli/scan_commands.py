@@ -111,7 +111,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.update_allowlist:
         args.show_low = True  # record what --show-low would list too
     try:
-        scanner = build_scanner(None, (), args, start=args.paths[0])
+        scanner = build_scanner(args.pattern, args.extra_pattern, args, start=args.paths[0])
     except ArtifactStoreError as exc:  # a bad allowlist or rule id: a usage error
         print(f"artifact-store scan: error: {exc}", file=sys.stderr)
         return 2

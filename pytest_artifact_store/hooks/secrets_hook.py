@@ -27,6 +27,20 @@ from pytest_artifact_store.scan import Finding, Scanner, allowlist, mask_secrets
 def add_scanner_options(parser: argparse.ArgumentParser) -> None:
     """The options every scanning command shares (the hook and ``artifact-store scan``)."""
     parser.add_argument(
+        "--pattern",
+        action="append",
+        default=[],
+        metavar="RE",
+        help="a regex that REPLACES the built-in rules (repeatable)",
+    )
+    parser.add_argument(
+        "--extra-pattern",
+        action="append",
+        default=[],
+        metavar="RE",
+        help="a regex added to the rules in force (repeatable)",
+    )
+    parser.add_argument(
         "--disable-rule",
         action="append",
         default=[],
@@ -130,20 +144,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         const="",
         default=None,
         help="scan blobs of the pushed commits the remote lacks (ref lines on stdin)",
-    )
-    parser.add_argument(
-        "--pattern",
-        action="append",
-        default=[],
-        metavar="RE",
-        help="a regex that REPLACES the built-in rules (repeatable)",
-    )
-    parser.add_argument(
-        "--extra-pattern",
-        action="append",
-        default=[],
-        metavar="RE",
-        help="a regex added to the rules in force (repeatable)",
     )
     add_scanner_options(parser)
     args = parser.parse_args(argv)

@@ -75,6 +75,9 @@ def update(path: str | os.PathLike[str], findings: Iterable[Finding]) -> int:
     text = old + ("" if old.endswith("\n") or not old else "\n") + "".join(added.values())
     fd, tmp = tempfile.mkstemp(prefix=".allowlist-", dir=target.parent or ".")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # a file to commit: readable like any other
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, target)
