@@ -283,3 +283,11 @@ def test_a_store_error_naming_a_file_masks_the_key(tmp_path: Path) -> None:
     with pytest.raises(ArtifactStoreError) as info:
         store.commit_artifacts("wf", "t1", [empty], correlation_id="c1")
     assert key not in str(info.value) and "AKIA…" in str(info.value)
+
+
+def test_paths_are_masked_also_when_custom_patterns_replace_the_rules() -> None:
+    key = aws()
+    scanner = Scanner(patterns=["corp-[0-9]{12}"])
+    assert scanner.masked_path(f"out/{key}.csv") == "out/AKIA….csv"
+    found = scanner.scan_bytes(b"id=corp-123456789012\n", f"{key}.txt")
+    assert [f.rule for f in found] == ["custom-1"] and all(key not in f.path for f in found)

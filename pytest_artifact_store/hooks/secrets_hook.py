@@ -102,7 +102,7 @@ def scan_files(scanner: Scanner, filenames: Iterable[str]) -> list[Finding]:
 def _scan_blobs(scanner: Scanner, blobs: Sequence[githooks.Blob]) -> list[Finding]:
     findings = [f for blob in blobs for f in scanner.scan_name(blob.path)]
     for blob, data in githooks.read_blobs(blobs):
-        findings += scanner.scan_bytes(data, scanner.masked_path(blob.path))
+        findings += scanner.scan_bytes(data, blob.path)
     return findings
 
 

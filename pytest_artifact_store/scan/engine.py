@@ -53,6 +53,7 @@ from pytest_artifact_store.scan.values import (
     FALLBACK,
     FENCE_KINDS,
     FLAG_PAIR,
+    KEYWORDS_TEXT,
     NAME_VALUE,
     NETRC,
     PAIR,
@@ -329,10 +330,10 @@ def _csv_cells(line: str) -> list[str]:
         return line.split(delimiter)
 
 
-KEYWORDS = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred", b"bearer")
+KEYWORDS = (*KEYWORDS_TEXT, b"bearer")
 
 
-_KW = rb"(?:pass|pwd|secret|token|key|auth|cred)"
+_KW = b"(?:" + b"|".join(KEYWORDS_TEXT) + b")"
 
 
 # Lines worth parsing, found in one RE2 (DFA) pass whatever the keyword density: a
@@ -495,6 +496,9 @@ class Scanner:
     # -- public API
 
     def scan_bytes(self, data: bytes, path: str) -> list[Finding]:
+        """Findings in ``data``; ``path`` is shown with any secret in it masked (its
+        name is not scanned here: :meth:`scan_name`)."""
+        path = self.masked_path(path)
         findings: list[Finding] = []
         try:
             for view in views(data, path):
@@ -518,7 +522,7 @@ class Scanner:
                 self.skipped.append(self.masked_path(shown))
                 return []
             data = fh.read()
-        return self.scan_name(shown) + self.scan_bytes(data, self.masked_path(shown))
+        return self.scan_name(shown) + self.scan_bytes(data, shown)
 
     def scan_name(self, path: str) -> list[Finding]:
         """Provider-format secrets in a file's path (a key used as a file name). The
@@ -533,8 +537,10 @@ class Scanner:
         return self._allowed(found)
 
     def masked_path(self, path: str) -> str:
-        """The path with any provider-format secret in it masked (safe to print)."""
-        for hit in self._name_hits(path):
+        """The path with any provider-format secret in it masked (safe to print), also
+        when custom patterns replace the built-in rules."""
+        hits = self._name_hits(path) if self.builtin else _masker()._name_hits(path)
+        for hit in hits:
             path = path.replace(hit.value, mask(hit.value))
         return path
 

@@ -19,7 +19,8 @@ from functools import lru_cache
 _DOCUMENTED = ("EXAMPLE",)
 
 
-_KEYWORDS_TEXT = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred")
+# The words a secret-like name holds (the engine finds candidate lines by them).
+KEYWORDS_TEXT = (b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred")
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -183,23 +184,6 @@ _WORDISH = re.compile(r"([a-z]+|[A-Z]+|[A-Z][a-z]+)\d{0,3}")
 _SHORT_ALNUM = re.compile(r"[a-z]{1,3}\d[a-z]{1,3}")
 
 
-_SECRET_WORDS = frozenset(
-    [
-        "pass",
-        "password",
-        "passwd",
-        "pwd",
-        "passphrase",
-        "secret",
-        "key",
-        "apikey",
-        "token",
-        "auth",
-        "credential",
-    ]
-)
-
-
 def names_a_secret(value: str) -> bool:
     """``apiPassHere``, ``anotherAccountPass``, ``InputPassFail``: words that name a
     secret (a placeholder or an identifier), not one."""
@@ -308,6 +292,10 @@ _FAMILIES: dict[str, str] = {
     "creds": "credential",
     "key": "key",
 }
+
+
+# words that name a secret (``apiPassHere`` is one, not a value)
+_SECRET_WORDS = frozenset([*_FAMILIES, "apikey"])
 
 
 _KEY_QUALIFIERS = _wordset(
@@ -738,7 +726,7 @@ def pair_value(m: re.Match[str]) -> tuple[str, bool]:
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$@-")
 
 
-_LOWER_KEYWORDS = tuple(k.decode() for k in _KEYWORDS_TEXT)
+_LOWER_KEYWORDS = tuple(k.decode() for k in KEYWORDS_TEXT)
 
 
 _KEYWORD_RX = re.compile("|".join(_LOWER_KEYWORDS))

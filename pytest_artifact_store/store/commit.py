@@ -40,6 +40,11 @@ def _one_line(value: object) -> str:
     return " ".join(str(value).split())
 
 
+def metadata_bytes(meta: dict[str, Any]) -> bytes:
+    """metadata.json as the store writes it (non-ASCII characters kept, no ``\\u``)."""
+    return (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
+
+
 @dataclass
 class _Plan:
     """A commit request that passed every check: ids, files in memory, their blob ids."""
@@ -213,14 +218,9 @@ class Committing(History):
             # names, the caller's keys and the ids) -- before anything can echo a value
             scanner = self.scanner
             findings = [f for a in artifacts for f in scanner.scan_name(a.name)]
-            findings += [
-                f
-                for a in artifacts
-                for f in scanner.scan_bytes(a.data, scanner.masked_path(str(a.source)))
-            ]
-            # (as the store writes it: non-ASCII characters stay, no \u escapes)
-            owned = json.dumps(meta if meta is not None else caller, indent=2, ensure_ascii=False)
-            where = scanner.masked_path(f"{self.task_dir(task_id)}/{cfg.metadata_filename}")
+            findings += [f for a in artifacts for f in scanner.scan_bytes(a.data, str(a.source))]
+            owned = metadata_bytes(meta if meta is not None else caller)  # as it is written
+            where = f"{self.task_dir(task_id)}/{cfg.metadata_filename}"
             for label, ident in (
                 ("workflow_id", workflow_id),
                 ("task_id", task_id),
@@ -229,7 +229,7 @@ class Committing(History):
             ):  # also when no metadata is written: they name branches and tags
                 if ident:
                     findings += [replace(f, path=label) for f in scanner.scan_name(ident)]
-            findings += scanner.scan_bytes((owned + "\n").encode(), where)
+            findings += scanner.scan_bytes(owned, where)
             if findings:
                 raise SecretDetectedError(findings)
         if meta is not None:
@@ -256,7 +256,7 @@ class Committing(History):
             for a in plan.artifacts
         }
         if cfg.include_metadata:
-            meta_bytes = (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
+            meta_bytes = metadata_bytes(meta)
             entries[cfg.metadata_filename] = (
                 MODE_FILE,
                 self.repo.write_object(b"blob", meta_bytes),
