@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_artifact_store import naming
-from pytest_artifact_store.cli.report import KEY_METRICS
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.timestamps import parse_utc, utc_now
 
@@ -155,6 +154,7 @@ def fmt_age(stamp: object, now: datetime | None = None) -> str:
 def key_metrics(entry: Mapping[str, Any], count: int = LIST_METRICS) -> str:
     """``name=value`` for the entry's most telling metrics (net pnl, sharpe, drawdown ...)."""
     from pytest_artifact_store.cli.compare import numeric_metrics
+    from pytest_artifact_store.cli.report import KEY_METRICS
 
     metrics = numeric_metrics(entry.get("test_metrics"))
     names = [m for m in KEY_METRICS if m in metrics]

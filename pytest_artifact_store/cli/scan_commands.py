@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     scan.add_argument(
         "--json", dest="format", action="store_const", const="json", help="same as --format json"
     )
-    from pytest_artifact_store.hooks.secrets_hook import add_scanner_options
+    from pytest_artifact_store.hooks.options import add_scanner_options
 
     add_scanner_options(scan)
     scan.add_argument(

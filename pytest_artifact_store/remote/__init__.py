@@ -8,6 +8,18 @@ package never imports the store)."""
 
 from __future__ import annotations
 
-from pytest_artifact_store.remote.push import Pusher, PushOutcome
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_artifact_store.remote.push import Pusher, PushOutcome
 
 __all__ = ["PushOutcome", "Pusher"]
+
+
+def __getattr__(name: str) -> Any:
+    # imported on first use: reading history needs only ``facts``, never the pusher
+    if name in __all__:
+        from pytest_artifact_store.remote import push
+
+        return getattr(push, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

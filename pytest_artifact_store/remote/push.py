@@ -79,9 +79,8 @@ class Pusher:
 
     # ------------------------------------------------------------------ entry points
     def after_commit(self, branch: str, commit_sha: str) -> PushOutcome:
-        """Auto-push after a commit: ``pushed`` only when ``commit_sha`` reached the remote."""
-        if not self.config.auto_push:
-            return PushOutcome(False, "auto_push is off")
+        """Auto-push after a commit: ``pushed`` only when ``commit_sha`` reached the remote
+        (the store calls this only with auto_push on)."""
         remote = self.config.remote_name
         try:
             check_remote_name(remote)

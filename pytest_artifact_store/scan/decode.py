@@ -19,11 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bz2
 import io
-import lzma
-import tarfile
-import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,6 +91,11 @@ def _views(data: bytes, path: str, budget: _Budget, depth: int) -> Iterator[View
     if kind is None:
         yield decode_text(data, path)
         return
+    # the archive modules are imported when an archive is met: most scans never need them
+    import lzma
+    import tarfile
+    import zipfile
+
     if depth >= MAX_DEPTH:
         raise ScanLimitError(
             f"{path}: archives nested more than {MAX_DEPTH} deep cannot be scanned for "
@@ -166,6 +167,9 @@ def _decompress(kind: str, data: bytes, path: str, budget: _Budget) -> bytes:
                 break  # truncated: what came out is scanned (zcat shows it too)
             src = io.BytesIO(d.unused_data)
         return bytes(out)
+    import bz2
+    import lzma
+
     reader = bz2.BZ2File if kind == "bzip2" else lzma.LZMAFile
     with reader(io.BytesIO(data)) as fh:
         while chunk := _read_some(fh, bool(out)):
@@ -176,6 +180,8 @@ def _decompress(kind: str, data: bytes, path: str, budget: _Budget) -> bytes:
 
 def _read_some(fh: IO[bytes], partial: bool) -> bytes:
     """A chunk; a damaged or truncated stream ends the data once some came out."""
+    import lzma
+
     try:
         return fh.read(_CHUNK)
     except (EOFError, OSError, lzma.LZMAError):
@@ -185,6 +191,8 @@ def _read_some(fh: IO[bytes], partial: bool) -> bytes:
 
 
 def _zip_views(data: bytes, path: str, budget: _Budget, depth: int) -> Iterator[View]:
+    import zipfile
+
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         budget.count(len(members), path)
@@ -214,6 +222,8 @@ def _zip_views(data: bytes, path: str, budget: _Budget, depth: int) -> Iterator[
 
 
 def _tar_views(data: bytes, path: str, budget: _Budget, depth: int) -> Iterator[View]:
+    import tarfile
+
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
         for member in archive:
             budget.count(1, path)

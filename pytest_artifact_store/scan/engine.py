@@ -20,6 +20,7 @@ from typing import Any
 
 import re2
 
+from pytest_artifact_store.scan import lazy
 from pytest_artifact_store.scan.decode import (
     ScanLimitError,
     View,
@@ -107,7 +108,7 @@ __all__ = [
 ]
 
 
-_LOOKUP = re.compile(
+_LOOKUP = lazy.compile(
     r"(?i)_*(?:get|fetch|load|read|lookup|find|resolve|retrieve|has|is|del|delete|remove|"
     r"require|check|validate|verify|rotate|revoke|describe|list)(?:_|[A-Z]|$)"
 )
@@ -115,11 +116,11 @@ _LOOKUP = re.compile(
 
 # a setter or builder: ``setPassword(``, ``set_api_key(``, ``.withSecret(``, ``.krakenApiKey(``
 # on a builder chain (a leading dot) -- not ``apiKey("HEADER-NAME")``, a lookup by name
-_SETTER = re.compile(r"(?i)^(?:set|with|put|use)[_A-Z]|(?:secret|key|token|password|passphrase)$")
+_SETTER = lazy.compile(r"(?i)^(?:set|with|put|use)[_A-Z]|(?:secret|key|token|password|passphrase)$")
 
 
 # a client's constructor: ``RESTClient(``, ``NewClient(``, ``Spot(``
-_CONSTRUCTOR = re.compile(r"(?:[A-Z]\w*)?(?:Client|REST|Api|API|Exchange|Spot|Futures)")
+_CONSTRUCTOR = lazy.compile(r"(?:[A-Z]\w*)?(?:Client|REST|Api|API|Exchange|Spot|Futures)")
 
 
 _Parsed = tuple[str, str, str, str]  # rule, secret value, confidence, why
@@ -374,13 +375,13 @@ _CANDIDATES = re2.compile(
 
 
 # a line of code with no quote and no comment marker
-_NO_LITERAL = re.compile(rb"(?![ \t]*(?:#|//|/\*|\*))[^\"'`\n]*$")
+_NO_LITERAL = lazy.compile(rb"(?![ \t]*(?:#|//|/\*|\*))[^\"'`\n]*$")
 
 
-_UNICODE_ESCAPE = re.compile(rb"\\u([0-9a-fA-F]{4})")
+_UNICODE_ESCAPE = lazy.compile(rb"\\u([0-9a-fA-F]{4})")
 
 
-_PERCENT_ESCAPE = re.compile(rb"%([0-9a-fA-F]{2})")
+_PERCENT_ESCAPE = lazy.compile(rb"%([0-9a-fA-F]{2})")
 
 
 def _unescape(m: re.Match[bytes]) -> bytes:
@@ -780,10 +781,10 @@ class _Docstrings:
         return any(start <= pos < end for start, end in self.spans)
 
 
-_JSON_MEMBER = re.compile(rb"""^\s*(?:#|//|\*|/\*)?\s*["'][\w.\- ]{1,80}["']\s*:""")
+_JSON_MEMBER = lazy.compile(rb"""^\s*(?:#|//|\*|/\*)?\s*["'][\w.\- ]{1,80}["']\s*:""")
 
 
-_COMMENT = re.compile(rb"^\s*(?:#|//|\*|/\*|<!--|--|;)")
+_COMMENT = lazy.compile(rb"^\s*(?:#|//|\*|/\*|<!--|--|;)")
 
 
 def _sample_line(raw: bytes, kind: str, in_docstring: bool) -> str:
@@ -810,7 +811,7 @@ def _sample_line(raw: bytes, kind: str, in_docstring: bool) -> str:
 
 
 # a trailing comment that says the value is not real
-_MOCK_NOTE = re.compile(
+_MOCK_NOTE = lazy.compile(
     rb"(?i)(?:#|//|/\*|<!--)[^\n\"']{0,60}\b(?:mock|dummy|fake|example|sample|placeholder|"
     rb"not a real|not real)\b"
 )

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 from pytest_artifact_store.errors import ArtifactStoreError
-from pytest_artifact_store.scan.values import EXCHANGES, entropy, is_placeholder, looks_random
 
 _ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -38,15 +38,24 @@ class _Provider:
         return f"the format of a {self.rule.replace('-', ' ')}"
 
 
+def _values() -> ModuleType:
+    """The value rules, imported when a provider match is checked: their regexes cost
+    ~10 ms to compile, which reading the built-in patterns (a store's config) need not pay."""
+    from pytest_artifact_store.scan import values
+
+    return values
+
+
 def _mixed(value: str) -> bool:
     """Random-looking enough for a provider body (not 'xxxx', not one repeated char)."""
-    return not is_placeholder(value) and entropy(value) >= 2.5
+    values = _values()
+    return not values.is_placeholder(value) and values.entropy(value) >= 2.5
 
 
 def _alpaca_id(value: str) -> bool:
     body = value[2:]
     digits = sum(ch.isdigit() for ch in body)
-    return 3 <= digits <= 15 and not value.startswith("AKIA") and entropy(body) >= 3.2
+    return 3 <= digits <= 15 and not value.startswith("AKIA") and _values().entropy(body) >= 3.2
 
 
 PROVIDERS: tuple[_Provider, ...] = (
@@ -95,7 +104,7 @@ PROVIDERS: tuple[_Provider, ...] = (
         _TOKEN,
         _TOKEN,
         0,
-        lambda v: not v.startswith("sk-ant-") and looks_random(v[3:], strict=True),
+        lambda v: not v.startswith("sk-ant-") and _values().looks_random(v[3:], strict=True),
     ),
     _Provider("huggingface-token", rb"hf_[A-Za-z0-9]{30,40}", _WORD, _ALNUM, 0, _mixed),
     _Provider("npm-token", rb"npm_[A-Za-z0-9]{36}", _WORD, _ALNUM, 0, _mixed),
@@ -177,7 +186,7 @@ KEYWORD_RULES = (
 
 def rule_ids(custom: Sequence[str] = ()) -> list[str]:
     """Every rule id a scan can report (exchange rules are ``<exchange>-api-key``)."""
-    exchanges = [f"{'alpaca' if e == 'apca' else e}-api-key" for e in EXCHANGES]
+    exchanges = [f"{'alpaca' if e == 'apca' else e}-api-key" for e in _values().EXCHANGES]
     return sorted({p.rule for p in PROVIDERS} | set(KEYWORD_RULES) | set(exchanges) | set(custom))
 
 

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pytest_artifact_store.scan import lazy
+
 # Documented example credentials that say so (AWS's ...EXAMPLE keys) are not secrets.
 # Other famous samples (Stripe's docs key, jwt.io's token) are still reported: nothing in
 # them says "example", and a test fixture that holds one is exactly what to catch.
@@ -76,7 +78,7 @@ _PLACEHOLDER_MARKERS = (
 )
 
 
-_REFERENCE = re.compile(
+_REFERENCE = lazy.compile(
     r"""(?ix)^(?:
         os\.(?:environ|getenv)|getenv|environ|env\s*[\[(.]|process\.env|ENV\[|settings\.|
         config\.|cfg\.|self\.|secrets?\.(?:get|\w+\[)|vault:|ssm:|arn:aws:|keyring\.|
@@ -85,31 +87,31 @@ _REFERENCE = re.compile(
 )
 
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID = lazy.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-_NUMBERISH = re.compile(r"[-+]?[\d.,:_/ TZ+\-]*")
+_NUMBERISH = lazy.compile(r"[-+]?[\d.,:_/ TZ+\-]*")
 
 
-_WORDS_ONLY = re.compile(r"[A-Za-z]+(?:[ _.\-][A-Za-z]+)*")
+_WORDS_ONLY = lazy.compile(r"[A-Za-z]+(?:[ _.\-][A-Za-z]+)*")
 
 
-_X_RUN = re.compile(r"x{5,}|X{5,}|[xX]{8,}")
+_X_RUN = lazy.compile(r"x{5,}|X{5,}|[xX]{8,}")
 
 
-_RANDOM_SEGMENT = re.compile(r"(?=[^/\\]*[a-z])(?=[^/\\]*[A-Z])(?=[^/\\]*[0-9])[^/\\.]{12,}")
+_RANDOM_SEGMENT = lazy.compile(r"(?=[^/\\]*[a-z])(?=[^/\\]*[A-Z])(?=[^/\\]*[0-9])[^/\\.]{12,}")
 
 
-_PATHLIKE = re.compile(
+_PATHLIKE = lazy.compile(
     r"(?:[~.]{0,2}/|[A-Za-z]:\\)[\w.\-/\\ ]*|[\w.\-]+(?:/[\w.\-]+)*\.(?:pem|key|json|ya?ml|txt|"
     r"env|ini|cfg|conf|crt|p12|pfx|der|jks|gpg|asc|csv|log|py)"
 )
 
 
-_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_EMAIL = lazy.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 
 
-_ETH_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_ETH_ADDRESS = lazy.compile(r"0x[0-9a-fA-F]{40}")
 
 
 def is_uuid(value: str) -> bool:
@@ -149,10 +151,10 @@ def is_literal_value(value: str) -> bool:
     return not (v.startswith("{") or _TEMPLATE_FIELD.search(v) or _ESCAPED_BYTES.search(v))
 
 
-_TEMPLATE_FIELD = re.compile(r"\{\w{1,40}\}")
+_TEMPLATE_FIELD = lazy.compile(r"\{\w{1,40}\}")
 
 
-_ESCAPED_BYTES = re.compile(r"\\(?:x[0-9a-fA-F]{2}|[0-7]{3})")
+_ESCAPED_BYTES = lazy.compile(r"\\(?:x[0-9a-fA-F]{2}|[0-7]{3})")
 
 
 def identifier_like(value: str) -> bool:
@@ -178,10 +180,10 @@ def _word_part(part: str) -> bool:
     return len(letters) <= 3 or any(v in letters.lower() for v in "aeiouy")
 
 
-_WORDISH = re.compile(r"([a-z]+|[A-Z]+|[A-Z][a-z]+)\d{0,3}")
+_WORDISH = lazy.compile(r"([a-z]+|[A-Z]+|[A-Z][a-z]+)\d{0,3}")
 
 
-_SHORT_ALNUM = re.compile(r"[a-z]{1,3}\d[a-z]{1,3}")
+_SHORT_ALNUM = lazy.compile(r"[a-z]{1,3}\d[a-z]{1,3}")
 
 
 def names_a_secret(value: str) -> bool:
@@ -248,7 +250,7 @@ def _is_wordy(value: str) -> bool:
     return avg >= 3.5 and 0.2 <= vowels <= 0.6
 
 
-_NAME_SPLIT = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_NAME_SPLIT = lazy.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
 _COMPOUNDS: dict[str, tuple[str, ...]] = {
@@ -578,7 +580,7 @@ _VALUE = (
 )
 
 
-PAIR = re.compile(
+PAIR = lazy.compile(
     r"(?P<name>[A-Za-z_$@][\w.$@\-]{0,80})(?:\\?[\"'])?\]?"
     r"(?P<sep>\s*:\s*&?(?:'\w+\s+)?(?:mut\s+)?[A-Za-z_][\w.:]{0,30}"
     r"(?:\[[\w., |\[\]]{0,40}\]|<[\w<>, :&']{0,40}>)?"
@@ -590,112 +592,112 @@ PAIR = re.compile(
 )
 
 
-CALL_PAIR = re.compile(
+CALL_PAIR = lazy.compile(
     r"(?P<nq>[\"'])(?P<name>[\w.\- ]{1,80})(?P=nq)\s*,\s*"
     r"(?=(?P<q>[\"'])(?P<qv>(?:(?!(?P=q))[^\\\n]|\\.){1,1000})(?P=q))"
 )
 
 
-FLAG_PAIR = re.compile(r"--(?P<name>[A-Za-z][\w\-]{1,60})\s+" + _VALUE)
+FLAG_PAIR = lazy.compile(r"--(?P<name>[A-Za-z][\w\-]{1,60})\s+" + _VALUE)
 
 
-XML_PAIR = re.compile(r"<(?P<name>[\w:.\-]{1,80})>(?P<uv>[^<\n]{1,1000})</(?P=name)>")
+XML_PAIR = lazy.compile(r"<(?P<name>[\w:.\-]{1,80})>(?P<uv>[^<\n]{1,1000})</(?P=name)>")
 
 
-NAME_VALUE = re.compile(
+NAME_VALUE = lazy.compile(
     r"[\"']?(?:name|key|Name|Key)[\"']?\s*[:=]\s*[\"'](?P<name>[\w.\-]{1,80})[\"'](?:\s*,\s*|\s+)"
     r"[\"']?(?:value|Value)[\"']?\s*[:=]\s*" + _VALUE
 )
 
 
 # ``<property name="db.password">VALUE</property>``: element text named by an attribute
-XML_NAMED = re.compile(
+XML_NAMED = lazy.compile(
     r"<(?P<tag>[\w:.\-]{1,80})\s+(?:name|key|id)=[\"'](?P<name>[\w.\-]{1,80})[\"'][^>]{0,200}>"
     r"(?P<uv>[^<\n]{1,1000})</(?P=tag)>"
 )
 
 
 # ``<apiSecret>`` alone on a line: its value comes on the next line
-XML_OPEN = re.compile(r"^\s*<(?P<name>[\w:.\-]{1,80})>\s*$")
+XML_OPEN = lazy.compile(r"^\s*<(?P<name>[\w:.\-]{1,80})>\s*$")
 
 
 # ``ENV NAME value`` (a Dockerfile's legacy form, no ``=``)
-DOCKER_ENV = re.compile(
+DOCKER_ENV = lazy.compile(
     r"^\s*ENV\s+(?P<name>[A-Za-z_][\w.\-]{0,80})\s+(?P<uv>[^\s=][^\n]{0,1000})$"
 )
 
 
 # ``machine host login bot password VALUE`` (.netrc)
-NETRC = re.compile(
+NETRC = lazy.compile(
     r"^\s*(?:machine\s+\S+\s+)?(?:login\s+\S+\s+)?(?P<name>passw(?:or)?d)\s+(?P<uv>\S{1,1000})"
 )
 
 
 # ``old API_SECRET was VALUE`` in a comment or prose
-PROSE_PAIR = re.compile(
+PROSE_PAIR = lazy.compile(
     r"(?P<name>[A-Za-z_][\w.\-]{0,80})\s+(?:was|is|now|became)\s+[\"'`]?(?P<uv>[^\s\"'`,;]{8,1000})"
 )
 
 
 # ``curl -u 'user:password'``
-CURL_USER = re.compile(
+CURL_USER = lazy.compile(
     r"(?:^|\s)(?:-u|--user)(?:\s+|=)[\"']?(?P<user>[^:\s\"']{1,100}):(?P<v>[^\s\"']{1,200})"
 )
 
 
 # a literal after an env lookup's fallback: ``process.env.X ?? "..."``, ``... or "..."``
-FALLBACK = re.compile(r"(?:\?\?|\|\||\bor\b)\s*[\"'](?P<v>[^\"'\n]{4,1000})[\"']")
+FALLBACK = lazy.compile(r"(?:\?\?|\|\||\bor\b)\s*[\"'](?P<v>[^\"'\n]{4,1000})[\"']")
 
 
 # a setter or builder call with a literal: ``.krakenApiKey("...")``, ``set_password('...')``
-CALL_ARG = re.compile(r"(?P<name>[A-Za-z_]\w{0,80})\(\s*[\"'](?P<qv>[^\"'\n]{4,1000})[\"']\s*\)")
+CALL_ARG = lazy.compile(r"(?P<name>[A-Za-z_]\w{0,80})\(\s*[\"'](?P<qv>[^\"'\n]{4,1000})[\"']\s*\)")
 
 
-YAML_NAME = re.compile(r"^\s*-?\s*name:\s*[\"']?(?P<name>[\w.\-]{1,80})[\"']?\s*$")
+YAML_NAME = lazy.compile(r"^\s*-?\s*name:\s*[\"']?(?P<name>[\w.\-]{1,80})[\"']?\s*$")
 
 
-YAML_VALUE = re.compile(r"^\s*value:\s*" + _VALUE)
+YAML_VALUE = lazy.compile(r"^\s*value:\s*" + _VALUE)
 
 
-AUTH_SCHEME = re.compile(
+AUTH_SCHEME = lazy.compile(
     r"(?i)\b(?P<scheme>bearer|basic|token)\s+(?P<v>[A-Za-z0-9\-._~+/]{8,4096}=*)(?![\w=])"
 )
 
 
-AUTH_TUPLE = re.compile(
+AUTH_TUPLE = lazy.compile(
     r"(?:\bauth\s*=\s*\(|HTTPBasicAuth\(|BasicAuth\(|\.login\()\s*(?:\w+\s*=\s*)?"
     r"[\"'][^\"'\n]{0,100}[\"']\s*,\s*(?:\w+\s*=\s*)?[\"'](?P<v>[^\"'\n]{1,200})[\"']"
 )
 
 
 # A literal signing key: ``jwt.encode(payload, "KEY", ...)``, ``hmac.new(b"KEY", ...)``.
-SIGNING_CALL = re.compile(
+SIGNING_CALL = lazy.compile(
     r"(?:jwt\.encode\(\s*[\w.\[\]\"']+\s*,\s*(?:key\s*=\s*)?|hmac\.new\(\s*(?:key\s*=\s*)?)"
     r"[rbu]?[\"'](?P<v>[^\"'\n]{10,400})[\"']"
 )
 
 
-CLIENT_CALL = re.compile(r"(?P<callee>[A-Za-z_][\w.]{0,60})\((?P<args>[^()\n]{0,800})\)")
+CLIENT_CALL = lazy.compile(r"(?P<callee>[A-Za-z_][\w.]{0,60})\((?P<args>[^()\n]{0,800})\)")
 
 
-CLIENT_CALLEE = re.compile(
+CLIENT_CALLEE = lazy.compile(
     r"(?i)(?:client|rest|exchange|api|broker|session|connect|login|auth|spot|futures|credentials|"
     r"binance|alpaca|kraken|coinbase|bybit|okx|kucoin)\w*$"
 )
 
 
-AUTH_HEADER = re.compile(r"(?i)authorization[\"']?\s*[:=]\s*[\"']?\s*$")
+AUTH_HEADER = lazy.compile(r"(?i)authorization[\"']?\s*[:=]\s*[\"']?\s*$")
 
 
-POSITIONAL_STRING = re.compile(r"(?:^|,)\s*[rbu]?[\"'](?P<v>[^\"'\n]{16,400})[\"']\s*(?=,|$)")
+POSITIONAL_STRING = lazy.compile(r"(?:^|,)\s*[rbu]?[\"'](?P<v>[^\"'\n]{16,400})[\"']\s*(?=,|$)")
 
 
-COMMENT_TAIL = re.compile(r"\s+[#;].*$")
+COMMENT_TAIL = lazy.compile(r"\s+[#;].*$")
 
 
 # pydantic / typing wrappers around a literal default: ``SecretStr("...")``,
 # ``Field(default="...", alias=...)``, ``Field("...")``.
-WRAPPED_LITERAL = re.compile(
+WRAPPED_LITERAL = lazy.compile(
     r"(?:\w+\.)?(?:SecretStr|SecretBytes|Secret|Field|str|bytes)\(\s*(?:default\s*=\s*)?"
     r"[rbu]?(?P<q>[\"'])(?P<v>(?:(?!(?P=q))[^\\\n]|\\.){1,1000})(?P=q)"
 )
@@ -729,7 +731,7 @@ _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _LOWER_KEYWORDS = tuple(k.decode() for k in KEYWORDS_TEXT)
 
 
-_KEYWORD_RX = re.compile("|".join(_LOWER_KEYWORDS))
+_KEYWORD_RX = lazy.compile("|".join(_LOWER_KEYWORDS))
 
 
 def name_starts(line: str, lower: str) -> list[int]:
@@ -755,16 +757,16 @@ def inside_string(line: str, pos: int) -> bool:
     return len(quotes) % 2 == 1
 
 
-_DUMMY_VALUE = re.compile(
+_DUMMY_VALUE = lazy.compile(
     r"(?i)(?:test|testing|fake|dummy|mock|sample|example|demo|sandbox|stub|ci|dev|local)"
     r"(?:[-_.]|key|secret|token|pass)"
 )
 
 
-_SENTENCE = re.compile(r"[A-Za-z]{2,} [a-z]{2,}[^ ]* [a-z]|[a-z]{3,}[.!?]$")
+_SENTENCE = lazy.compile(r"[A-Za-z]{2,} [a-z]{2,}[^ ]* [a-z]|[a-z]{3,}[.!?]$")
 
 
-_HASH_FORMAT = re.compile(r"\$(?:2[abxy]?|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt|[156])\$")
+_HASH_FORMAT = lazy.compile(r"\$(?:2[abxy]?|argon2(?:id|i|d)|pbkdf2[\w-]*|scrypt|[156])\$")
 
 
 def value_is_secret(name: _Name, value: str, *, bare: bool = False) -> bool:
@@ -853,7 +855,7 @@ def scheme_value_is_secret(m: re.Match[str]) -> bool:
 
 # Values a keyword finding may hold whatever their quality: a provider's own prefix in a
 # secret position (``API_KEY = 'sk_live_1234567890abcdef'``, too short for the format).
-_PROVIDER_PREFIX = re.compile(
+_PROVIDER_PREFIX = lazy.compile(
     r"(?:sk|rk|pk)_(?:live|test)_|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[abposre]-|"
     r"sk-(?:ant-|proj-)|hf_|npm_|pypi-|SG\.|eyJ"
 )

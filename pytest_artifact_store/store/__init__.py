@@ -26,6 +26,9 @@ class ArtifactStore(Committing, Reverting, Archiving):
     def _auto_push(self, result: dict[str, Any]) -> dict[str, Any]:
         """Push after a commit (auto_push); the result gains ``pushed``/``push_error``
         and, when the remote kept a tag of its own, ``push_notes`` saying so."""
+        if not self.config.auto_push:  # the remote layer is not even imported
+            result["pushed"], result["push_error"] = False, "auto_push is off"
+            return result
         from pytest_artifact_store.remote.push import Pusher
 
         outcome = Pusher(self).after_commit(result["branch"], result["commit_sha"])

@@ -178,6 +178,7 @@ UNREADABLE = textwrap.dedent(
     from pathlib import Path
     from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
     store = ArtifactStore(ArtifactStoreConfig(repo_path=Path(sys.argv[1]), auto_push=False))
+    store.warm_up()  # the scanner is imported on first use; nobody cannot read root's Python
     if os.geteuid() == 0:  # become nobody: root reads a file whatever its mode
         os.setgid(65534)
         os.setuid(65534)
