@@ -36,7 +36,8 @@ class _Pattern:
     def __getattr__(self, name: str) -> Any:  # only for names not yet in __dict__
         if name.startswith("__"):
             raise AttributeError(name)
-        compiled = re.compile(*self._source)
+        pattern, flags = self._source
+        compiled: re.Pattern[Any] = re.compile(pattern, flags)
         for attribute in _ATTRIBUTES:
             setattr(self, attribute, getattr(compiled, attribute))
         return getattr(compiled, name)
