@@ -112,6 +112,8 @@ class Report:
 
 @dataclass
 class _Version:
+    """A version as the report draws it: its entry, anchor, label, curve, colour."""
+
     entry: dict[str, Any]
     anchor: str
     label: str

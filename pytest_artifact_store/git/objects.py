@@ -22,6 +22,8 @@ MODE_EXEC = b"100755"
 
 @dataclass
 class TreeEntry:
+    """One entry of a tree object (raw mode, name and binary id)."""
+
     mode: bytes
     name: bytes
     sha: bytes  # raw
@@ -29,6 +31,8 @@ class TreeEntry:
 
 @dataclass
 class Commit:
+    """A commit object, parsed: ids, identities, message and trailers."""
+
     sha: str
     tree: str
     parents: list[str]

@@ -97,6 +97,8 @@ def last_lines(text: str, n: int = 3) -> str:
 
 @dataclass
 class GitResult:
+    """What one git command left: exit code, stdout bytes, stderr text."""
+
     returncode: int
     raw: bytes  # stdout as git wrote it
     stderr: str

@@ -47,6 +47,11 @@ class RefUpdater(LongLivedGit):
             end_process(proc, self._pid)
             return error or f"git update-ref exited {proc.returncode}"
 
+    def ready(self, reflog: str) -> None:
+        """Start the process for ``reflog`` now, so the next :meth:`run` finds it."""
+        with self._lock:
+            self._process(reflog)
+
     def _process(self, reflog: str) -> subprocess.Popen[bytes]:
         if self._message != reflog:
             self.close_locked()

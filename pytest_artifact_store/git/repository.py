@@ -531,6 +531,11 @@ class Repository:
         return self.write_object(b"tag", data)
 
     # ------------------------------------------------------------------ refs
+    def prepare_transaction(self, reflog: str) -> None:
+        """Start the ref updater a later :meth:`transaction` with this reflog message
+        will use (it waits for its first command; no ref is locked meanwhile)."""
+        self._updater.ready(reflog)
+
     def transaction(
         self, updates: Sequence[tuple[str, str, str | None]], reflog: str
     ) -> str | None:

@@ -53,6 +53,8 @@ class HookInstallError(ArtifactStoreError):
 
 @dataclass(frozen=True)
 class Blob:
+    """A file as git holds it: its path and blob id."""
+
     path: str  # the repository path the content is staged or pushed at
     sha: str
 

@@ -9,6 +9,7 @@ files, a generated ``test_report.json`` and the recorded metrics become one comm
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import glob
 import json
@@ -50,6 +51,14 @@ class CommitRefused(Exception):
     """Why the artifacts were not committed, as one line for the terminal summary."""
 
 
+def _warm_up(store: ArtifactStore, workflow_id: str | None, task_id: str | None) -> None:
+    """Best effort, in a daemon thread: whatever fails here (a usage error ending the
+    process mid-import, a repository that went away) fails again in the commit, which
+    reports it; a traceback from this thread would only be noise."""
+    with contextlib.suppress(BaseException):
+        store.warm_up(workflow_id, task_id)
+
+
 def start(config: pytest.Config, recorder: ArtifactRecorder) -> ArtifactSession:
     """Validate the settings, open the repository and register the session plugin."""
     resolved = settings_mod.resolve(config)
@@ -63,7 +72,10 @@ def start(config: pytest.Config, recorder: ArtifactRecorder) -> ArtifactSession:
     except ArtifactStoreError as exc:
         raise settings_mod.usage_error(repo, str(repo.value), str(exc)) from None
     # Load the scanner rules and the JSON Schema validator while the tests run.
-    threading.Thread(target=store.warm_up, name="artifact-store-warm-up", daemon=True).start()
+    ids = (resolved.get("workflow_id"), resolved.get("task_id"))
+    threading.Thread(
+        target=_warm_up, args=(store, *ids), name="artifact-store-warm-up", daemon=True
+    ).start()
     session = ArtifactSession(config, resolved, store, recorder)
     config.pluginmanager.register(session, PLUGIN_NAME)
     if config.pluginmanager.hasplugin("xdist"):
@@ -111,6 +123,8 @@ class XdistHooks:
 
 @dataclass
 class OutcomeRecord:
+    """One test's outcome over its phases."""
+
     nodeid: str
     outcome: str = "passed"
     duration: float = 0.0

@@ -45,6 +45,8 @@ class ScanLimitError(ArtifactStoreError):
 
 @dataclass(frozen=True)
 class View:
+    """A file, or a member of an archive in it, as the scanner reads it."""
+
     path: str  # the file, or ``archive!member``
     data: bytes  # UTF-8 text, or the raw bytes of a binary view
     text: bool

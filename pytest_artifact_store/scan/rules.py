@@ -26,6 +26,8 @@ _B64 = _ALNUM | frozenset(b"+/=")
 
 @dataclass(frozen=True)
 class _Provider:
+    """A provider's key format: pattern, boundary bytes and shape check."""
+
     rule: str
     pattern: bytes
     lead: frozenset[int]  # the byte before the match must not be one of these

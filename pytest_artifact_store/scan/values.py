@@ -391,6 +391,8 @@ def camel_words(name: str) -> bool:
 
 @dataclass(frozen=True)
 class _Name:
+    """What a variable name says about its value: family, rule and strength."""
+
     family: str
     weak: bool
     rule: str
@@ -708,6 +710,8 @@ PASSWORD_NAME = _Name("password", False, "basic-auth")
 
 @dataclass(frozen=True)
 class Hit:
+    """A candidate secret in a buffer, before suppression."""
+
     offset: int  # byte offset of the match (or of its line) in the buffer
     rule: str
     value: str

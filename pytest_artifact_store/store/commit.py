@@ -40,6 +40,10 @@ def _one_line(value: object) -> str:
     return " ".join(str(value).split())
 
 
+def _reflog_subject(workflow_id: str, task_id: str) -> str:
+    return f"artifact-store: artifacts({workflow_id}/{task_id})"
+
+
 def metadata_bytes(meta: dict[str, Any]) -> bytes:
     """metadata.json as the store writes it (non-ASCII characters kept, no ``\\u``)."""
     return (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode()
@@ -83,11 +87,16 @@ class _Plan:
 class Committing(History):
     """commit_artifacts and what it needs."""
 
-    def warm_up(self) -> None:
-        """Load the scanner's rules and the metadata validator now rather than at the
-        first commit (the pytest plugin runs this in a thread while the tests run)."""
+    def warm_up(self, workflow_id: str | None = None, task_id: str | None = None) -> None:
+        """Load the scanner's rules and the metadata validator, and start the git reader
+        (and, given the task, the ref updater its commit will use), now rather than at
+        the first commit. The pytest plugin runs this in a thread while the tests run:
+        starting git is mostly waiting, which overlaps them."""
         from pytest_artifact_store.metadata import load_schema
 
+        self.repo.resolve(["HEAD"])
+        if workflow_id and task_id:
+            self.repo.prepare_transaction(_reflog_subject(workflow_id, task_id))
         load_schema()
         if self.config.scan_for_secrets:
             self.scanner.scan_bytes(b"warm up\n", "-")
@@ -140,7 +149,7 @@ class Committing(History):
             # a task only the remote has so far: build on the remote's tip (SPEC §3)
             parent = tip or remote_tip or self._base_commit()
             commit, meta, tags, updates = self._write_version(plan, tip, parent, prompt_target)
-            subject = f"artifact-store: artifacts({workflow_id}/{task_id})"
+            subject = _reflog_subject(workflow_id, task_id)
             self.repo.flush()
             error = self.repo.transaction(updates, subject)
             if error is None:

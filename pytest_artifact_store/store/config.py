@@ -46,6 +46,8 @@ def _env_timeout() -> float:
 
 @dataclass
 class ArtifactStoreConfig:
+    """The store's settings (SPEC §2): the seed's ArtifactStoreConfig plus additions."""
+
     # Git repository settings
     repo_path: Path = field(default_factory=Path.cwd)
     remote_name: str = field(default_factory=lambda: _env_str("GIT_REMOTE_NAME", "origin"))

@@ -34,6 +34,8 @@ _PASS_THROUGH = 8  # non-version commits in a row that listing walks through on 
 
 @dataclass
 class Version:
+    """An artifact commit and the task it belongs to."""
+
     commit: Commit
     workflow_id: str
     task_id: str
@@ -42,6 +44,8 @@ class Version:
 
 @dataclass
 class Tip:
+    """A task branch's tip (and the remote's, when they differ)."""
+
     ref: str
     sha: str
     archived: bool = False

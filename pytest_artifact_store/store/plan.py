@@ -36,6 +36,8 @@ STORE_KEYS = (
 
 @dataclass
 class ArtifactFile:
+    """A file to commit: its name in the task directory and its bytes, read once."""
+
     name: str  # path inside the task directory ("strategy.py", "plots/a.png")
     source: Path
     data: bytes
