@@ -3,7 +3,8 @@
     python benchmarks/bench_commit.py [--quick]
 
 For each repository size (100 and 20k tracked files) it commits the seed's 6-file ~1 MB
-artifact set onto a task branch, many times, and prints medians and ratios against
+artifact set (poorly compressible: random ids and prices on every trade row) onto a task
+branch, many times, and prints medians and ratios against
 baselines measured in the same run:
   naive      checkout / cp / add / commit / tag / checkout-back with the git CLI
   gitpython  a minimal GitPython plumbing path: gitdb object writes + one update-ref
@@ -153,7 +154,15 @@ def run(quick: bool = False) -> list[str]:
         lines.append("  ratios (same run):")
         lines.append(
             ratio_line(
-                "scan off / physical floor (large repo)", large["scan off"], floor, "goal <= 1.5"
+                "scan on (defaults) / physical floor (large repo)",
+                large["scan on"],
+                floor,
+                "goal <= 1.5",
+            )
+        )
+        lines.append(
+            ratio_line(
+                "scan off / physical floor (large repo)", large["scan off"], floor, "goal <= 1.2"
             )
         )
         lines.append(

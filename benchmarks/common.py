@@ -134,10 +134,12 @@ def artifact_set(path: Path, seed: int = 1) -> list[Path]:
         )
         + "\n}\n"
     )
-    out["trades.csv"] = "time,side,qty,price,pnl\n" + "".join(
-        f"2025-01-{1 + i % 28:02d}T10:{i % 60:02d}:00,{'buy' if i % 2 else 'sell'},"
-        f"{rng.randint(1, 9)},{100 + rng.random():.4f},{rng.random() - 0.5:.4f}\n"
-        for i in range(7000)
+    # poorly compressible, as real fills are: random ids, prices and P&L on every row
+    out["trades.csv"] = "time,order_id,side,qty,price,pnl\n" + "".join(
+        f"2025-01-{1 + i % 28:02d}T10:{i % 60:02d}:{rng.randint(0, 59):02d},"
+        f"{rng.getrandbits(63)},{'buy' if rng.random() < 0.5 else 'sell'},"
+        f"{rng.randint(1, 900)},{rng.uniform(50, 150):.4f},{rng.gauss(0, 25):.4f}\n"
+        for i in range(6000)
     )
     out["equity_curve.csv"] = "time,equity,drawdown\n" + "".join(
         f"2025-01-01T00:{i // 60 % 60:02d}:{i % 60:02d},{10000 + rng.random() * 100:.4f},"

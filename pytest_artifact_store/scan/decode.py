@@ -290,7 +290,8 @@ def _transcode(data: bytes, encoding: str) -> bytes:
 # simple DFA pass); a run needs a digit or ``+`` among its characters, or ``=`` padding,
 # before it is decoded, so identifiers and paths cost next to nothing. (Unpadded random
 # base64 of 25 characters has neither about one time in 110.)
-_BLOB = re2.compile(rb"[A-Za-z0-9+/_\-]{25,}={0,2}")
+BLOB_PATTERN = rb"[A-Za-z0-9+/_\-]{25,}={0,2}"  # a base64 or hex run worth decoding
+_BLOB = re2.compile(BLOB_PATTERN)
 
 
 _NOT_SPECIAL = bytes(range(256)).translate(None, b"0123456789+=")

@@ -22,6 +22,7 @@ import re2
 
 from pytest_artifact_store.scan import lazy
 from pytest_artifact_store.scan.decode import (
+    BLOB_PATTERN,
     ScanLimitError,
     View,
     decoded_blobs,
@@ -430,6 +431,29 @@ def _automaton() -> Any:
     return _ahocorasick.BytesAhoCorasick(_provider_needles()[0])
 
 
+_CELL_GAP = rb"[,;\t\" ]*"  # what _split_cell_hits removes between a key's characters
+
+
+@lru_cache(maxsize=1)
+def _gates() -> tuple[Any, Any]:
+    """Two RE2 searches that let clean data skip the passes that would find nothing:
+
+    ``anything``: a candidate line, a base64/hex run or a provider prefix, the three
+    things the per-line, blob and provider passes look for -- one DFA pass (it stops
+    at the first match, after which every pass runs) instead of three; ``split``: a
+    provider prefix with CSV separators between its characters, the only thing the
+    split-cell pass can find. Both are over-inclusive, never under."""
+    needles = _provider_needles()[0]
+    literal = b"|".join(re2.escape(n) for n in needles)
+    spread = b"|".join(
+        _CELL_GAP.join(re2.escape(n[i : i + 1]) for i in range(len(n))) for n in needles
+    )
+    anything = re2.compile(
+        b"(?:" + _CANDIDATES.pattern + b")|(?-i:" + BLOB_PATTERN + b")|(?-i:" + literal + b")"
+    )
+    return anything, re2.compile(b"(?-i:" + spread + b")")
+
+
 def _needle_hits(data: bytes) -> Iterator[tuple[int, int]]:
     """(needle index, offset) for every provider prefix occurrence (order not guaranteed)."""
     automaton = _automaton()
@@ -570,6 +594,21 @@ class Scanner:
         if kind == "csv" and b'"' in data and _MULTILINE_CELL.search(data):
             data = _flatten_cells(data)
         docs = _Docstrings(data if kind == "python" else b"")
+        anything, split = _gates()
+        if anything.search(data) is not None:
+            yield from self._pass_hits(data, kind, depth, docs)
+        if kind == "csv":
+            yield from _csv_column_hits(data)
+            if split.search(data) is not None:
+                yield from self._split_cell_hits(data)
+        if b"\\u" in data or b"%" in data:
+            # JSON ``\u201c`` escapes and URL %-escapes: the characters they stand for
+            plain = _UNICODE_ESCAPE.sub(_unescape, _PERCENT_ESCAPE.sub(_unpercent, data))
+            if plain != data:
+                yield from self._rewritten_hits(data, plain, "behind escapes", lead=True)
+
+    def _pass_hits(self, data: bytes, kind: str, depth: int, docs: _Docstrings) -> Iterator[Hit]:
+        """Provider formats, candidate lines and encoded blobs (for data that has any)."""
         for hit in self._provider_hits(data):
             if hit.rule == "jwt":  # a sample token in a documented API response
                 start = data.rfind(b"\n", 0, hit.offset) + 1
@@ -601,14 +640,6 @@ class Scanner:
                 continue  # code without a string literal or a comment: nothing to report
             lines[line_start] = line_end
         yield from self._line_hits(data, kind, lines, docs)
-        if kind == "csv":
-            yield from _csv_column_hits(data)
-            yield from self._split_cell_hits(data)
-        if b"\\u" in data or b"%" in data:
-            # JSON ``\u201c`` escapes and URL %-escapes: the characters they stand for
-            plain = _UNICODE_ESCAPE.sub(_unescape, _PERCENT_ESCAPE.sub(_unpercent, data))
-            if plain != data:
-                yield from self._rewritten_hits(data, plain, "behind escapes", lead=True)
         if depth < _MAX_BLOB_DEPTH:
             yield from self._blob_hits(data, depth)
 
