@@ -115,14 +115,22 @@ def run(quick: bool = False) -> list[str]:
                 env=git_env(),
             )
 
+        variants["on, scan off"] = lambda: session(
+            "--artifact-store",
+            f"--artifact-repo={repo}",
+            f"--artifact-correlation-id=bench{next(counter)}",
+            "--artifact-no-push",
+            "--artifact-no-scan-secrets",
+        )
         variants["naive git script"] = naive
         timings = interleaved(variants, repeat)
-        removed, off_same, off, on, script_time = (timings[n] for n in variants)
+        removed, off_same, off, on, unscanned, script_time = (timings[n] for n in variants)
         assert git(repo, "rev-list", "--count", "--all") != "1", "nothing was committed"
     lines.append(f"  {'-p no:artifact_store (baseline)':<40} {removed.cell()}")
     lines.append(f"  {'plugin installed, off (same tests)':<40} {off_same.cell()}")
     lines.append(f"  {'plugin installed, off (all tests)':<40} {off.cell()}")
     lines.append(f"  {'--artifact-store (commits each run)':<40} {on.cell()}")
+    lines.append(f"  {'--artifact-store, secret scan off':<40} {unscanned.cell()}")
     lines.append(f"  {'naive git CLI script, same files':<40} {script_time.cell()}")
     lines.append("  differences of medians (same run):")
     extra = 1000 * (off_same.median - removed.median)
@@ -132,6 +140,11 @@ def run(quick: bool = False) -> list[str]:
     lines.append(
         f"  {'(--artifact-store - off) / naive git script':<58} "
         f"{added / (1000 * script_time.median):7.2f}x  goal < 1"
+    )
+    bare = 1000 * (unscanned.median - off.median)
+    lines.append(
+        f"  {'(scan off - off) / naive git script (which scans nothing)':<58} "
+        f"{bare / (1000 * script_time.median):7.2f}x"
     )
     home.cleanup()
     return lines

@@ -471,6 +471,12 @@ def _needle_hits(data: bytes) -> Iterator[tuple[int, int]]:
 _MAX_BLOB_DEPTH = 2
 
 
+_WARM_UP = (
+    (b'import os\nAPI_KEY = os.environ["BROKER_API_KEY"]\ntoken = get_token(name)\n', "w.py"),
+    (b'{"outcome": "passed", "token_count": 12, "duration": 0.5}\n', "w.json"),
+)
+
+
 _LONG_LINE = 4096  # longer lines are parsed in windows around each candidate
 _WINDOW_BEFORE = 200
 _WINDOW_AFTER = 1800
@@ -510,7 +516,7 @@ class Scanner:
         )
         custom += [(f"extra-{i + 1}", p) for i, p in enumerate(extra_patterns)]
         self._custom = [(rule, _compile_custom(rule, p)) for rule, p in custom]
-        self._providers = [(p, re.compile(p.pattern)) for p in PROVIDERS] if self.builtin else []
+        self._providers = [(p, lazy.compile(p.pattern)) for p in PROVIDERS] if self.builtin else []
         self.disabled = check_rule_ids(disabled_rules, [rule for rule, _ in custom])
         self.allowlist = frozenset(allowlist)
         self.show_low = show_low
@@ -538,6 +544,12 @@ class Scanner:
         except ScanLimitError as exc:  # its message names members: never a whole secret
             raise ScanLimitError(self.masked_path(str(exc))) from None
         return findings
+
+    def warm_up(self) -> None:
+        """Compile now what scanning a typical artifact set (code, a JSON report, CSVs)
+        compiles on first use; the pytest plugin calls this while the tests run."""
+        for data, path in _WARM_UP:
+            self.scan_bytes(data, path)
 
     def scan_file(self, path: str | os.PathLike[str], display: str | None = None) -> list[Finding]:
         shown = display or os.fspath(path)

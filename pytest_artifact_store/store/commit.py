@@ -99,7 +99,7 @@ class Committing(History):
             self.repo.prepare_transaction(_reflog_subject(workflow_id, task_id))
         load_schema()
         if self.config.scan_for_secrets:
-            self.scanner.scan_bytes(b"warm up\n", "-")
+            self.scanner.warm_up()
 
     def commit_artifacts(
         self,
