@@ -367,7 +367,10 @@ def test_push_pending_restores_a_branch_deleted_on_the_remote(repo, remote, git)
     result = version(make_store(repo), "c1", "v1\n")
     assert result["pushed"] is True
     git(remote, "update-ref", "-d", f"refs/heads/{BRANCH}")
-    pending = make_store(repo).push_pending()
+    # the remote-tracking branch still says the remote has it: nothing is pending
+    assert make_store(repo).push_pending()["up_to_date"] == [BRANCH]
+    assert git(remote, "branch", "--list", BRANCH) == ""
+    pending = make_store(repo).push_pending(verify=True)  # asks the remote
     assert pending["pushed"] == [BRANCH], pending
     assert git(remote, "rev-parse", BRANCH) == result["commit_sha"]
 
@@ -413,7 +416,10 @@ def test_push_pending_catches_up_with_a_remote_that_is_ahead(tmp_path, repo, rem
     mine = version(make_store(repo), "mine", "mine\n")
     other = clone_of(tmp_path, remote, git, "other")
     theirs = version(make_store(other), "theirs", "theirs\n")
-    pending = make_store(repo).push_pending()
+    pending = make_store(repo).push_pending()  # O(pending): the remote is not asked
+    assert pending["up_to_date"] == [BRANCH] and pending["pushed"] == []
+    assert git(repo, "rev-parse", BRANCH) == mine["commit_sha"]
+    pending = make_store(repo).push_pending(verify=True)
     assert pending["up_to_date"] == [BRANCH] and pending["pushed"] == []
     assert git(repo, "rev-parse", BRANCH) == theirs["commit_sha"]
     assert git(repo, "rev-parse", "corr_theirs^{commit}") == theirs["commit_sha"]
@@ -472,4 +478,32 @@ def test_a_runner_fetches_only_its_workflow(tmp_path, repo, remote, git, capsys)
 def _src(tmp_path: Path, text: str) -> Path:
     path = tmp_path / f"{text}-{time.monotonic_ns()}.txt"
     path.write_text(text + "\n")
+    return path
+
+
+def test_push_pending_finds_pending_work_without_asking_the_remote(tmp_path, repo, remote, git):
+    """O(pending): branches whose remote-tracking branch matches are not read from the
+    remote; only the pending one is (so a remote that is gone fails only for it)."""
+    store = make_store(repo)
+    done = [
+        store.commit_artifacts("wf", f"task_{i}", [_file(tmp_path, f"d{i}")], correlation_id=f"d{i}")
+        for i in range(3)
+    ]
+    assert all(r["pushed"] for r in done)
+    git(repo, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    quiet = make_store(repo).push_pending()
+    assert quiet["success"] and quiet["pushed"] == [] and len(quiet["up_to_date"]) == 3
+    offline = make_store(repo, auto_push=False)
+    offline.commit_artifacts("wf", "task_9", [_file(tmp_path, "p")], correlation_id="p1")
+    with pytest.raises(ArtifactStoreError, match="gone.git"):
+        make_store(repo).push_pending()
+    git(repo, "remote", "set-url", "origin", str(remote))
+    pending = make_store(repo).push_pending()
+    assert pending["pushed"] == ["ai/generated/wf/task_9"], pending
+    assert git(remote, "rev-parse", "corr_p1^{commit}") == git(repo, "rev-parse", "corr_p1^{commit}")
+
+
+def _file(tmp_path, name):
+    path = tmp_path / f"{name}.csv"
+    path.write_text(f"{name}\n")
     return path

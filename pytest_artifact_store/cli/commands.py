@@ -416,7 +416,7 @@ def cmd_revert(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- push
 def cmd_push(args: argparse.Namespace) -> int:
     with _open(args, auto_push=True) as store:
-        result = store.push_pending(args.remote, args.timeout)
+        result = store.push_pending(args.remote, args.timeout, verify=args.verify)
     if args.json:
         _print_json(result)
         return 0 if result["success"] else 1
@@ -589,6 +589,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--remote", default=None, metavar="R", help="default: the configured remote")
     p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="ask the remote about every local task branch, not only those the remote-"
+        "tracking branches show as unpushed (restores a branch deleted on the remote)",
+    )
     _add_common(p)
     p.set_defaults(func=_guarded(cmd_push))
 

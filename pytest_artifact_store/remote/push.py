@@ -91,13 +91,15 @@ class Pusher:
         return self.push_branch(remote, branch, self.config.push_timeout, contains=commit_sha)
 
     def push_pending(
-        self, remote: str | None = None, timeout: float | None = None
+        self, remote: str | None = None, timeout: float | None = None, *, verify: bool = False
     ) -> dict[str, Any]:
         """Push every artifact branch (and its tags) the remote lacks (SPEC §6).
 
-        The remote's task branches are read in one fetch (only the refs of the local task
-        branches, so the cost follows them, not everything the remote holds); a branch the
-        remote lacks, or has elsewhere, is pushed.
+        Pending work is found locally, in O(pending): the task branches whose tip is not
+        what their remote-tracking branch says the remote has (or that owe tags); only
+        those are read from the remote, in one fetch, and pushed where the remote lacks
+        them or has them elsewhere. ``verify`` reads every local task branch from the
+        remote instead (a branch deleted there behind this clone's back is restored).
         Returns ``{'success', 'remote', 'pushed': [branches], 'up_to_date': [branches],
         'errors': {branch: reason}}`` (+ ``'notes': {branch: [...]}`` when a remote kept
         a tag of its own). Raises ArtifactStoreError when the remote cannot be reached.
@@ -108,9 +110,18 @@ class Pusher:
             raise ArtifactStoreError(no_remote(remote))
         prefix = self.config.branch_prefix
         local = self._task_refs(f"refs/heads/{prefix}/", "refs/heads/")
-        with Link(self.repo, remote, timeout) as link:
-            theirs = self._read_remote_branches(link, sorted(local))
         unconfirmed = self._task_refs(f"{_PENDING_TAGS}/{remote}/", f"{_PENDING_TAGS}/{remote}/")
+        owed = self._task_refs(f"{TAGS_OWED}/{remote}/", f"{TAGS_OWED}/{remote}/")
+        tracking = f"refs/remotes/{remote}/"
+        theirs = self._task_refs(f"{tracking}{prefix}/", tracking)
+        ask = sorted(
+            b
+            for b, sha in local.items()
+            if verify or theirs.get(b) != sha or b in unconfirmed or b in owed
+        )
+        if ask:
+            with Link(self.repo, remote, timeout) as link:
+                theirs = self._read_remote_branches(link, ask)
         result: dict[str, Any] = {
             "success": True,
             "remote": remote,
@@ -118,7 +129,6 @@ class Pusher:
             "up_to_date": [],
             "errors": {},
         }
-        owed = self._task_refs(f"{TAGS_OWED}/{remote}/", f"{TAGS_OWED}/{remote}/")
         for branch, sha in sorted(local.items()):
             ahead = theirs.get(branch)
             if ahead not in (None, sha) and self.repo.is_ancestor(sha, ahead):

@@ -58,16 +58,18 @@ class ArtifactStore(Committing, Reverting, Archiving):
         return Pusher(self).fetch(remote, workflow_id, task_id, timeout)
 
     def push_pending(
-        self, remote: str | None = None, timeout: float | None = None
+        self, remote: str | None = None, timeout: float | None = None, *, verify: bool = False
     ) -> dict[str, Any]:
-        """Push every artifact branch and tag the remote lacks (SPEC §6).
+        """Push every artifact branch and tag the remote lacks (SPEC §6), found in
+        O(pending) from the remote-tracking branches; ``verify`` asks the remote about
+        every local task branch (restoring one deleted there).
 
         Returns ``{'success', 'remote', 'pushed': [branches], 'up_to_date': [branches],
         'errors': {branch: reason}}``.
         """
         from pytest_artifact_store.remote.push import Pusher
 
-        return Pusher(self).push_pending(remote, timeout)
+        return Pusher(self).push_pending(remote, timeout, verify=verify)
 
 
 def open_store(repo_path: Path | str | None = None, **overrides: Any) -> ArtifactStore:
