@@ -485,9 +485,10 @@ def test_push_pending_finds_pending_work_without_asking_the_remote(tmp_path, rep
     """O(pending): branches whose remote-tracking branch matches are not read from the
     remote; only the pending one is (so a remote that is gone fails only for it)."""
     store = make_store(repo)
+    files = [_file(tmp_path, f"d{i}") for i in range(3)]
     done = [
-        store.commit_artifacts("wf", f"task_{i}", [_file(tmp_path, f"d{i}")], correlation_id=f"d{i}")
-        for i in range(3)
+        store.commit_artifacts("wf", f"task_{i}", [f], correlation_id=f"d{i}")
+        for i, f in enumerate(files)
     ]
     assert all(r["pushed"] for r in done)
     git(repo, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
@@ -495,12 +496,13 @@ def test_push_pending_finds_pending_work_without_asking_the_remote(tmp_path, rep
     assert quiet["success"] and quiet["pushed"] == [] and len(quiet["up_to_date"]) == 3
     offline = make_store(repo, auto_push=False)
     offline.commit_artifacts("wf", "task_9", [_file(tmp_path, "p")], correlation_id="p1")
-    with pytest.raises(ArtifactStoreError, match="gone.git"):
+    with pytest.raises(ArtifactStoreError, match=r"gone\.git"):
         make_store(repo).push_pending()
     git(repo, "remote", "set-url", "origin", str(remote))
     pending = make_store(repo).push_pending()
     assert pending["pushed"] == ["ai/generated/wf/task_9"], pending
-    assert git(remote, "rev-parse", "corr_p1^{commit}") == git(repo, "rev-parse", "corr_p1^{commit}")
+    tag = "corr_p1^{commit}"
+    assert git(remote, "rev-parse", tag) == git(repo, "rev-parse", tag)
 
 
 def _file(tmp_path, name):
