@@ -20,7 +20,17 @@ DEFAULT_METADATA_FILENAME = "metadata.json"
 # The allowlist of finding fingerprints, at the top of a repository.
 ALLOWLIST_FILENAME = ".artifact-store-allowlist"
 PROMPT_PREFIX = "prompt_"
+# Folded tags (gc --fold-tags): one index ref per workflow, and where a fetched copy of a
+# remote's index refs lives.
+INDEX_SPACE = "refs/artifact-index"
+
+
+def index_tracking(remote: str, prefix: str) -> str:
+    return f"refs/remotes/{remote}/artifact-index/{prefix}/"
+
+
 _ID_RE = re.compile(r"[A-Za-z0-9._-]+\Z")
+ID_CHARS = re.compile(r"[A-Za-z0-9._-]+")  # what ids and tag names are made of
 _HEX_RE = re.compile(r"[0-9a-fA-F]{6,64}\Z")
 # git check-ref-format: no control chars, space, ~ ^ : ? * [ \ and no "@{".
 _BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")

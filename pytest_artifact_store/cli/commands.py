@@ -443,11 +443,22 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- gc
 def cmd_gc(args: argparse.Namespace) -> int:
+    if args.push and not args.fold_tags:
+        raise ArtifactStoreError("--push goes with --fold-tags (archiving itself stays local)")
     with _open(args) as store:
         moves = store.archive(args.older_than, keep_last=args.keep_last, dry_run=args.dry_run)
+        fold = (
+            store.fold_tags(
+                dry_run=args.dry_run, push=args.push, remote=args.remote, timeout=args.timeout
+            )
+            if args.fold_tags
+            else None
+        )
     if args.json:
-        _print_json(moves)
+        _print_json(moves if fold is None else {"archived": moves, "fold": fold})
         return 0
+    if fold is not None:
+        _print_fold(fold, args.dry_run)
     if not moves:
         days = f"{args.older_than:g}"
         print(f"nothing to archive: no task branch's newest version is {days}+ days old")
@@ -461,6 +472,22 @@ def cmd_gc(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"dry run: {len(moves)} branch{'es' if len(moves) != 1 else ''} would move")
     return 0
+
+
+def _print_fold(fold: Mapping[str, Any], dry_run: bool) -> None:
+    verb = "would fold" if dry_run else "folded"
+    for workflow_id, info in sorted(fold["workflows"].items()):
+        print(
+            f"{verb} {info['tags']} tag(s) of {workflow_id} into {info['ref']} "
+            f"({info['tasks']} archived task(s))"
+        )
+    pushed = fold.get("push")
+    if pushed:
+        print(
+            f"{pushed['remote']}: {len(pushed['indexes'])} index ref(s) updated, "
+            f"{pushed['tags_deleted']} tag(s) and {len(pushed['branches_deleted'])} archived "
+            "task branch(es) deleted"
+        )
 
 
 # ---------------------------------------------------------------- report
@@ -645,6 +672,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="keep the branches of each workflow's newest N versions",
     )
     p.add_argument("--dry-run", action="store_true", help="print what would move, move nothing")
+    p.add_argument(
+        "--fold-tags",
+        action="store_true",
+        help="fold the archived versions' corr_/prompt_ tags into one index ref per workflow "
+        "(still found by correlation id and prompt hash)",
+    )
+    p.add_argument(
+        "--push",
+        action="store_true",
+        help="with --fold-tags: publish the indexes and delete the folded tags and archived "
+        "task branches on the remote, in one atomic push",
+    )
+    p.add_argument("--remote", default=None, metavar="R", help="default: the configured remote")
+    p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
     _add_common(p)
     p.set_defaults(func=_guarded(cmd_gc))
 

@@ -6,6 +6,7 @@ artifact branch, SPEC §3/§6)."""
 from __future__ import annotations
 
 from pytest_artifact_store.git import Commit, redact
+from pytest_artifact_store.naming import index_tracking
 from pytest_artifact_store.remote.facts import JOIN_TRAILER, VersionFacts, task_ids
 from pytest_artifact_store.remote.link import Link, PushFailed
 
@@ -25,6 +26,11 @@ def outgoing_tags(
     bases = (branch, "HEAD", "main", "master") if since_tracking else ("HEAD", "main", "master")
     known = [f"refs/remotes/{remote}/{b}" for b in bases]
     negatives = sorted({sha for sha in repo.resolve([f"{k}^{{commit}}" for k in known]) if sha})
+    # versions the remote's index keeps (archived and folded there) are on the remote,
+    # and their tags are in the index: never pushed again
+    negatives += repo.for_each_ref(
+        [index_tracking(remote, facts.config.branch_prefix)], "%(objectname)"
+    )
     unknown = set(repo.run(["rev-list", tip, "--not", *negatives]).stdout.split())
     artifacts: list[Commit] = []
     suspects: list[Commit] = []

@@ -20,13 +20,15 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git import GitResult, deadline_left
-from pytest_artifact_store.naming import PROMPT_PREFIX
+from pytest_artifact_store.naming import PROMPT_PREFIX, index_tracking
 from pytest_artifact_store.remote.facts import JOIN_TRAILER, VersionFacts
+from pytest_artifact_store.remote.fold import fetch_indexes, index_refspec, push_fold
 from pytest_artifact_store.remote.join import (
     TAGS_OWED,
     fetch_tags,
@@ -129,7 +131,13 @@ class Pusher:
             "up_to_date": [],
             "errors": {},
         }
+        folded = self.repo.for_each_ref(
+            [index_tracking(remote, prefix)], "%(objectname)"
+        )  # the remote's indexes: an archived branch there is not to be restored
         for branch, sha in sorted(local.items()):
+            if branch not in theirs and any(self.repo.is_ancestor(sha, i) for i in folded):
+                result.setdefault("archived", []).append(branch)
+                continue
             ahead = theirs.get(branch)
             if ahead not in (None, sha) and self.repo.is_ancestor(sha, ahead):
                 sha = self._catch_up(remote, branch, sha, ahead)
@@ -176,7 +184,8 @@ class Pusher:
         tracking = f"refs/remotes/{remote}/"
         spec = f"{path}/*" if not task_id else path
         with Link(self.repo, remote, timeout) as link:
-            res = link.fetch("fetch from", [f"+refs/heads/{spec}:{tracking}{spec}"], prune=True)
+            specs = [f"+refs/heads/{spec}:{tracking}{spec}", index_refspec(remote, prefix)]
+            res = link.fetch("fetch from", specs, prune=True)
             if res.returncode and "couldn't find remote ref" not in res.stderr:
                 raise ArtifactStoreError(str(link.failed("fetch from", res)))
             tips = {
@@ -193,6 +202,29 @@ class Pusher:
             "branches": sorted(tips),
             "tags": [n for n, sha in zip(wanted, have, strict=True) if sha],
         }
+
+    def fetch_indexes(self, remote: str | None, timeout: float | None) -> None:
+        """Copy the remote's index refs (folded tags) next to the remote-tracking branches."""
+        with self._link(remote, timeout) as link:
+            fetch_indexes(link, self.config.branch_prefix)
+
+    def push_fold(
+        self,
+        remote: str | None,
+        timeout: float | None,
+        indexes: Mapping[str, str],
+        names: Mapping[str, str],
+        tasks: Mapping[str, str],
+    ) -> dict[str, Any]:
+        """Publish folded tags (:func:`~pytest_artifact_store.remote.fold.push_fold`)."""
+        with self._link(remote, timeout) as link:
+            return push_fold(self.repo, link, self.config.branch_prefix, indexes, names, tasks)
+
+    def _link(self, remote: str | None, timeout: float | None) -> Link:
+        remote = check_remote_name(remote or self.config.remote_name)
+        if not self.repo.remote_exists(remote):
+            raise ArtifactStoreError(no_remote(remote))
+        return Link(self.repo, remote, self.config.push_timeout if timeout is None else timeout)
 
     def _catch_up(self, remote: str, branch: str, sha: str, theirs: str) -> str:
         """The remote has every version of the local branch and more (other machines'):
@@ -218,9 +250,12 @@ class Pusher:
         """{branch: the remote's tip} for ``branches``, read by fetching exactly those refs
         into the remote-tracking branches (pruning those the remote no longer has)."""
         tracking = f"refs/remotes/{link.remote}/"
+        prefix = self.config.branch_prefix
         for i in range(0, len(branches), _FETCH_CHUNK):
             # `<b>*`: a branch the remote lacks is no error, and its stale copy is pruned
             specs = [f"+refs/heads/{b}*:{tracking}{b}*" for b in branches[i : i + _FETCH_CHUNK]]
+            if not i:  # and the remote's index refs: what it archived and folded
+                specs.append(index_refspec(link.remote, prefix))
             res = link.fetch("fetch from", specs, prune=True)
             if res.returncode:
                 raise ArtifactStoreError(str(link.failed("fetch from", res)))

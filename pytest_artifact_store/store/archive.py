@@ -1,11 +1,15 @@
 """Archive (SPEC §10 gc): task branches whose newest version is old move to
-``refs/archive/<branch_prefix>/...`` in one ref transaction; tags and commits stay."""
+``refs/archive/<branch_prefix>/...`` in one ref transaction; tags and commits stay.
+``fold_tags`` then folds the archived versions' tags into one index ref per workflow
+(:mod:`.index`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.store import index
 from pytest_artifact_store.store.history import History
 from pytest_artifact_store.timestamps import parse_utc, utc_now
 
@@ -72,3 +76,148 @@ class Archiving(History):
             if error is not None:
                 raise ArtifactStoreError(f"archiving failed, nothing was moved: {error}")
         return moves
+
+    def fold_tags(
+        self,
+        *,
+        dry_run: bool = False,
+        push: bool = False,
+        remote: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Fold the ``corr_``/``prompt_`` tags of archived versions into one index ref per
+        workflow (``refs/artifact-index/<branch_prefix>/<workflow_id>``), in one ref
+        transaction with the tags' deletion: the versions stay reachable (the index
+        commit's parents hold the archived tips) and are still found by correlation id
+        and prompt hash. Returns ``{'tags': [folded names], 'workflows': {workflow:
+        {'ref', 'commit', 'tags', 'tasks'}}}`` (``commit`` None with ``dry_run``).
+
+        ``push``: the remote's index refs are read first (and merged into the local
+        ones), then the indexes go to the remote with, in one atomic push, the deletion
+        of the tags they hold and of the archived task branches (each leased on what
+        the remote was seen to hold); ``result['push']`` says what changed there."""
+        pusher = None
+        if push:
+            from pytest_artifact_store.remote.push import Pusher
+
+            pusher = Pusher(self)
+            pusher.fetch_indexes(remote, timeout)
+        result = self._fold(dry_run, remote if push else None)
+        if pusher is not None and not dry_run:
+            result["push"] = pusher.push_fold(remote, timeout, *self._index_contents())
+        return result
+
+    def _index_contents(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """({index ref: commit}, {folded tag: version commit}, {archived branch: tip})
+        of every local index."""
+        prefix = self.config.branch_prefix
+        refs: dict[str, str] = {}
+        names: dict[str, str] = {}
+        tasks: dict[str, str] = {}
+        for line in self.repo.for_each_ref(
+            [f"{index.SPACE}/{prefix}/"], "%(objectname) %(refname)"
+        ):
+            sha, ref = line.split(" ", 1)
+            refs[ref] = sha
+            workflow_id = ref.removeprefix(f"{index.SPACE}/{prefix}/")
+            for path, raw in index.read_entries(self.repo, ref).items():
+                kind, _, name = path.partition("/")
+                if kind == "tags":
+                    names[name.rpartition("/")[2]] = raw.hex()
+                elif kind == "tasks":
+                    tasks[self.branch_for(workflow_id, name)] = raw.hex()
+        return refs, names, tasks
+
+    def _fold(self, dry_run: bool, remote: str | None) -> dict[str, Any]:
+        tips = {
+            key: tip
+            for key, tip in self._branches(None, None, archived=True, tracking=False).items()
+            if tip.archived
+        }
+        by_workflow: dict[str, dict[str, bytes]] = {}
+        archived_tips: dict[str, set[str]] = {}
+        for (workflow_id, task_id), tip in tips.items():
+            by_workflow.setdefault(workflow_id, {})[index.task_path(task_id)] = bytes.fromhex(
+                tip.sha
+            )
+            archived_tips.setdefault(workflow_id, set()).add(tip.sha)
+        names: list[tuple[str, str, str]] = []  # (tag, version commit, workflow)
+        for version in self._versions(tips):
+            for name in self.tag_names(version.commit):
+                names.append((name, version.commit.sha, version.workflow_id))
+        objects = self.repo.resolve([f"refs/tags/{n}" for n, _, _ in names])
+        peeled = self.repo.resolve([f"refs/tags/{n}^{{commit}}" for n, _, _ in names])
+        folded: list[tuple[str, str]] = []  # (tag, its object id)
+        counts: dict[str, int] = {}
+        for (name, sha, workflow_id), obj, target in zip(names, objects, peeled, strict=True):
+            if obj and target == sha:  # a tag this version holds (not another's name)
+                by_workflow[workflow_id][index.tag_path(name)] = bytes.fromhex(sha)
+                folded.append((name, obj))
+                counts[workflow_id] = counts.get(workflow_id, 0) + 1
+        result: dict[str, Any] = {"tags": sorted(n for n, _ in folded), "workflows": {}}
+        with self.repo.packing():  # one pack, kept from gc until the refs point at it
+            self._write_indexes(result, by_workflow, archived_tips, counts, folded, dry_run, remote)
+        return result
+
+    def _write_indexes(
+        self,
+        result: dict[str, Any],
+        by_workflow: dict[str, dict[str, bytes]],
+        archived_tips: dict[str, set[str]],
+        counts: dict[str, int],
+        folded: list[tuple[str, str]],
+        dry_run: bool,
+        remote: str | None,
+    ) -> None:
+        updates: list[tuple[str, str, str | None]] = []
+        prefix = self.config.branch_prefix
+        theirs: dict[str, str] = {}  # the remote's index per workflow, when fetched
+        if remote is not None:
+            space = naming.index_tracking(remote, prefix)
+            for line in self.repo.for_each_ref([space], "%(objectname) %(refname)"):
+                sha, ref = line.split(" ", 1)
+                theirs[ref.removeprefix(space)] = sha
+                by_workflow.setdefault(ref.removeprefix(space), {})
+        for workflow_id, entries in sorted(by_workflow.items()):
+            ref = index.index_ref(prefix, workflow_id)
+            summary = {
+                "ref": ref,
+                "commit": None,
+                "tags": counts.get(workflow_id, 0),
+                "tasks": sum(p.startswith("tasks/") for p in entries),
+            }
+            result["workflows"][workflow_id] = summary
+            if dry_run:
+                continue
+            old = self.repo.resolve([ref + "^{commit}"])[0]
+            parents = [old] if old else []
+            known = index.read_entries(self.repo, ref) if old else {}
+            other = theirs.get(workflow_id)
+            if other and other != old and not (old and self.repo.is_ancestor(other, old)):
+                # the remote's index has folds of other machines: merge them in
+                if old and self.repo.is_ancestor(old, other):
+                    parents = [other]
+                else:
+                    parents.append(other)
+                known = {**index.read_entries(self.repo, other), **known}
+            merged = {**known, **entries}
+            if parents == [old] and merged == known:
+                summary["commit"] = old
+                continue  # nothing new for this workflow
+            commit = index.write_index(
+                self.repo,
+                merged,
+                parents,
+                archived_tips.get(workflow_id, set()),
+                self.ident(utc_now()),
+                f"artifact-store: index of {workflow_id}'s archived versions",
+            )
+            summary["commit"] = commit
+            updates.append((ref, commit, old))
+        if dry_run or (not updates and not folded):
+            return
+        updates += [(f"refs/tags/{name}", self.repo.null_sha, obj) for name, obj in folded]
+        self.repo.flush()
+        error = self.repo.transaction(updates, "artifact-store: fold tags of archived versions")
+        if error is not None:
+            raise ArtifactStoreError(f"folding tags failed, nothing was changed: {error}")

@@ -19,6 +19,7 @@ from pytest_artifact_store.git import (
     blob_json,
 )
 from pytest_artifact_store.remote.facts import JOIN_TRAILER, JOIN_VERSION_TRAILER
+from pytest_artifact_store.store import index
 from pytest_artifact_store.store.base import TIMESTAMP_TRAILER, TRAILERS, StoreBase
 from pytest_artifact_store.timestamps import parse_utc
 
@@ -249,12 +250,29 @@ class History(StoreBase):
         except ArtifactStoreError:
             return None
         commit = self.repo.read_commit(f"refs/tags/{tag}")
-        ids = task_of(commit) if commit is not None else None
-        if commit is None or ids is None:
+        if commit is None:  # a folded tag (gc --fold-tags): the indexes know it
+            return self._folded_version(tag)
+        ids = task_of(commit)
+        if ids is None:
             return None
         workflow_id, task_id = ids
         # the tag was just resolved to this commit: no second lookup of it
         return self._entries([Version(commit, workflow_id, task_id)], known={tag: commit.sha})[0]
+
+    def _folded_version(self, *names: str) -> dict[str, Any] | None:
+        """The entry of the version an index maps one of ``names`` to (an archived
+        version whose tag was folded), or None."""
+        refs = index.index_refs(self.repo, self.config.branch_prefix, self.config.remote_name)
+        targets = index.folded_targets(self.repo, refs, list(names))
+        for name in names:
+            commit = self.repo.read_commit(targets[name]) if name in targets else None
+            ids = task_of(commit) if commit is not None else None
+            if commit is not None and ids is not None:
+                entry = self._entries([Version(commit, *ids, archived=True)])[0]
+                own = index.folded_targets(self.repo, refs, _tag_names(commit))
+                entry["folded_tags"] = [n for n, sha in own.items() if sha == commit.sha]
+                return entry
+        return None
 
     def find_version(self, ref: str) -> dict[str, Any] | None:
         """The artifact version a user names: a correlation id (with or without
@@ -299,6 +317,8 @@ class History(StoreBase):
                     commit.sha, f"refs/archive/{self.branch_for(workflow_id, task_id)}"
                 )
                 return self._entry(Version(commit, workflow_id, task_id, archived))
+        if "/" not in ref and naming.ID_CHARS.fullmatch(ref):
+            return self._folded_version(ref, naming.CORR_PREFIX + ref)
         return None
 
     def version_files(self, entry: Mapping[str, Any]) -> dict[str, int]:
