@@ -1,11 +1,13 @@
 """Every benchmark of pytest-artifact-store, in one run.
 
-    python benchmarks/run.py [--quick] [--only commit,list,scan,pytest]
+    python benchmarks/run.py [--quick] [--only commit,list,history,scan,pytest]
 
 Each section builds its own fixtures (100 and 20k tracked files; 100 and 10k artifact
-versions built with `git fast-import`), and prints medians with min/max over repeats and
-ratios against baselines measured in the same run -- these machines are noisy, so the
-ratios are what count. The goals from the project's issues are printed beside them.
+versions built with `git fast-import`, and histories of 100 and 10k versions built through
+the API, one prompt each, on one and on 1,000 task branches), and prints medians with
+min/max over repeats and ratios against baselines measured in the same run -- these
+machines are noisy, so the ratios are what count. The goals from the project's issues
+are printed beside them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_commit
+import bench_history
 import bench_list
 import bench_pytest
 import bench_scan
@@ -27,6 +30,7 @@ import bench_scan
 SECTIONS = {
     "commit": bench_commit.run,
     "list": bench_list.run,
+    "history": bench_history.run,
     "scan": bench_scan.run,
     "pytest": bench_pytest.run,
 }
