@@ -70,6 +70,16 @@ def repo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def bare_remote(tmp_path: Path, repo: Path, git: GitRunner) -> Path:
+    """A bare repository on disk, ``origin`` of ``repo``, holding its main branch."""
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    return bare
+
+
+@pytest.fixture
 def artifacts(tmp_path: Path) -> dict[str, Path]:
     """The seed's artifact set (small, realistic, no secrets)."""
     src = tmp_path / "out"

@@ -17,12 +17,8 @@ INDEX = "refs/artifact-index/ai/generated/wf"
 
 
 @pytest.fixture
-def remote(tmp_path: Path, repo: Path, git) -> Path:
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "main")
-    return bare
+def remote(bare_remote: Path) -> Path:
+    return bare_remote
 
 
 def store_of(repo: Path, **kw: object) -> ArtifactStore:

@@ -13,12 +13,8 @@ BRANCH = "ai/generated/wf/task_001"
 
 
 @pytest.fixture
-def remote(tmp_path: Path, repo: Path, git) -> Path:
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "main")
-    return bare
+def remote(bare_remote: Path) -> Path:
+    return bare_remote
 
 
 def make_store(repo: Path, **kw: object) -> ArtifactStore:
