@@ -26,7 +26,8 @@ INDEX_SPACE = "refs/artifact-index"
 
 
 def index_tracking(remote: str, prefix: str) -> str:
-    return f"refs/remotes/{remote}/artifact-index/{prefix}/"
+    # outside refs/remotes/<remote>/: a plain `git fetch --prune` would delete it there
+    return f"refs/artifact-index-remotes/{remote}/{prefix}/"
 
 
 _ID_RE = re.compile(r"[A-Za-z0-9._-]+\Z")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
 
 INDEX = "refs/artifact-index/ai/generated/wf"
 
@@ -167,5 +167,88 @@ def test_cli_gc_fold_tags_push_json(tmp_path, repo, remote, git):
         [*cmd, "--older-than", "0", "--fold-tags", "--dry-run"], capture_output=True, text=True
     )
     # a dry run folds what is archived already (task_2 would only now be archived)
-    assert text.returncode == 0 and "would fold 0 tag(s) of wf" in text.stdout
+    assert text.returncode == 0 and "nothing to fold" in text.stdout
     assert "would archive ai/generated/wf/task_2" in text.stdout
+
+
+def _machine(tmp_path: Path, remote: Path, git, name: str, tasks: int = 2) -> ArtifactStore:
+    """A clone of ``remote`` with ``tasks`` tasks of its own in workflow wf, pushed."""
+    path = tmp_path / name
+    git(tmp_path, "clone", "-q", str(remote), str(path))
+    store = store_of(path)
+    for t in range(tasks):
+        for i in range(2):
+            src = tmp_path / f"{name}{t}{i}.csv"
+            src.write_text(f"{name},{t},{i}\n")
+            result = store.commit_artifacts(
+                "wf", f"task_{name}{t}", [src], correlation_id=f"{name}{t}{i}"
+            )
+            assert result["pushed"], result["push_error"]
+    return store
+
+
+def test_two_machines_folding_one_after_the_other_keep_both_folds(tmp_path, remote, git):
+    a = _machine(tmp_path, remote, git, "A")
+    b = _machine(tmp_path, remote, git, "B")
+    for store in (a, b):  # the default remote each time (no remote= given)
+        store.archive(0)
+        assert store.fold_tags(push=True)["push"]["tags_deleted"] == 4
+    listing = git(remote, "ls-tree", "-r", "--name-only", INDEX)
+    assert all(f"/corr_{m}{t}{i}" in listing for m in "AB" for t in range(2) for i in range(2))
+    assert git(remote, "tag", "--list") == ""
+    git(remote, "gc", "-q", "--prune=now")
+    assert git(remote, "fsck", "--strict", "--no-dangling") == ""
+    late = tmp_path / "late"
+    git(tmp_path, "clone", "-q", str(remote), str(late))
+    store = store_of(late)
+    store.fetch()
+    for cid in ("A00", "A11", "B00", "B11"):
+        assert store.get_artifact_by_correlation_id(cid) is not None, cid
+    assert len(store.list_artifacts(archived=True, limit=None)) == 8
+
+
+def test_a_fold_push_is_refused_when_the_remote_index_moved_after_it_was_read(
+    tmp_path, remote, git, monkeypatch
+):
+    from pytest_artifact_store.remote import fold
+
+    a = _machine(tmp_path, remote, git, "A")
+    b = _machine(tmp_path, remote, git, "B")
+    a.archive(0)
+    b.archive(0)
+    read = fold._remote_refs
+
+    def a_folds_meanwhile(link, prefix):  # A pushes between B's merge and B's push
+        monkeypatch.setattr(fold, "_remote_refs", read)
+        a.fold_tags(push=True)
+        return read(link, prefix)
+
+    monkeypatch.setattr(fold, "_remote_refs", a_folds_meanwhile)
+    with pytest.raises(ArtifactStoreError, match="another machine"):
+        b.fold_tags(push=True)
+    assert "/corr_A00" in git(remote, "ls-tree", "-r", "--name-only", INDEX)
+    assert git(remote, "tag", "--list", "corr_B*").split() == [
+        f"corr_B{t}{i}" for t in range(2) for i in range(2)
+    ]
+    again = b.fold_tags(push=True)  # a rerun merges A's folds
+    listing = git(remote, "ls-tree", "-r", "--name-only", INDEX)
+    assert "/corr_A00" in listing and "/corr_B11" in listing
+    assert again["push"]["tags_deleted"] == 4 and git(remote, "tag", "--list") == ""
+
+
+def test_a_runner_after_plain_git_fetch_prune_does_not_push_folded_tags_back(tmp_path, remote, git):
+    a = _machine(tmp_path, remote, git, "A")
+    runner = tmp_path / "runner"
+    git(tmp_path, "clone", "-q", str(remote), str(runner))
+    git(runner, "fetch", "-q", "origin", "refs/tags/*:refs/tags/*")
+    git(runner, "branch", "-q", "ai/generated/wf/task_A0", "origin/ai/generated/wf/task_A0")
+    a.archive(0)
+    a.fold_tags(push=True)
+    git(runner, "fetch", "-q", "--prune", "origin")  # the tracking branch is gone now
+    src = tmp_path / "again.csv"
+    src.write_text("again\n")
+    result = store_of(runner).commit_artifacts("wf", "task_A0", [src], correlation_id="again")
+    assert result["pushed"] is True, result["push_error"]
+    assert git(remote, "tag", "--list").split() == ["corr_again"]
+    reverted = store_of(runner).revert_to_tag("corr_A01")
+    assert reverted["success"] and reverted["reverted_to"] == "corr_A01"

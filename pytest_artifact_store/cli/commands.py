@@ -476,6 +476,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def _print_fold(fold: Mapping[str, Any], dry_run: bool) -> None:
     verb = "would fold" if dry_run else "folded"
+    if not fold["workflows"]:
+        print("nothing to fold: no archived version holds a tag")
     for workflow_id, info in sorted(fold["workflows"].items()):
         print(
             f"{verb} {info['tags']} tag(s) of {workflow_id} into {info['ref']} "

@@ -19,7 +19,7 @@ _ARG_BUDGET = 1 << 20
 
 
 def index_refspec(remote: str, prefix: str) -> str:
-    """Fetches the remote's index refs to ``refs/remotes/<remote>/artifact-index/...``."""
+    """Fetches the remote's index refs to ``refs/artifact-index-remotes/<remote>/...``."""
     return f"+{naming.INDEX_SPACE}/{prefix}/*:{naming.index_tracking(remote, prefix)}*"
 
 
@@ -41,9 +41,25 @@ def push_fold(
     """``indexes``: {index ref: local commit}; ``names``: {folded tag: version commit};
     ``tasks``: {archived branch: its tip}. Returns what the remote now has."""
     heads, tags, remote_indexes = _remote_refs(link, prefix)
+    # the index is leased on what was fetched and merged into the local one: if another
+    # machine moved it since, the push is refused (and a rerun merges theirs) rather than
+    # dropping folds whose tags and branches are already gone from the remote
+    space = naming.index_tracking(link.remote, prefix)
+    merged = {
+        f"{naming.INDEX_SPACE}/{prefix}/{line.split(' ', 1)[1].removeprefix(space)}": (
+            line.split(" ", 1)[0]
+        )
+        for line in repo.for_each_ref([space], "%(objectname) %(refname)")
+    }
     updates: list[tuple[str, str]] = []  # (lease, refspec)
     for ref, commit in sorted(indexes.items()):
         theirs = remote_indexes.get(ref)
+        if theirs != merged.get(ref):
+            raise ArtifactStoreError(
+                f"{link.where()}: {ref} changed after it was read (another machine folded "
+                "tags meanwhile); nothing was pushed: run 'artifact-store gc --fold-tags "
+                "--push' again to merge it"
+            )
         if theirs != commit:
             updates.append((f"--force-with-lease={ref}:{theirs or ''}", f"{commit}:{ref}"))
     deleted_tags = []
@@ -66,15 +82,14 @@ def push_fold(
         res = link.run("push the folded tags to", [*args, link.remote, *(s for _, s in chunk)])
         if res.returncode:
             stale = [r for r, (_, why) in porcelain(res.stdout).items() if "stale info" in why]
-            raise ArtifactStoreError(
-                f"{link.failed('push the folded tags to', res)}"
-                + (
-                    f" ({len(stale)} ref(s) changed on the remote meanwhile: run "
-                    "'artifact-store gc --fold-tags --push' again)"
-                    if stale
-                    else ""
+            if stale or "cannot lock ref" in res.stderr or "already exists" in res.stderr:
+                raise ArtifactStoreError(
+                    f"{link.where()}: another machine changed "
+                    f"{', '.join(stale[:3]) or 'the index refs'} while this one folded; "
+                    f"nothing was pushed{' in this part' if pushes > 1 else ''}: run "
+                    "'artifact-store gc --fold-tags --push' again to merge what it folded"
                 )
-            )
+            raise ArtifactStoreError(str(link.failed("push the folded tags to", res)))
     _remember(repo, link.remote, prefix, indexes, deleted_branches)
     return {
         "remote": link.remote,

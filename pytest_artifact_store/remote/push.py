@@ -27,7 +27,7 @@ from typing import Any
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git import GitResult, deadline_left
 from pytest_artifact_store.naming import PROMPT_PREFIX, index_tracking
-from pytest_artifact_store.remote.facts import JOIN_TRAILER, VersionFacts
+from pytest_artifact_store.remote.facts import JOIN_TRAILER, VersionFacts, task_ids
 from pytest_artifact_store.remote.fold import fetch_indexes, index_refspec, push_fold
 from pytest_artifact_store.remote.join import (
     TAGS_OWED,
@@ -268,7 +268,24 @@ class Pusher:
         """Push ``branch`` and its versions' tags; join and retry on a lost race.
         ``contains``: a version that must be in what was pushed."""
         with Link(self.repo, remote, timeout) as link:
+            if self._needs_indexes(remote, branch):
+                # older versions of this task may be archived and folded on the remote,
+                # and nothing here says so: learn it before choosing tags to publish
+                with contextlib.suppress(ArtifactStoreError):
+                    fetch_indexes(link, self.config.branch_prefix)
             return self._push_branch(link, branch, timeout, contains)
+
+    def _needs_indexes(self, remote: str, branch: str) -> bool:
+        """The remote-tracking branch is missing but the local one has older versions
+        (not a new task): the remote may have archived the task."""
+        tracking, ref = f"refs/remotes/{remote}/{branch}", f"refs/heads/{branch}"
+        if self.repo.resolve([tracking])[0] is not None:
+            return False
+        tip = self.repo.read_commit(ref)
+        parent = self.repo.read_commit(tip.parents[0]) if tip and tip.parents else None
+        return parent is not None and self.store.is_artifact_commit(
+            parent, *task_ids(self.store, branch)
+        )
 
     def _push_branch(
         self, link: Link, branch: str, timeout: float, contains: str | None

@@ -100,12 +100,19 @@ class Archiving(History):
         if push:
             from pytest_artifact_store.remote.push import Pusher
 
+            remote = remote or self.config.remote_name  # the remote whose index is merged
             pusher = Pusher(self)
             pusher.fetch_indexes(remote, timeout)
         result = self._fold(dry_run, remote if push else None)
         if pusher is not None and not dry_run:
             result["push"] = pusher.push_fold(remote, timeout, *self._index_contents())
         return result
+
+    def _local_indexes(self) -> set[str]:
+        """Workflows with a local index ref (the fetched copies do not count: their
+        folds still have to reach this clone's index)."""
+        space = f"{index.SPACE}/{self.config.branch_prefix}/"
+        return {r.removeprefix(space) for r in self.repo.for_each_ref([space], "%(refname)")}
 
     def _index_contents(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
         """({index ref: commit}, {folded tag: version commit}, {archived branch: tip})
@@ -132,7 +139,14 @@ class Archiving(History):
         tips = {
             key: tip
             for key, tip in self._branches(None, None, archived=True, tracking=False).items()
-            if tip.archived
+            if tip.archived and tip.ref.startswith("refs/archive/")
+        }
+        folded_before = self._indexed_tasks(None, None)
+        local = self._local_indexes()
+        tips = {  # an archived tip this clone's index holds was folded by an earlier run
+            key: tip
+            for key, tip in tips.items()
+            if folded_before.get(key, ("", ""))[1] != tip.sha or key[0] not in local
         }
         by_workflow: dict[str, dict[str, bytes]] = {}
         archived_tips: dict[str, set[str]] = {}
@@ -204,6 +218,10 @@ class Archiving(History):
             if parents == [old] and merged == known:
                 summary["commit"] = old
                 continue  # nothing new for this workflow
+            if other and parents == [other] and merged == index.read_entries(self.repo, other):
+                summary["commit"] = other  # the remote's index has it all: take it as is
+                updates.append((ref, other, old))
+                continue
             commit = index.write_index(
                 self.repo,
                 merged,

@@ -98,7 +98,30 @@ class History(StoreBase):
                     tip.also.append(sha)
             elif key not in archived_here:
                 found[key] = Tip(ref, sha)
+        if archived:  # tasks archived and folded elsewhere: the indexes keep their tips
+            for key, (ref, sha) in self._indexed_tasks(workflow_id, task_id).items():
+                if key not in found:
+                    found[key] = Tip(ref, sha, True)
         return found
+
+    def _indexed_tasks(
+        self, workflow_id: str | None, task_id: str | None
+    ) -> dict[tuple[str, str], tuple[str, str]]:
+        """{(workflow, task): (index ref, archived tip)} from the local and fetched indexes."""
+        prefix = self.config.branch_prefix
+        refs = index.index_refs(self.repo, prefix, self.config.remote_name)
+        workflows = [r.rsplit("/", 1)[1] for r in refs]
+        keep = [
+            (ref, wf) for ref, wf in zip(refs, workflows, strict=True) if wf == (workflow_id or wf)
+        ]
+        out: dict[tuple[str, str], tuple[str, str]] = {}
+        trees = self.repo.read_trees([f"{ref}:tasks" for ref, _ in keep])
+        for (ref, wf), entries in zip(keep, trees, strict=True):
+            for e in entries or []:
+                name = e.name.decode("utf-8", "replace")
+                if task_id is None or name == task_id:
+                    out.setdefault((wf, name), (ref, e.sha.hex()))
+        return out
 
     def _versions(
         self,
@@ -259,20 +282,31 @@ class History(StoreBase):
         # the tag was just resolved to this commit: no second lookup of it
         return self._entries([Version(commit, workflow_id, task_id)], known={tag: commit.sha})[0]
 
-    def _folded_version(self, *names: str) -> dict[str, Any] | None:
-        """The entry of the version an index maps one of ``names`` to (an archived
-        version whose tag was folded), or None."""
+    def folded_commit(self, *names: str) -> tuple[str, Commit] | None:
+        """(name, version commit) for the first of ``names`` an index holds: a tag folded
+        by ``gc --fold-tags`` (here, or on the remote and fetched); None if none does."""
         refs = index.index_refs(self.repo, self.config.branch_prefix, self.config.remote_name)
         targets = index.folded_targets(self.repo, refs, list(names))
         for name in names:
             commit = self.repo.read_commit(targets[name]) if name in targets else None
-            ids = task_of(commit) if commit is not None else None
-            if commit is not None and ids is not None:
-                entry = self._entries([Version(commit, *ids, archived=True)])[0]
-                own = index.folded_targets(self.repo, refs, _tag_names(commit))
-                entry["folded_tags"] = [n for n, sha in own.items() if sha == commit.sha]
-                return entry
+            if commit is not None and task_of(commit) is not None:
+                return name, commit
         return None
+
+    def _folded_version(self, *names: str) -> dict[str, Any] | None:
+        """The entry of the version an index maps one of ``names`` to (an archived
+        version whose tag was folded), or None."""
+        found = self.folded_commit(*names)
+        if found is None:
+            return None
+        commit = found[1]
+        ids = task_of(commit)
+        assert ids is not None
+        entry = self._entries([Version(commit, *ids, archived=True)])[0]
+        refs = index.index_refs(self.repo, self.config.branch_prefix, self.config.remote_name)
+        own = index.folded_targets(self.repo, refs, _tag_names(commit))
+        entry["folded_tags"] = [n for n, sha in own.items() if sha == commit.sha]
+        return entry
 
     def find_version(self, ref: str) -> dict[str, Any] | None:
         """The artifact version a user names: a correlation id (with or without

@@ -10,7 +10,7 @@
 
 and whose parents keep every archived tip reachable (the previous index commit first,
 then the tips folded by this run, at most :data:`PARENTS` per commit). A fetched copy of
-a remote's index lives under ``refs/remotes/<remote>/artifact-index/...``; lookups read
+a remote's index lives under ``refs/artifact-index-remotes/<remote>/...``; lookups read
 both.
 """
 

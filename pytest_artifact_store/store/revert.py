@@ -35,6 +35,13 @@ class Reverting(History):
                 commit = self.repo.read_commit(f"refs/tags/{name}")
             if commit is None:
                 name = tag
+        if commit is None:  # a folded tag (gc --fold-tags): the indexes know it
+            corr = None
+            with contextlib.suppress(ArtifactStoreError):
+                corr = naming.correlation_tag(tag.removeprefix(naming.CORR_PREFIX * 2))
+            found = self.folded_commit(tag, *([corr] if corr else []))
+            if found is not None:
+                name, commit = found
         if commit is None:
             raise ArtifactStoreError(
                 f"unknown tag {tag!r}: no tag {tag!r} or corr_{tag} in this repository"
