@@ -1,20 +1,24 @@
 """pytest hook implementations of pytest-artifact-store (the ``artifact_store`` plugin).
 
-Inert unless ``--artifact-store`` is given: then :mod:`pytest_artifact_store.pytest_plugin.session`
-(and with it the store) is imported, the settings are validated and the repository is
-opened before any test runs. ``-p no:artifact_store`` removes the plugin.
+Inert unless ``--artifact-store`` is given: then the store's worker process is started
+(:mod:`.worker`: the store lives there, not in pytest's process), the settings are
+validated, and the repository is known good before any test runs.
+``-p no:artifact_store`` removes the plugin.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 
 from pytest_artifact_store.pytest_plugin import hookspecs, settings
 from pytest_artifact_store.pytest_plugin.recorder import WORKER_OUTPUT_KEY, ArtifactRecorder
+from pytest_artifact_store.pytest_plugin.worker import StoreClient
 
 RECORDER = pytest.StashKey[ArtifactRecorder]()
+CLIENT = pytest.StashKey[StoreClient]()
 
 
 def _enabled(config: pytest.Config) -> bool:
@@ -33,15 +37,35 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """The earliest moment the options are known: with --artifact-store, start the
+    store's worker process now, so its imports overlap pytest's own start-up."""
+    namespace = early_config.known_args_namespace
+    if not getattr(namespace, "artifact_store", False) or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if getattr(namespace, "help", False) or getattr(namespace, "version", False):
+        return
+    early_config.stash[CLIENT] = StoreClient()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORDER] = ArtifactRecorder()
+    client = config.stash.get(CLIENT, None)
     if not _enabled(config) or _is_worker(config):
         return
     if config.getoption("help", default=False) or config.getoption("version", default=False):
         return
     from pytest_artifact_store.pytest_plugin.session import start
 
-    start(config, config.stash[RECORDER])
+    start(config, config.stash[RECORDER], client)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    client = config.stash.get(CLIENT, None)
+    if client is not None:  # started early, and perhaps never configured
+        client.close()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

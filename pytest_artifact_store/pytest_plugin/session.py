@@ -9,7 +9,6 @@ files, a generated ``test_report.json`` and the recorded metrics become one comm
 
 from __future__ import annotations
 
-import contextlib
 import filecmp
 import glob
 import json
@@ -19,16 +18,16 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.pytest_plugin import settings as settings_mod
 from pytest_artifact_store.pytest_plugin.recorder import (
@@ -37,8 +36,11 @@ from pytest_artifact_store.pytest_plugin.recorder import (
     ArtifactRecorder,
 )
 from pytest_artifact_store.pytest_plugin.settings import Settings, Value
-from pytest_artifact_store.store import ArtifactStore
+from pytest_artifact_store.pytest_plugin.worker import StoreClient, WorkerGone
 from pytest_artifact_store.store.config import ArtifactStoreConfig
+
+if TYPE_CHECKING:
+    from pytest_artifact_store.store import ArtifactStore
 from pytest_artifact_store.timestamps import format_utc
 
 PLUGIN_NAME = "artifact_store_session"
@@ -51,36 +53,39 @@ class CommitRefused(Exception):
     """Why the artifacts were not committed, as one line for the terminal summary."""
 
 
-def _warm_up(store: ArtifactStore, workflow_id: str | None, task_id: str | None) -> None:
-    """Best effort, in a daemon thread: whatever fails here (a usage error ending the
-    process mid-import, a repository that went away) fails again in the commit, which
-    reports it; a traceback from this thread would only be noise."""
-    with contextlib.suppress(BaseException):
-        store.warm_up(workflow_id, task_id)
-
-
-def start(config: pytest.Config, recorder: ArtifactRecorder) -> ArtifactSession:
-    """Validate the settings, open the repository and register the session plugin."""
+def start(
+    config: pytest.Config, recorder: ArtifactRecorder, client: StoreClient | None = None
+) -> ArtifactSession:
+    """Validate the settings, start the store's worker process (it opens the repository
+    and warms up while the tests are collected and run) and register the session plugin."""
     resolved = settings_mod.resolve(config)
     repo = resolved["repo"]
     if repo.value is None:
         repo = Value(repo.setting, find_repository(repo.base), "default", repo.base)
         resolved.values["repo"] = repo
     store_config = build_store_config(resolved)
-    try:
-        store = ArtifactStore(store_config)
-    except ArtifactStoreError as exc:
-        raise settings_mod.usage_error(repo, str(repo.value), str(exc)) from None
-    # Load the scanner rules and the JSON Schema validator while the tests run.
-    ids = (resolved.get("workflow_id"), resolved.get("task_id"))
-    threading.Thread(
-        target=_warm_up, args=(store, *ids), name="artifact-store-warm-up", daemon=True
-    ).start()
-    session = ArtifactSession(config, resolved, store, recorder)
+    kwargs = {
+        k: os.fspath(v) if isinstance(v, os.PathLike) else v
+        for k, v in resolved.store_config_kwargs().items()
+    }
+    kwargs["repo_path"] = os.fspath(store_config.repo_path)
+    client = client or StoreClient()
+    client.configure(kwargs, resolved.get("workflow_id"), resolved.get("task_id"))
+    session = ArtifactSession(config, resolved, store_config, client, recorder)
     config.pluginmanager.register(session, PLUGIN_NAME)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(recorder), PLUGIN_NAME + "_xdist")
     return session
+
+
+def _looks_like_a_repository(path: Path) -> bool:
+    """A git directory at or above ``path``, or ``path`` a bare repository (a hint only:
+    the worker opens it for real)."""
+    if not path.is_dir():
+        return False
+    if (path / "HEAD").is_file() and (path / "objects").is_dir():
+        return True
+    return any((p / ".git").exists() for p in (path, *path.parents))
 
 
 def find_repository(start_dir: Path) -> Path:
@@ -168,18 +173,48 @@ class ArtifactSession:
         self,
         config: pytest.Config,
         resolved: Settings,
-        store: ArtifactStore,
+        store_config: ArtifactStoreConfig,
+        client: StoreClient,
         recorder: ArtifactRecorder,
     ) -> None:
         self.config = config
         self.settings = resolved
-        self.store = store
+        self.store_config = store_config
+        self.client = client
+        self.local: ArtifactStore | None = None  # when the worker cannot be used
         self.recorder = recorder
         self.tests: dict[str, OutcomeRecord] = {}
         self.collection_errors = 0
         self.started = time.time()
         self.started_perf = time.perf_counter()
         self.summary = Summary()
+
+    # -- the repository ----------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Before any test runs: the worker has opened the repository, or says why not."""
+        try:
+            # the usual case: a repository is there, so the tests need not wait for the
+            # worker's imports; when none is plausible, its exact reason is awaited
+            plausible = _looks_like_a_repository(self.store_config.repo_path)
+            error = None if plausible and not self.client.answered() else self.client.wait_ready()
+        except WorkerGone:
+            error = self._open_locally()
+        if error is not None:
+            repo = self.settings["repo"]
+            raise settings_mod.usage_error(repo, str(repo.value), error)
+
+    def _open_locally(self) -> str | None:
+        """The store in this process (no worker): None, or why the repository is no good."""
+        if self.local is None:
+            from pytest_artifact_store.store import ArtifactStore
+
+            try:
+                self.local = ArtifactStore(self.store_config)
+            except ArtifactStoreError as exc:
+                return str(exc)
+        return None
 
     # -- collecting outcomes ---------------------------------------------------------
 
@@ -221,7 +256,7 @@ class ArtifactSession:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-        self.summary.lines.extend(describe_result(result, self.store.config.remote_name))
+        self.summary.lines.extend(describe_result(result, self.store_config.remote_name))
         try:
             self.config.hook.pytest_artifact_store_committed(config=self.config, result=result)
         except Exception as exc:
@@ -229,10 +264,12 @@ class ArtifactSession:
 
     def interrupted(self, session: pytest.Session) -> None:
         """Say whether the version landed; exit status 2 as pytest's own interrupts."""
-        landed = self.store.last_commit
+        landed = self.local.last_commit if self.local is not None else self.client.landed
         if landed:
             get = self.settings.get
-            branch = self.store.branch_for(str(get("workflow_id")), str(get("task_id")))
+            branch = naming.branch_name(
+                self.store_config.branch_prefix, str(get("workflow_id")), str(get("task_id"))
+            )
             self.summary.lines.append(
                 f"interrupted — version {landed[:10]} landed on {branch}; if its push did "
                 "not finish, run 'artifact-store push'"
@@ -311,15 +348,24 @@ class ArtifactSession:
 
     def store_commit(self, files: dict[str, Path], metadata: dict[str, Any]) -> dict[str, Any]:
         get = self.settings.get
+        arguments = {
+            "workflow_id": get("workflow_id"),
+            "task_id": get("task_id"),
+            "files": {name: os.fspath(path) for name, path in files.items()},
+            "metadata": metadata,
+            "correlation_id": get("correlation_id"),
+            "prompt_hash": get("prompt_hash"),
+        }
         try:
-            return self.store.commit_artifacts(
-                get("workflow_id"),
-                get("task_id"),
-                files,
-                metadata=metadata,
-                correlation_id=get("correlation_id"),
-                prompt_hash=get("prompt_hash"),
-            )
+            if self.local is None:
+                try:
+                    return self.client.commit(**arguments)
+                except WorkerGone:  # it ended (or never started): commit in this process
+                    error = self._open_locally()
+                    if error is not None:
+                        raise ArtifactStoreError(error) from None
+            assert self.local is not None
+            return self.local.commit_artifacts(**arguments)
         except ArtifactStoreError as exc:  # SecretDetectedError's message is masked
             raise CommitRefused(_one_line(exc)) from None
         except Exception as exc:  # never a traceback in the summary of a long backtest
@@ -380,7 +426,9 @@ class ArtifactSession:
     # -- reporting ----------------------------------------------------------------------
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.store.close()
+        self.client.close()
+        if self.local is not None:
+            self.local.close()
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.summary.lines:

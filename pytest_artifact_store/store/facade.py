@@ -1,0 +1,69 @@
+"""``ArtifactStore``: the façade over committing, history, rollback and archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pytest_artifact_store.store.archive import Archiving
+from pytest_artifact_store.store.commit import Committing
+from pytest_artifact_store.store.config import ArtifactStoreConfig
+from pytest_artifact_store.store.revert import Reverting
+
+
+class ArtifactStore(Committing, Reverting, Archiving):
+    """Commit, find, roll back and push artifact versions in a git repository."""
+
+    def _auto_push(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Push after a commit (auto_push); the result gains ``pushed``/``push_error``
+        and, when the remote kept a tag of its own, ``push_notes`` saying so."""
+        if not self.config.auto_push:  # the remote layer is not even imported
+            result["pushed"], result["push_error"] = False, "auto_push is off"
+            return result
+        from pytest_artifact_store.remote.push import Pusher
+
+        outcome = Pusher(self).after_commit(result["branch"], result["commit_sha"])
+        result["pushed"], result["push_error"] = outcome.pushed, outcome.error
+        if outcome.notes:
+            result["push_notes"] = outcome.notes
+        return result
+
+    def fetch(
+        self,
+        workflow_id: str | None = None,
+        task_id: str | None = None,
+        *,
+        remote: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Fetch one workflow's (or one task's, or every) task branch and its versions'
+        tags from the remote (SPEC §6): what a runner of a big fleet needs, no more.
+        Returns ``{'remote', 'branches', 'tags'}``."""
+        from pytest_artifact_store import naming
+        from pytest_artifact_store.remote import Pusher
+
+        if workflow_id is not None:
+            naming.check_id("workflow_id", workflow_id)
+        if task_id is not None:
+            naming.check_id("task_id", task_id)
+        return Pusher(self).fetch(remote, workflow_id, task_id, timeout)
+
+    def push_pending(
+        self, remote: str | None = None, timeout: float | None = None, *, verify: bool = False
+    ) -> dict[str, Any]:
+        """Push every artifact branch and tag the remote lacks (SPEC §6), found in
+        O(pending) from the remote-tracking branches; ``verify`` asks the remote about
+        every local task branch (restoring one deleted there).
+
+        Returns ``{'success', 'remote', 'pushed': [branches], 'up_to_date': [branches],
+        'errors': {branch: reason}}``.
+        """
+        from pytest_artifact_store.remote.push import Pusher
+
+        return Pusher(self).push_pending(remote, timeout, verify=verify)
+
+
+def open_store(repo_path: Path | str | None = None, **overrides: Any) -> ArtifactStore:
+    """Shorthand used by the CLI: a store on ``repo_path`` with config overrides."""
+    cfg = ArtifactStoreConfig(repo_path=Path(repo_path) if repo_path else Path.cwd(), **overrides)
+    return ArtifactStore(cfg)
