@@ -228,6 +228,39 @@ class Link:
             )
         return res
 
+    def receive_pack(self) -> tuple[list[str], dict[str, str]] | None:
+        """The command (and environment) that runs ``git receive-pack`` for the push
+        URL -- on this machine for a path or ``file://`` URL, over ssh for an SSH URL
+        (the same ssh command and connection git uses) -- or None for another transport
+        (HTTP: only git's own push speaks it)."""
+        res = self.repo.run(["remote", "get-url", "--push", self.remote], check=False)
+        url = res.stdout.strip() if res.returncode == 0 else ""
+        if not url:
+            return None
+        env = git_env()
+        if url.startswith("file://"):
+            return ["git", "receive-pack", url.removeprefix("file://")], env
+        host = _ssh_destination(url)
+        if host is None:
+            if "://" in url:
+                return None
+            path = url if os.path.isabs(url) else os.path.join(self.repo.cwd, url)
+            return ["git", "receive-pack", path], env
+        if os.environ.get("GIT_SSH") and not os.environ.get("GIT_SSH_COMMAND"):
+            return None  # a program, not a command line: only git knows how to call it
+        ssh = (self._ssh_env() or {}).get("GIT_SSH_COMMAND") or os.environ.get("GIT_SSH_COMMAND")
+        if not ssh:
+            res = self.repo.run(["config", "--get", "core.sshCommand"], check=False)
+            ssh = res.stdout.strip() or "ssh"
+        if url.startswith(("ssh://", "git+ssh://", "ssh+git://")):
+            path = urlsplit(url).path
+            path = path[1:] if path.startswith("/~") else path
+        else:
+            path = url.split(":", 1)[1]
+        remote_command = f"git-receive-pack {shlex.quote(path)}"
+        line = f"{ssh} {' '.join(shlex.quote(a) for a in host)} {shlex.quote(remote_command)}"
+        return ["sh", "-c", line], env
+
     def fetch(self, step: str, refspecs: list[str], *, prune: bool = False) -> GitResult:
         # --refmap= : only the refspecs given here are written (a mirror clone's
         # +refs/*:refs/* would otherwise force the local task branch too)

@@ -284,3 +284,47 @@ def test_push_timeout_holds_over_a_shared_ssh_connection(tmp_path, repo, served,
         assert _ssh_leftovers(private) == set()
     assert result["pushed"] is False and "timed out after 3 s" in result["push_error"]
     assert elapsed < 3 + 5
+
+
+# -- folding (gc --fold-tags --push) over both transports ----------------------------------
+
+
+def _fold_and_check(repo: Path, bare: Path, git) -> dict:
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, push_timeout=60))
+    for i in range(6):
+        src = repo.parent / f"f{i}.csv"
+        src.write_text(f"{i}\n")
+        result = store.commit_artifacts("wf", f"task_{i % 3}", [src], correlation_id=f"f{i}")
+        assert result["pushed"] is True, result["push_error"]
+    store.archive(0, keep_last=1)  # task_2 holds the newest version
+    folded = store.fold_tags(push=True)
+    assert git(bare, "tag", "--list").split() == ["corr_f2", "corr_f5"]
+    assert git(bare, "for-each-ref", "--format=%(refname)", "refs/heads/ai/").split() == [
+        "refs/heads/ai/generated/wf/task_2"
+    ]
+    assert git(bare, "fsck", "--strict", "--no-dangling") == ""
+    index = "refs/artifact-index/ai/generated/wf"
+    assert git(bare, "rev-parse", index) == git(repo, "rev-parse", index)
+    return folded["push"]
+
+
+@needs_ssh
+def test_a_fold_push_over_ssh_deletes_in_one_receive_pack_transaction(tmp_path, repo, served, git):
+    with ssh_git_server(tmp_path / "ssh") as server:
+        key = server.new_key("deploy")
+        git(repo, "config", "core.sshCommand", server.ssh_command(key))
+        git(repo, "remote", "add", "origin", server.url(served / "remote.git"))
+        git(repo, "fetch", "-q", "origin")
+        pushed = _fold_and_check(repo, served / "remote.git", git)
+    # the index with one push, then the 4 tags and 2 branches in one transaction
+    assert pushed["pushes"] == 2 and pushed["tags_deleted"] == 4
+
+
+@needs_http
+def test_a_fold_push_over_http_uses_gits_push(tmp_path, repo, served, git):
+    with http_git_server(tmp_path / "http", served, users={"bot": PASSWORD}) as server:
+        git(repo, "remote", "add", "origin", server.url("remote.git", f"bot:{PASSWORD}"))
+        git(repo, "fetch", "-q", "origin")
+        pushed = _fold_and_check(repo, served / "remote.git", git)
+    assert pushed["tags_deleted"] == 4 and len(pushed["branches_deleted"]) == 2
+    assert stored_anywhere(repo, PASSWORD) == []
