@@ -43,6 +43,16 @@ git checkout -q main
 """
 
 
+def _repository(path: Path) -> Path:
+    """A repository with one commit on main (a README), as a project starts."""
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / "README.md").write_text("demo\n")
+    git(path, "add", ".")
+    git(path, "commit", "-q", "-m", "init")
+    return path
+
+
 def run(quick: bool = False) -> list[str]:
     home = isolate_home()
     repeat = 5 if quick else 11
@@ -52,12 +62,7 @@ def run(quick: bool = False) -> list[str]:
         shutil.copytree(
             EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache")
         )
-        repo = Path(tmp, "repo")
-        repo.mkdir()
-        git(repo, "init", "-q", "-b", "main")
-        (repo / "README.md").write_text("demo\n")
-        git(repo, "add", ".")
-        git(repo, "commit", "-q", "-m", "init")
+        repo = _repository(Path(tmp, "repo"))
         # hypothesis's plugin alone costs ~0.9 s per session here: leave it out of all runs
         base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
         base += ["-p", "no:hypothesispytest"]
@@ -99,12 +104,7 @@ def run(quick: bool = False) -> list[str]:
                     ["git", "show", f"{task}:{name}"], cwd=repo, capture_output=True, check=True
                 ).stdout
             )
-        naive_repo = Path(tmp, "naive")
-        naive_repo.mkdir()
-        git(naive_repo, "init", "-q", "-b", "main")
-        (naive_repo / "README.md").write_text("demo\n")
-        git(naive_repo, "add", ".")
-        git(naive_repo, "commit", "-q", "-m", "init")
+        naive_repo = _repository(Path(tmp, "naive"))
         script = Path(tmp, "naive.sh")
         script.write_text(NAIVE_SCRIPT)
 

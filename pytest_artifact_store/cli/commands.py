@@ -166,6 +166,11 @@ def _version_name(entry: Mapping[str, Any]) -> str:
     return str(entry.get("correlation_id") or str(entry["commit_sha"])[:10])
 
 
+def _add_remote_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--remote", default=None, metavar="R", help="default: the configured remote")
+    p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
+
+
 def _add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
     parser.add_argument(
         "--repo",
@@ -616,8 +621,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Push every artifact branch and corr_/prompt_ tag the remote lacks "
         "(never forced; joins a remote branch that moved, keeping every version's commit id).",
     )
-    p.add_argument("--remote", default=None, metavar="R", help="default: the configured remote")
-    p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
+    _add_remote_options(p)
     p.add_argument(
         "--verify",
         action="store_true",
@@ -637,8 +641,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument("--workflow", type=_workflow, help="only this workflow id")
     p.add_argument("--task", type=_task, help="only this task id (with --workflow)")
-    p.add_argument("--remote", default=None, metavar="R", help="default: the configured remote")
-    p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
+    _add_remote_options(p)
     _add_common(p)
     p.set_defaults(func=_guarded(cmd_fetch))
 
@@ -683,11 +686,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--push",
         action="store_true",
-        help="with --fold-tags: publish the indexes and delete the folded tags and archived "
-        "task branches on the remote, in one atomic push",
+        help="with --fold-tags: publish the indexes, then delete the folded tags and archived "
+        "task branches on the remote (one atomic transaction, each deletion leased)",
     )
-    p.add_argument("--remote", default=None, metavar="R", help="default: the configured remote")
-    p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
+    _add_remote_options(p)
     _add_common(p)
     p.set_defaults(func=_guarded(cmd_gc))
 
