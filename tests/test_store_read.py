@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -334,3 +335,19 @@ def test_reflog_and_upstream_names_never_break_the_reader(tmp_path, git, ref):
     made = store.commit_artifacts("wf", "t1", [src], correlation_id="c1")
     assert store.find_version(ref) is None
     assert store.find_version("c1")["commit_sha"] == made["commit_sha"]  # still reading
+
+
+def test_a_limited_listing_over_many_branches_is_the_head_of_the_full_one(tmp_path, repo):
+    """list(limit=N) reads only the branches whose tips can hold the N newest versions;
+    what it returns is exactly the first N of the full listing, whatever the order the
+    branches were written in."""
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    rng = random.Random(4)
+    for i in range(40):
+        src = tmp_path / f"v{i}.csv"
+        src.write_text(f"{i}\n")
+        store.commit_artifacts("wf", f"task_{rng.randrange(12)}", [src], correlation_id=f"v{i}")
+    full = [e["commit_sha"] for e in store.list_artifacts(limit=None)]
+    for limit in (1, 3, 5, 11, 12, 13, 39, 40, 41):
+        fresh = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+        assert [e["commit_sha"] for e in fresh.list_artifacts(limit=limit)] == full[:limit]
