@@ -139,7 +139,7 @@ class Runner:
     def plain_push(self) -> None:
         """git's own floor: one commit and its annotated tag, `git push --atomic`."""
         self.counter += 1
-        ref = f"refs/heads/floor/{self.counter}"
+        ref = f"refs/heads/floor/{time.monotonic_ns()}"
         tree = git(self.path, "rev-parse", "main^{tree}")
         commit = git(self.path, "commit-tree", tree, "-p", "main", "-m", f"floor {self.counter}")
         tag = f"floor_{self.path.name}_{time.monotonic_ns()}"
@@ -239,6 +239,7 @@ def main() -> None:
             refs = git(tmp / f"remote-{size}", "for-each-ref", "--format=x").count("x")
             print(f"built {size} versions ({refs} refs) in {time.perf_counter() - start:.0f} s")
             rows[f"{size:,}"] = measure(tmp / f"remote-{size}", made, tmp, repeat)
+            print(f"  {size:,}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[f"{size:,}"].items()))
         if args.fold:
             big = sizes[-1]
             remote = tmp / f"remote-{big}"
@@ -248,6 +249,9 @@ def main() -> None:
             print(f"folded 90 % of {big} in {time.perf_counter() - start:.0f} s ({refs} refs left)")
             shutil.rmtree(tmp / f"runner-remote-{big}")
             rows[f"{big:,} folded"] = measure(remote, made, tmp, repeat)
+            print(
+                "  folded: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[f"{big:,} folded"].items())
+            )
             small = big // 10
             made = build_remote(tmp / f"remote-{small}-live", small)
             rows[f"{small:,} unfolded"] = measure(tmp / f"remote-{small}-live", made, tmp, repeat)
