@@ -46,6 +46,21 @@ def _project(tmp_path: Path, repo: Path, test_body: str = "    assert True\n") -
     return project
 
 
+def _signal_children(name: str) -> str:
+    """A test body that sends signal ``name`` to pytest's child processes (the worker)."""
+    return (
+        "    me = os.getpid()\n"
+        "    for pid in os.listdir('/proc'):\n"
+        "        if pid.isdigit():\n"
+        "            try:\n"
+        "                stat = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()\n"
+        "            except OSError:\n"
+        "                continue\n"
+        "            if int(stat[1]) == me:\n"
+        f"                os.kill(int(pid), signal.{name})\n"
+    )
+
+
 def _run(project: Path, tmp_path: Path, cid: str) -> tuple[subprocess.CompletedProcess[str], list]:
     out = tmp_path / f"modules-{cid}.json"
     env = {
@@ -80,17 +95,7 @@ def test_pytest_itself_imports_neither_the_store_nor_the_scanner(
 def test_a_worker_that_dies_is_replaced_by_a_commit_in_process(
     tmp_path: Path, repo: Path, git: GitRunner
 ) -> None:
-    kill_worker = (
-        "    me = os.getpid()\n"
-        "    for pid in os.listdir('/proc'):\n"
-        "        if pid.isdigit():\n"
-        "            try:\n"
-        "                stat = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()\n"
-        "            except OSError:\n"
-        "                continue\n"
-        "            if int(stat[1]) == me:\n"
-        "                os.kill(int(pid), signal.SIGKILL)\n"
-    )
+    kill_worker = _signal_children("SIGKILL")
     proc, modules = _run(_project(tmp_path, repo, kill_worker), tmp_path, "w2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"committed 2 files to {BRANCH}" in proc.stdout
@@ -109,3 +114,26 @@ def test_a_bad_repository_is_a_usage_error_before_any_test_runs(tmp_path: Path, 
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
     assert "invalid artifact_store_repo" in proc.stderr
     assert not (tmp_path / "modules-w3.json.ran").exists()  # no test ran
+
+
+def test_the_environment_at_configure_time_reaches_the_worker(
+    tmp_path: Path, repo: Path, git: GitRunner
+) -> None:
+    project = _project(tmp_path, repo)
+    with (project / "conftest.py").open("a") as fh:
+        fh.write(
+            "\ndef pytest_configure(config):\n    os.environ['GIT_AUTHOR_NAME'] = 'configure-bot'\n"
+        )
+    proc, _ = _run(project, tmp_path, "w4")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert git(repo, "log", "-1", "--format=%an", BRANCH) == "configure-bot"
+
+
+def test_a_stopped_worker_is_replaced_by_a_commit_in_process(
+    tmp_path: Path, repo: Path, git: GitRunner
+) -> None:
+    stop_worker = _signal_children("SIGSTOP")
+    proc, modules = _run(_project(tmp_path, repo, stop_worker), tmp_path, "w5")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert git(repo, "rev-parse", "corr_w5^{commit}") == git(repo, "rev-parse", BRANCH)
+    assert "pytest_artifact_store.store.commit" in modules

@@ -46,7 +46,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
         return
     if getattr(namespace, "help", False) or getattr(namespace, "version", False):
         return
-    early_config.stash[CLIENT] = StoreClient()
+    client = early_config.stash[CLIENT] = StoreClient()
+    early_config.add_cleanup(client.close)  # also when pytest stops before configure
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,13 +64,16 @@ def start(
         repo = Value(repo.setting, find_repository(repo.base), "default", repo.base)
         resolved.values["repo"] = repo
     store_config = build_store_config(resolved)
+    # the whole configuration as pytest's process resolved it (environment defaults
+    # included: a conftest may set GIT_AUTHOR_NAME in pytest_configure), and the
+    # environment the worker's git commands must see
     kwargs = {
-        k: os.fspath(v) if isinstance(v, os.PathLike) else v
-        for k, v in resolved.store_config_kwargs().items()
+        f.name: os.fspath(value) if isinstance(value, os.PathLike) else value
+        for f in fields(store_config)
+        for value in [getattr(store_config, f.name)]
     }
-    kwargs["repo_path"] = os.fspath(store_config.repo_path)
     client = client or StoreClient()
-    client.configure(kwargs, resolved.get("workflow_id"), resolved.get("task_id"))
+    client.configure(kwargs, resolved.get("workflow_id"), resolved.get("task_id"), dict(os.environ))
     session = ArtifactSession(config, resolved, store_config, client, recorder)
     config.pluginmanager.register(session, PLUGIN_NAME)
     if config.pluginmanager.hasplugin("xdist"):

@@ -61,6 +61,9 @@ def _serve(source: IO[bytes], sink: IO[str]) -> int:
     if not line:
         return 0
     request = json.loads(line)
+    if request.get("environ") is not None:  # as pytest's process has it now
+        os.environ.clear()
+        os.environ.update(request["environ"])
     try:
         store = ArtifactStore(ArtifactStoreConfig(**request["config"]))
     except ArtifactStoreError as exc:
@@ -107,6 +110,7 @@ class StoreClient:
         self._proc: subprocess.Popen[bytes] | None = None
         self._to: IO[bytes] | None = None
         self._from: IO[bytes] | None = None
+        self._frozen = False
         try:
             if sys.platform.startswith("linux"):
                 self._fork()
@@ -122,6 +126,7 @@ class StoreClient:
         # cyclic GC of either process leaves it alone, so its pages stay shared instead
         # of being copied (copy-on-write) the first time a collection touches them
         gc.freeze()
+        self._frozen = True
         pid = os.fork()
         if pid == 0:  # the worker: never returns into pytest
             code = 1
@@ -163,11 +168,17 @@ class StoreClient:
         self._to, self._from = self._proc.stdin, self._proc.stdout
 
     def configure(
-        self, config: dict[str, Any], workflow_id: str | None, task_id: str | None
+        self,
+        config: dict[str, Any],
+        workflow_id: str | None,
+        task_id: str | None,
+        environ: dict[str, str] | None = None,
     ) -> None:
-        """The store's settings: the worker opens the repository and warms up."""
+        """The store's settings (and the environment its git commands see): the worker
+        opens the repository and warms up."""
+        message = {"config": config, "workflow_id": workflow_id, "task_id": task_id}
         try:
-            self._write({"config": config, "workflow_id": workflow_id, "task_id": task_id})
+            self._write({**message, "environ": environ})
         except WorkerGone:
             self._to = self._from = None
 
@@ -228,7 +239,12 @@ class StoreClient:
 
     def close(self) -> None:
         """End of input: the worker closes the store and ends, reaped in the background
-        (it needs no more than its own teardown, and pytest is about to end too)."""
+        (it needs no more than its own teardown, and pytest is about to end too). What
+        was frozen for the fork goes back to the collector (pytest may run in process,
+        inside a longer-lived program)."""
+        if self._frozen:
+            self._frozen = False
+            gc.unfreeze()
         to, self._to, self._from = self._to, None, None
         if to is not None:
             with contextlib.suppress(OSError):
@@ -240,6 +256,27 @@ class StoreClient:
             ).start()
         elif proc is not None:
             threading.Thread(target=proc.wait, name="artifact-store-reap", daemon=True).start()
+
+    def _check_alive(self) -> None:
+        """A worker that was stopped (SIGSTOP, a debugger gone) would be waited for
+        forever: it is killed and the caller commits in process."""
+        pid = self._pid if self._pid is not None else self._proc.pid if self._proc else None
+        if pid is None:
+            raise WorkerGone
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG | os.WUNTRACED)
+        except ChildProcessError:
+            done, status = pid, 0
+        if done and os.WIFSTOPPED(status):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            _reap(pid)
+        if done:
+            self._pid = None
+            if self._proc is not None:
+                self._proc.returncode = -1
+            self._proc = None
+            raise WorkerGone
 
     def _write(self, message: dict[str, Any]) -> None:
         if self._to is None:
@@ -253,6 +290,8 @@ class StoreClient:
     def _read(self) -> dict[str, Any]:
         if self._from is None:
             raise WorkerGone
+        while not select.select([self._from], [], [], 1.0)[0]:
+            self._check_alive()
         line = self._from.readline()
         if not line:
             raise WorkerGone
