@@ -55,3 +55,31 @@ def test_a_revert_writes_no_loose_object(repo: Path, git, artifacts) -> None:
     assert git(repo, "rev-parse", "main") == result["commit_sha"]
     assert list((repo / ".git" / "objects" / "pack").glob("*.keep")) == []
     assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+
+
+def test_a_clone_of_a_big_remote_gets_a_commit_graph_in_the_background(
+    tmp_path: Path, repo: Path, git, artifacts
+) -> None:
+    """A fleet's clone (thousands of refs, no commit-graph): the first commit starts
+    `git commit-graph write` detached, so walks over its task branches use the graph."""
+    import time
+
+    from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+
+    head = git(repo, "rev-parse", "HEAD")
+    git(
+        repo,
+        "update-ref",
+        "--stdin",
+        input="".join(f"create refs/tags/t{i:05d} {head}\n" for i in range(6000)).encode(),
+    )
+    git(repo, "pack-refs", "--all")
+    info = repo / ".git" / "objects" / "info"
+    assert not (info / "commit-graph").exists()
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    store.commit_artifacts("wf", "t1", list(artifacts.values()), correlation_id="g1")
+    deadline = time.monotonic() + 30
+    while not (info / "commit-graph").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (info / "commit-graph").exists()
+    assert "commit-graph" not in git(repo, "fsck", "--strict", "--no-dangling")

@@ -44,6 +44,7 @@ from pytest_artifact_store.git.signing import Signer
 _GRACE = 60.0
 _PACK_LIMIT = 50  # git's default gc.autoPackLimit
 _GC_AUTO = 6700  # git's default gc.auto; git itself reads the configured one
+_GRAPH_REFS_BYTES = 256 * 1024  # packed-refs this large: a few thousand refs
 _DETACHED: list[subprocess.Popen[bytes]] = []  # maintenance started here, reaped later
 _WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
 
@@ -439,9 +440,11 @@ class Repository:
         """Keep the repository packed, as git's own commands do: when git's estimate of
         loose objects (those in ``objects/17`` x 256) passes ``gc.auto`` (6700), or the
         packs (one a version) pass ``gc.autoPackLimit`` (50), start ``git maintenance
-        run --auto`` (its gc task: ``git gc --auto``, which also packs refs) detached,
-        so no commit waits for it. It takes git's maintenance lock, so it never overlaps
-        a scheduled or hand-started maintenance, and reads the configured limits."""
+        run --auto`` (its gc task: ``git gc --auto``, which also packs refs and writes
+        the commit-graph) detached, so no commit waits for it. It takes git's
+        maintenance lock, so it never overlaps a scheduled or hand-started maintenance,
+        and reads the configured limits. A repository with no commit-graph at all (a
+        fresh clone) gets one written, detached, the same way."""
         try:
             loose = len(os.listdir(self.objects_dir / "17"))
         except OSError:
@@ -451,12 +454,27 @@ class Repository:
         except OSError:
             packs = 0
         _DETACHED[:] = [proc for proc in _DETACHED if proc.poll() is None]  # reap
-        if (loose * 256 <= _GC_AUTO and packs <= _PACK_LIMIT) or _DETACHED:
+        if _DETACHED:
             return
+        if loose * 256 <= _GC_AUTO and packs <= _PACK_LIMIT:
+            info = self.objects_dir / "info"
+            if (info / "commit-graph").exists() or (info / "commit-graphs").exists():
+                return
+            try:  # only where there is much to walk: thousands of refs
+                if (self.common_dir / "packed-refs").stat().st_size < _GRAPH_REFS_BYTES:
+                    return
+            except OSError:
+                return
+            # a clone has no commit-graph (gc writes one, and a clone may not gc for long):
+            # without it, walking a fleet's thousands of task branches parses every tip
+            command = ["git", "commit-graph", "write", "--reachable", "--no-progress"]
+        else:
+            # gc must not detach itself: the maintenance lock covers it whole
+            command = ["git", "-c", "gc.autoDetach=false", "maintenance", "run", "--auto"]
+            command.append("--quiet")
         with contextlib.suppress(OSError):
             proc = subprocess.Popen(
-                # gc must not detach itself: the maintenance lock covers it whole
-                ["git", "-c", "gc.autoDetach=false", "maintenance", "run", "--auto", "--quiet"],
+                command,
                 cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -465,6 +483,8 @@ class Repository:
                 start_new_session=True,
             )
             _DETACHED.append(proc)
+            # reaped when it ends, not left a zombie until the next commit asks
+            threading.Thread(target=proc.wait, name="artifact-store-reap", daemon=True).start()
 
     def lock_files(self) -> list[tuple[Path, float, bool]]:
         """Every ref lock (``*.lock`` under refs/, ``packed-refs.lock``) as (path, age in

@@ -46,7 +46,9 @@ class ArtifactStore(Committing, Reverting, Archiving):
             naming.check_id("workflow_id", workflow_id)
         if task_id is not None:
             naming.check_id("task_id", task_id)
-        return Pusher(self).fetch(remote, workflow_id, task_id, timeout)
+        result = Pusher(self).fetch(remote, workflow_id, task_id, timeout)
+        self.repo.maintain()  # a clone's first fetch: the commit-graph walks need
+        return result
 
     def push_pending(
         self, remote: str | None = None, timeout: float | None = None, *, verify: bool = False

@@ -51,19 +51,13 @@ class Tip:
     sha: str
     archived: bool = False
     also: list[str] = field(default_factory=list)  # the remote-tracking tip, when it differs
-    time: int = 0  # the newest tip's commit time, when asked for (0: unknown)
 
 
 class History(StoreBase):
     """Reading versions back: walk, list, look up."""
 
     def _branches(
-        self,
-        workflow_id: str | None,
-        task_id: str | None,
-        archived: bool,
-        tracking: bool = True,
-        dated: bool = False,
+        self, workflow_id: str | None, task_id: str | None, archived: bool, tracking: bool = True
     ) -> dict[tuple[str, str], Tip]:
         """Task branches (and, with ``archived``, archived ones) by (workflow, task).
 
@@ -82,17 +76,8 @@ class History(StoreBase):
         found: dict[tuple[str, str], Tip] = {}
         remote: dict[tuple[str, str], tuple[str, str]] = {}
         archived_here: set[tuple[str, str]] = set()
-        fmt = (
-            "%(objectname) %(committerdate:unix) %(refname)"
-            if dated
-            else "%(objectname) %(refname)"
-        )
-        times: dict[str, int] = {}
-        for line in self.repo.for_each_ref(patterns, fmt):
+        for line in self.repo.for_each_ref(patterns, "%(objectname) %(refname)"):
             sha, ref = line.split(" ", 1)
-            if dated:
-                when, ref = ref.split(" ", 1)
-                times[sha] = int(when) if when.isdigit() else 0
             space = next(s for s in spaces if ref.startswith(s))
             parts = ref[len(space) :].removeprefix(prefix + "/").split("/")
             if len(parts) != 2 or (task_id is not None and parts[1] != task_id):
@@ -113,9 +98,6 @@ class History(StoreBase):
                     tip.also.append(sha)
             elif key not in archived_here:
                 found[key] = Tip(ref, sha)
-        for tip in found.values():
-            stamps = [times.get(sha, 0) for sha in [tip.sha, *tip.also]]
-            tip.time = 0 if 0 in stamps else max(stamps)
         if archived:  # tasks archived and folded elsewhere: the indexes keep their tips
             for key, (ref, sha) in self._indexed_tasks(workflow_id, task_id).items():
                 if key not in found:
@@ -237,10 +219,8 @@ class History(StoreBase):
             raise ArtifactStoreError(f"limit must be a non-negative integer or None, got {limit!r}")
         if limit == 0:
             return []
-        tips = self._branches(workflow_id, task_id, archived, dated=limit is not None)
+        tips = self._branches(workflow_id, task_id, archived)
         if limit is not None:
-            if phash is None and len(tips) > limit:
-                tips = _newest_tips(tips, limit)
             return self._list(tips, limit, phash)
         everything = workflow_id is None and task_id is None and phash is None
         with _gc_paused():  # ~10k small dicts: the cyclic GC would rescan them many times
@@ -499,18 +479,6 @@ class History(StoreBase):
             )
         entry["commit_timestamp"] = stamp
         return entry
-
-
-def _newest_tips(tips: dict[tuple[str, str], Tip], limit: int) -> dict[tuple[str, str], Tip]:
-    """The tips that can hold one of the ``limit`` newest versions: the ``limit`` newest
-    tips each hold a version at least as new as the ``limit``-th of them, and a branch
-    whose tip is older holds nothing newer (commit times grow along a branch, as the
-    walk by commit date itself assumes). Tips of unknown time are kept."""
-    times = sorted((t.time for t in tips.values() if t.time), reverse=True)
-    if len(times) < limit:
-        return tips
-    cutoff = times[limit - 1]
-    return {key: tip for key, tip in tips.items() if not tip.time or tip.time >= cutoff}
 
 
 @contextlib.contextmanager
