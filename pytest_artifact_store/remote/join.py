@@ -30,7 +30,7 @@ def join(facts: VersionFacts, link: Link, branch: str, tip: str) -> bool:
     once the push has landed: see :func:`settle_tags`)."""
     repo = facts.repo
     tracking = f"refs/remotes/{link.remote}/{branch}"
-    res = link.fetch("fetch from", [f"+refs/heads/{branch}:{tracking}"])
+    res = link.fetch("fetch from", [f"+refs/heads/{branch}:{tracking}"], tips=[tip])
     if res.returncode:
         if "couldn't find remote ref" in res.stderr or transient(res.stderr):
             return False  # the remote lacks the branch (a tag or lock race), or try again

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -261,11 +262,17 @@ class Link:
         line = f"{ssh} {' '.join(shlex.quote(a) for a in host)} {shlex.quote(remote_command)}"
         return ["sh", "-c", line], env
 
-    def fetch(self, step: str, refspecs: list[str], *, prune: bool = False) -> GitResult:
+    def fetch(
+        self, step: str, refspecs: list[str], *, prune: bool = False, tips: Sequence[str] = ()
+    ) -> GitResult:
+        """``tips``: the local commits to negotiate from (the task's own history), so a
+        fetch from a fleet's remote does not offer every ref this clone has; none: HEAD."""
         # --refmap= : only the refspecs given here are written (a mirror clone's
         # +refs/*:refs/* would otherwise force the local task branch too)
         args = ["fetch", "--refmap=", "--no-tags", "--no-write-fetch-head"]
         args += ["--recurse-submodules=no"] + (["--prune"] if prune else [])
+        known = [t for t in tips if t] or [h for h in self.repo.resolve(["HEAD"]) if h]
+        args += [f"--negotiation-tip={t}" for t in known]
         return self.run(step, [*args, self.source(), *refspecs])
 
     def failed(self, step: str, res: GitResult) -> PushFailed:

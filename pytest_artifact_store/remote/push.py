@@ -253,10 +253,12 @@ class Pusher:
         prefix = self.config.branch_prefix
         for i in range(0, len(branches), _FETCH_CHUNK):
             # `<b>*`: a branch the remote lacks is no error, and its stale copy is pruned
-            specs = [f"+refs/heads/{b}*:{tracking}{b}*" for b in branches[i : i + _FETCH_CHUNK]]
+            chunk = branches[i : i + _FETCH_CHUNK]
+            specs = [f"+refs/heads/{b}*:{tracking}{b}*" for b in chunk]
             if not i:  # and the remote's index refs: what it archived and folded
                 specs.append(index_refspec(link.remote, prefix))
-            res = link.fetch("fetch from", specs, prune=True)
+            tips = self.repo.resolve([f"refs/heads/{b}" for b in chunk])
+            res = link.fetch("fetch from", specs, prune=True, tips=[t for t in tips if t])
             if res.returncode:
                 raise ArtifactStoreError(str(link.failed("fetch from", res)))
         return self._task_refs(tracking + self.config.branch_prefix + "/", tracking)
