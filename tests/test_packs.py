@@ -78,8 +78,36 @@ def test_a_clone_of_a_big_remote_gets_a_commit_graph_in_the_background(
     assert not (info / "commit-graph").exists()
     store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
     store.commit_artifacts("wf", "t1", list(artifacts.values()), correlation_id="g1")
+    chain = info / "commit-graphs" / "commit-graph-chain"
     deadline = time.monotonic() + 30
-    while not (info / "commit-graph").exists() and time.monotonic() < deadline:
+    while not chain.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert (info / "commit-graph").exists()
+    assert chain.exists()
     assert "commit-graph" not in git(repo, "fsck", "--strict", "--no-dangling")
+
+
+def test_versions_made_since_the_commit_graph_get_a_new_layer(
+    tmp_path: Path, repo: Path, git
+) -> None:
+    """The newest versions are the tips a listing walks: after 16 versions the graph
+    lacks, a new split layer is written (detached) and verifies."""
+    import time
+
+    from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+
+    git(repo, "commit-graph", "write", "--reachable")
+    chain = repo / ".git" / "objects" / "info" / "commit-graphs" / "commit-graph-chain"
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    for i in range(17):
+        src = tmp_path / f"v{i}.csv"
+        src.write_text(f"{i}\n")
+        store.commit_artifacts("wf", f"t{i % 4}", [src], correlation_id=f"v{i}")
+    deadline = time.monotonic() + 30
+    while not chain.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert chain.exists()
+    for _ in range(100):  # the writer may still be finishing
+        if git(repo, "commit-graph", "verify", check=False) == "":
+            break
+        time.sleep(0.05)
+    assert git(repo, "commit-graph", "verify") == ""

@@ -45,6 +45,7 @@ _GRACE = 60.0
 _PACK_LIMIT = 50  # git's default gc.autoPackLimit
 _GC_AUTO = 6700  # git's default gc.auto; git itself reads the configured one
 _GRAPH_REFS_BYTES = 256 * 1024  # packed-refs this large: a few thousand refs
+_GRAPH_BEHIND = 16  # versions (packs) not in the commit-graph before a new layer
 _DETACHED: list[subprocess.Popen[bytes]] = []  # maintenance started here, reaped later
 _WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
 
@@ -457,17 +458,12 @@ class Repository:
         if _DETACHED:
             return
         if loose * 256 <= _GC_AUTO and packs <= _PACK_LIMIT:
-            info = self.objects_dir / "info"
-            if (info / "commit-graph").exists() or (info / "commit-graphs").exists():
+            if not self._graph_behind(packs):
                 return
-            try:  # only where there is much to walk: thousands of refs
-                if (self.common_dir / "packed-refs").stat().st_size < _GRAPH_REFS_BYTES:
-                    return
-            except OSError:
-                return
-            # a clone has no commit-graph (gc writes one, and a clone may not gc for long):
-            # without it, walking a fleet's thousands of task branches parses every tip
-            command = ["git", "commit-graph", "write", "--reachable", "--no-progress"]
+            # a walk over many task branches reads each tip from the commit-graph when
+            # it is there; a clone has none (and may not gc for long), and versions made
+            # since the last gc are not in it: a new layer (``--split``) adds them
+            command = ["git", "commit-graph", "write", "--reachable", "--split", "--no-progress"]
         else:
             # gc must not detach itself: the maintenance lock covers it whole
             command = ["git", "-c", "gc.autoDetach=false", "maintenance", "run", "--auto"]
@@ -485,6 +481,34 @@ class Repository:
             _DETACHED.append(proc)
             # reaped when it ends, not left a zombie until the next commit asks
             threading.Thread(target=proc.wait, name="artifact-store-reap", daemon=True).start()
+
+    def _graph_behind(self, packs: int) -> bool:
+        """No commit-graph in a repository of thousands of refs, or one that misses the
+        commits of at least _GRAPH_BEHIND packs (one a version) written since."""
+        info = self.objects_dir / "info"
+        graph = next(
+            (
+                g
+                for g in (info / "commit-graphs" / "commit-graph-chain", info / "commit-graph")
+                if g.exists()
+            ),
+            None,
+        )
+        try:
+            if graph is None:  # only where there is much to walk
+                return (self.common_dir / "packed-refs").stat().st_size >= _GRAPH_REFS_BYTES
+            if packs < _GRAPH_BEHIND:
+                return False
+            since = graph.stat().st_mtime
+            pack_dir = self.objects_dir / "pack"
+            newer = sum(
+                1
+                for name in os.listdir(pack_dir)
+                if name.endswith(".pack") and (pack_dir / name).stat().st_mtime > since
+            )
+        except OSError:
+            return False
+        return newer >= _GRAPH_BEHIND
 
     def lock_files(self) -> list[tuple[Path, float, bool]]:
         """Every ref lock (``*.lock`` under refs/, ``packed-refs.lock``) as (path, age in
