@@ -697,3 +697,15 @@ def test_read_only_storage_is_a_clear_error(small_disk, git):
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
     assert git(repo, "for-each-ref", "refs/heads/ai", "refs/tags") == ""
+
+
+@pytest.mark.parametrize("name", ["auth.py", "secret.py", "token_bucket.py", "password.json"])
+def test_a_clean_file_named_like_a_secret_commits(tmp_path, repo, git, name):
+    """metadata.json maps each file name to its sha256: the store's own digest of a file
+    it scanned is no secret, whatever the file is called."""
+    src = tmp_path / name
+    src.write_text("def f():\n    return 1\n" if name.endswith(".py") else '{"min_len": 12}\n')
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    result = store.commit_artifacts("wf", "t1", [src], correlation_id=f"c-{name}")
+    meta = json.loads(git(repo, "show", f"{result['commit_sha']}:Backtest/codes/t1/metadata.json"))
+    assert len(meta["file_sha256"][name]) == 64

@@ -268,6 +268,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("commit", entry.get("commit_sha")),
         ("created", f"{stamp} ({fmt_age(stamp)} ago)"),
         ("tags", ", ".join(entry.get("tags", [])) or "-"),
+        ("folded tags", ", ".join(entry.get("folded_tags", [])) or None),
         ("prompt hash", entry.get("prompt_hash")),
         ("agent", entry.get("agent_version")),
         ("llm", entry.get("llm_version")),
@@ -454,7 +455,11 @@ def cmd_gc(args: argparse.Namespace) -> int:
         moves = store.archive(args.older_than, keep_last=args.keep_last, dry_run=args.dry_run)
         fold = (
             store.fold_tags(
-                dry_run=args.dry_run, push=args.push, remote=args.remote, timeout=args.timeout
+                dry_run=args.dry_run,
+                push=args.push,
+                remote=args.remote,
+                timeout=args.timeout,
+                assume_archived=[m["branch"] for m in moves] if args.dry_run else (),
             )
             if args.fold_tags
             else None
@@ -462,18 +467,24 @@ def cmd_gc(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(moves if fold is None else {"archived": moves, "fold": fold})
         return 0
-    if fold is not None:
-        _print_fold(fold, args.dry_run)
-    if not moves:
-        days = f"{args.older_than:g}"
-        print(f"nothing to archive: no task branch's newest version is {days}+ days old")
-        return 0
     verb = "would archive" if args.dry_run else "archived"
     for move in moves:
         print(
             f"{verb} {move['branch']} -> {move['archive_ref']} "
             f"(newest version {move['age_days']:g} days old)"
         )
+    if not moves:
+        kept = (
+            f" (or it holds one of its workflow's newest {args.keep_last}: --keep-last)"
+            if args.keep_last
+            else ""
+        )
+        print(
+            f"nothing to archive: no task branch's newest version is "
+            f"{args.older_than:g}+ days old{kept}"
+        )
+    if fold is not None:
+        _print_fold(fold, args.dry_run)
     if args.dry_run:
         print(f"dry run: {len(moves)} branch{'es' if len(moves) != 1 else ''} would move")
     return 0

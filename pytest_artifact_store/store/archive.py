@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pytest_artifact_store import naming
@@ -84,6 +85,7 @@ class Archiving(History):
         push: bool = False,
         remote: str | None = None,
         timeout: float | None = None,
+        assume_archived: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Fold the ``corr_``/``prompt_`` tags of archived versions into one index ref per
         workflow (``refs/artifact-index/<branch_prefix>/<workflow_id>``), in one ref
@@ -95,7 +97,9 @@ class Archiving(History):
         ``push``: the remote's index refs are read first (and merged into the local
         ones), then the indexes go to the remote with, in one atomic push, the deletion
         of the tags they hold and of the archived task branches (each leased on what
-        the remote was seen to hold); ``result['push']`` says what changed there."""
+        the remote was seen to hold); ``result['push']`` says what changed there.
+        ``assume_archived`` (with ``dry_run``): task branches to count as archived (the
+        ones an archive dry run would move)."""
         pusher = None
         if push:
             from pytest_artifact_store.remote.push import Pusher
@@ -103,7 +107,7 @@ class Archiving(History):
             remote = remote or self.config.remote_name  # the remote whose index is merged
             pusher = Pusher(self)
             pusher.fetch_indexes(remote, timeout)
-        result = self._fold(dry_run, remote if push else None)
+        result = self._fold(dry_run, remote if push else None, assume_archived)
         if pusher is not None and not dry_run:
             result["push"] = pusher.push_fold(remote, timeout, *self._index_contents())
         return result
@@ -135,11 +139,14 @@ class Archiving(History):
                     tasks[self.branch_for(workflow_id, name)] = raw.hex()
         return refs, names, tasks
 
-    def _fold(self, dry_run: bool, remote: str | None) -> dict[str, Any]:
+    def _fold(
+        self, dry_run: bool, remote: str | None, assume_archived: Sequence[str] = ()
+    ) -> dict[str, Any]:
         tips = {
             key: tip
             for key, tip in self._branches(None, None, archived=True, tracking=False).items()
-            if tip.archived and tip.ref.startswith("refs/archive/")
+            if (tip.archived and tip.ref.startswith("refs/archive/"))
+            or (dry_run and self.branch_for(*key) in assume_archived)
         }
         folded_before = self._indexed_tasks(None, None)
         local = self._local_indexes()

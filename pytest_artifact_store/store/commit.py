@@ -228,7 +228,10 @@ class Committing(History):
             scanner = self.scanner
             findings = [f for a in artifacts for f in scanner.scan_name(a.name)]
             findings += [f for a in artifacts for f in scanner.scan_bytes(a.data, str(a.source))]
-            owned = metadata_bytes(meta if meta is not None else caller)  # as it is written
+            # the metadata as it is written, but for the digests the store computes of
+            # the files (scanned above): ``"auth.py": "<sha256>"`` is no secret
+            shown = meta if meta is not None else caller
+            owned = metadata_bytes({k: v for k, v in shown.items() if k != "file_sha256"})
             where = f"{self.task_dir(task_id)}/{cfg.metadata_filename}"
             for label, ident in (
                 ("workflow_id", workflow_id),
