@@ -239,12 +239,10 @@ class StoreClient:
 
     def close(self) -> None:
         """End of input: the worker closes the store and ends, reaped in the background
-        (it needs no more than its own teardown, and pytest is about to end too). What
-        was frozen for the fork goes back to the collector (pytest may run in process,
-        inside a longer-lived program)."""
-        if self._frozen:
-            self._frozen = False
-            gc.unfreeze()
+        (it needs no more than its own teardown, and pytest is about to end too); then
+        what was frozen for the fork goes back to the collector (pytest may run in
+        process, inside a longer-lived program)."""
+        frozen, self._frozen = self._frozen, False
         to, self._to, self._from = self._to, None, None
         if to is not None:
             with contextlib.suppress(OSError):
@@ -252,7 +250,7 @@ class StoreClient:
         pid, proc, self._pid, self._proc = self._pid, self._proc, None, None
         if pid is not None:
             threading.Thread(
-                target=_reap, args=(pid,), name="artifact-store-reap", daemon=True
+                target=_reap, args=(pid, frozen), name="artifact-store-reap", daemon=True
             ).start()
         elif proc is not None:
             threading.Thread(target=proc.wait, name="artifact-store-reap", daemon=True).start()
@@ -306,9 +304,14 @@ def _open_fds() -> list[int]:
         return list(range(3, 256))
 
 
-def _reap(pid: int) -> None:
+def _reap(pid: int, unfreeze: bool = False) -> None:
+    """Wait for the worker; then what was frozen for the fork goes back to the collector
+    -- not before: while the worker lives, a collection touching every object would copy
+    every page it shares (and a pytest run from the command line ends first anyway)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
+    if unfreeze:
+        gc.unfreeze()
 
 
 if __name__ == "__main__":
