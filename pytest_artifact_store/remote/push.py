@@ -26,7 +26,7 @@ from typing import Any
 
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git import GitResult, deadline_left
-from pytest_artifact_store.naming import PROMPT_PREFIX, index_tracking
+from pytest_artifact_store.naming import INDEX_SPACE, PROMPT_PREFIX, index_tracking
 from pytest_artifact_store.remote.facts import JOIN_TRAILER, VersionFacts, task_ids
 from pytest_artifact_store.remote.fold import fetch_indexes, index_refspec, push_fold
 from pytest_artifact_store.remote.join import (
@@ -247,21 +247,60 @@ class Pusher:
         return found
 
     def _read_remote_branches(self, link: Link, branches: list[str]) -> dict[str, str]:
-        """{branch: the remote's tip} for ``branches``, read by fetching exactly those refs
-        into the remote-tracking branches (pruning those the remote no longer has)."""
-        tracking = f"refs/remotes/{link.remote}/"
+        """{branch: the remote's tip} for ``branches``: their refs and the remote's index
+        refs are read with ``ls-remote`` (a fetch from a fleet's remote costs seconds
+        more: git checks connectivity against every local ref), only refs whose objects
+        this clone lacks are fetched, then the remote-tracking refs are set to what the
+        remote has (pruning those it no longer has)."""
+        remote = link.remote
+        tracking = f"refs/remotes/{remote}/"
         prefix = self.config.branch_prefix
+        index_space = f"{INDEX_SPACE}/{prefix}/"
+        wanted = {f"refs/heads/{b}" for b in branches}
+        found: dict[str, str] = {}
         for i in range(0, len(branches), _FETCH_CHUNK):
-            # `<b>*`: a branch the remote lacks is no error, and its stale copy is pruned
-            chunk = branches[i : i + _FETCH_CHUNK]
-            specs = [f"+refs/heads/{b}*:{tracking}{b}*" for b in chunk]
-            if not i:  # and the remote's index refs: what it archived and folded
-                specs.append(index_refspec(link.remote, prefix))
-            tips = self.repo.resolve([f"refs/heads/{b}" for b in chunk])
-            res = link.fetch("fetch from", specs, prune=True, tips=[t for t in tips if t])
+            patterns = [f"refs/heads/{b}" for b in branches[i : i + _FETCH_CHUNK]]
+            if not i:
+                patterns.append(f"{index_space}*")
+            res = link.run("read the refs of", ["ls-remote", link.source(), *patterns])
+            if res.returncode:
+                raise ArtifactStoreError(str(link.failed("read the refs of", res)))
+            for line in res.stdout.splitlines():
+                oid, _, ref = line.partition("\t")
+                if ref in wanted or ref.startswith(index_space):
+                    found[ref] = oid
+
+        def local_name(ref: str) -> str:
+            if ref.startswith(index_space):
+                return index_tracking(remote, prefix) + ref.removeprefix(index_space)
+            return tracking + ref.removeprefix("refs/heads/")
+
+        have = self.repo.resolve([f"{oid}^{{commit}}" for oid in found.values()])
+        missing = [ref for ref, known in zip(found, have, strict=True) if known is None]
+        if missing:
+            tips = self.repo.resolve(sorted(wanted))
+            res = link.fetch(
+                "fetch from",
+                [f"+{ref}:{local_name(ref)}" for ref in missing],
+                tips=[t for t in tips if t],
+            )
             if res.returncode:
                 raise ArtifactStoreError(str(link.failed("fetch from", res)))
-        return self._task_refs(tracking + self.config.branch_prefix + "/", tracking)
+        updates: list[tuple[str, str, str | None]] = []
+        names = [local_name(ref) for ref in sorted(wanted)]
+        gone = self.repo.for_each_ref([index_tracking(remote, prefix)], "%(refname)")
+        names += [n for n in gone if n not in names]
+        now = dict(zip(names, self.repo.resolve(names), strict=True))
+        targets = {local_name(ref): oid for ref, oid in found.items()}
+        for name, old in now.items():
+            new = targets.get(name)
+            if new != old and (new is not None or old is not None):
+                updates.append((name, new or self.repo.null_sha, old))
+        if updates:
+            error = self.repo.transaction(updates, "artifact-store: read the remote")
+            if error is not None:
+                raise ArtifactStoreError(f"updating the remote-tracking refs failed: {error}")
+        return self._task_refs(tracking + prefix + "/", tracking)
 
     # ------------------------------------------------------------------ one branch
     def push_branch(
