@@ -42,6 +42,7 @@ The peers, each the way its users record a run with files, metrics and params:
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import importlib
 import importlib.metadata
@@ -154,7 +155,7 @@ def run_process(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) ->
         raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
 
 
-class Peer:
+class Peer(abc.ABC):
     """One tool's store: record, list the newest 50, look up by correlation id."""
 
     name = ""
@@ -163,24 +164,24 @@ class Peer:
         self.root = root
         root.mkdir(parents=True)
 
-    def record(self, v: Version, task: str, fresh: bool) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def record(self, v: Version, task: str, fresh: bool) -> None: ...
 
-    def list50(self, fresh: bool) -> list[Any]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def list50(self, fresh: bool) -> list[Any]: ...
 
-    def lookup(self, cid: str, fresh: bool) -> Any:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def lookup(self, cid: str, fresh: bool) -> Any: ...
 
+    @abc.abstractmethod
     def process(self, v: Version, task: str) -> list[str]:
         """The command recording ``v`` from a new process."""
-        raise NotImplementedError
 
     def size(self) -> int:
         return disk(self.root)
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 -- optional: most tools keep no handles
+        """Release the tool's handles."""
 
 
 class Ours(Peer):

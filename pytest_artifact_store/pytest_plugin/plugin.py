@@ -9,16 +9,18 @@ validated, and the repository is known good before any test runs.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_artifact_store.pytest_plugin import hookspecs, settings
 from pytest_artifact_store.pytest_plugin.recorder import WORKER_OUTPUT_KEY, ArtifactRecorder
-from pytest_artifact_store.pytest_plugin.worker import StoreClient
+
+if TYPE_CHECKING:  # imported only when --artifact-store is given
+    from pytest_artifact_store.pytest_plugin.worker import StoreClient
 
 RECORDER = pytest.StashKey[ArtifactRecorder]()
-CLIENT = pytest.StashKey[StoreClient]()
+CLIENT: pytest.StashKey[StoreClient] = pytest.StashKey()
 
 
 def _enabled(config: pytest.Config) -> bool:
@@ -46,6 +48,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
         return
     if getattr(namespace, "help", False) or getattr(namespace, "version", False):
         return
+    from pytest_artifact_store.pytest_plugin.worker import StoreClient
+
     client = early_config.stash[CLIENT] = StoreClient()
     early_config.add_cleanup(client.close)  # also when pytest stops before configure
 

@@ -110,6 +110,7 @@ class StoreClient:
         self._proc: subprocess.Popen[bytes] | None = None
         self._to: IO[bytes] | None = None
         self._from: IO[bytes] | None = None
+        self._pending = b""  # read from the worker, not yet a whole line
         self._frozen = False
         try:
             if sys.platform.startswith("linux"):
@@ -127,7 +128,12 @@ class StoreClient:
         # of being copied (copy-on-write) the first time a collection touches them
         gc.freeze()
         self._frozen = True
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            self._frozen = False
+            gc.unfreeze()
+            raise
         if pid == 0:  # the worker: never returns into pytest
             code = 1
             try:
@@ -188,7 +194,7 @@ class StoreClient:
             return True
         if self._from is None:
             raise WorkerGone
-        return bool(select.select([self._from], [], [], 0)[0])
+        return b"\n" in self._pending or bool(select.select([self._from], [], [], 0)[0])
 
     def wait_ready(self) -> str | None:
         """None once the worker opened the repository; its error otherwise."""
@@ -286,13 +292,19 @@ class StoreClient:
             raise WorkerGone from None
 
     def _read(self) -> dict[str, Any]:
-        if self._from is None:
-            raise WorkerGone
-        while not select.select([self._from], [], [], 1.0)[0]:
-            self._check_alive()
-        line = self._from.readline()
-        if not line:
-            raise WorkerGone
+        # raw reads of the descriptor (a buffered reader could hold a line that select
+        # no longer sees), waiting a second at a time so a stopped worker is noticed
+        while b"\n" not in self._pending:
+            if self._from is None:
+                raise WorkerGone
+            if not select.select([self._from], [], [], 1.0)[0]:
+                self._check_alive()
+                continue
+            chunk = os.read(self._from.fileno(), 1 << 16)
+            if not chunk:
+                raise WorkerGone
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
         reply: dict[str, Any] = json.loads(line)
         return reply
 

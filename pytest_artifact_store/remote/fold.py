@@ -6,6 +6,9 @@ or branch another machine moved meanwhile stands."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +21,8 @@ from pytest_artifact_store.remote.link import Link, porcelain
 # Refspecs and leases per push: a command line has room for ~2 MiB; past this the
 # index goes first (with what fits), then the rest of the deletions in atomic chunks.
 _ARG_BUDGET = 1 << 20
+# receive-pack's words for a ref that no longer has the value a deletion leased on
+_LEASE_LOST = ("failed to lock", "failed to update ref", "atomic transaction failed", "stale")
 
 
 def index_refspec(remote: str, prefix: str) -> str:
@@ -131,32 +136,37 @@ def _delete(
     for i, (ref, old) in enumerate(deletions):
         caps = b"\0report-status atomic agent=pytest-artifact-store" if i == 0 else b""
         lines.append(_pkt(b"%s %s %s%s\n" % (old.encode(), zero, ref.encode(), caps)))
-    left = deadline_left(link.deadline)
+    proc = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,  # its group (sh, ssh) is killed whole at the deadline
+    )
     try:
-        if left <= 0:
-            raise subprocess.TimeoutExpired(command, 0)
-        proc = subprocess.run(
-            command,
-            input=b"".join(lines) + b"0000",
-            capture_output=True,
-            timeout=left,
-            env=env,
-            start_new_session=True,
+        out, err = proc.communicate(
+            b"".join(lines) + b"0000", timeout=max(deadline_left(link.deadline), 0.001)
         )
     except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         raise ArtifactStoreError(
             f"deleting folded tags on {link.where()} timed out after {link.limit:g} s; the "
             "indexes are there: run 'artifact-store gc --fold-tags --push' again"
         ) from None
-    segments = _segments(proc.stdout)
+    segments = _segments(out)
     report = segments[1] if len(segments) > 1 else []
-    failed = [line for line in report if line.startswith(b"ng ")]
+    failed = [line.decode("utf-8", "replace").split(" ", 2) for line in report]
+    failed = [f for f in failed if f[0] == "ng" and len(f) == 3]
+    if failed and any(word in why for _ng, _ref, why in failed for word in _LEASE_LOST):
+        raise _raced(link, [ref for _ng, ref, _why in failed])
     if proc.returncode or not report or report[0] != b"unpack ok" or failed:
-        if failed:
-            raise _raced(link, [line.split(b" ")[1].decode() for line in failed])
+        why = "; ".join(f"{ref}: {reason}" for _ng, ref, reason in failed[:3])
         raise ArtifactStoreError(
-            f"deleting folded tags on {link.where()} failed: "
-            f"{redact(last_lines(proc.stderr.decode('utf-8', 'replace')))}"
+            f"deleting folded tags on {link.where()} was refused: "
+            f"{redact(why or last_lines(err.decode('utf-8', 'replace')))}"
         )
 
 

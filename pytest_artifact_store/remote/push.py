@@ -286,20 +286,19 @@ class Pusher:
             )
             if res.returncode:
                 raise ArtifactStoreError(str(link.failed("fetch from", res)))
-        updates: list[tuple[str, str, str | None]] = []
-        names = [local_name(ref) for ref in sorted(wanted)]
-        gone = self.repo.for_each_ref([index_tracking(remote, prefix)], "%(refname)")
-        names += [n for n in gone if n not in names]
-        now = dict(zip(names, self.repo.resolve(names), strict=True))
         targets = {local_name(ref): oid for ref, oid in found.items()}
-        for name, old in now.items():
-            new = targets.get(name)
-            if new != old and (new is not None or old is not None):
-                updates.append((name, new or self.repo.null_sha, old))
+        names = {local_name(ref) for ref in wanted} | set(targets)
+        names |= set(self.repo.for_each_ref([index_tracking(remote, prefix)], "%(refname)"))
+        ordered = sorted(names)
+        updates: list[tuple[str, str, str | None]] = [
+            (name, targets.get(name) or self.repo.null_sha, old)
+            for name, old in zip(ordered, self.repo.resolve(ordered), strict=True)
+            if targets.get(name) != old
+        ]
+        # a cache of what the remote has: when another process moved one meanwhile, the
+        # push below finds out the same way (a rejected push, then a join)
         if updates:
-            error = self.repo.transaction(updates, "artifact-store: read the remote")
-            if error is not None:
-                raise ArtifactStoreError(f"updating the remote-tracking refs failed: {error}")
+            self.repo.transaction(updates, "artifact-store: read the remote")
         return self._task_refs(tracking + prefix + "/", tracking)
 
     # ------------------------------------------------------------------ one branch

@@ -116,7 +116,7 @@ def _views(data: bytes, path: str, budget: _Budget, depth: int) -> Iterator[View
     except (
         zipfile.BadZipFile,
         tarfile.TarError,
-        NotImplementedError,
+        NotImplementedError,  # zipfile: a compression it has no codec for (Deflate64)
         ValueError,
         OSError,
         EOFError,
