@@ -8,7 +8,7 @@ import pytest
 from artifact_history import build_history, equity_csv
 
 from pytest_artifact_store import ArtifactStoreError
-from pytest_artifact_store.cli.compare import (
+from pytest_artifact_store.compare.diff import (
     Rule,
     check_rule,
     compare_curves,

@@ -1,7 +1,7 @@
 """``artifact-store`` sub-commands over the library: list, show, diff, revert, push, gc, report.
 
 Each command parses, makes one library call (:mod:`~pytest_artifact_store.store`,
-:mod:`~pytest_artifact_store.cli.compare`, :mod:`~pytest_artifact_store.cli.report`) and
+:mod:`~pytest_artifact_store.compare.diff`, :mod:`~pytest_artifact_store.cli.report`) and
 prints. ``--json`` prints exactly one JSON document. Failures raise
 :class:`ArtifactStoreError`, which ``cli.main`` prints as one line (exit 1).
 """
@@ -75,7 +75,7 @@ def _number(kind: type[int] | type[float], low: float, inclusive: bool = True) -
 
 @_arg_type
 def _rule(text: str) -> Any:
-    from pytest_artifact_store.cli.compare import parse_rule
+    from pytest_artifact_store.compare.diff import parse_rule
 
     return parse_rule(text)
 
@@ -153,8 +153,8 @@ def fmt_age(stamp: object, now: datetime | None = None) -> str:
 
 def key_metrics(entry: Mapping[str, Any], count: int = LIST_METRICS) -> str:
     """``name=value`` for the entry's most telling metrics (net pnl, sharpe, drawdown ...)."""
-    from pytest_artifact_store.cli.compare import numeric_metrics
     from pytest_artifact_store.cli.report import KEY_METRICS
+    from pytest_artifact_store.compare.diff import numeric_metrics
 
     metrics = numeric_metrics(entry.get("test_metrics"))
     names = [m for m in KEY_METRICS if m in metrics]
@@ -221,7 +221,7 @@ def _filtered(args: argparse.Namespace) -> bool:
 # ---------------------------------------------------------------- show
 def describe(store: ArtifactStore, ref: str) -> tuple[dict[str, Any], dict[str, int], bool | None]:
     """The §2 entry of the version ``ref`` names, its file sizes and its push state."""
-    from pytest_artifact_store.cli.compare import resolve
+    from pytest_artifact_store.compare.diff import resolve
 
     entry = resolve(store, ref)  # find_version marks versions only an archive holds
     return entry, store.version_files(entry), store.push_state(entry)
@@ -324,7 +324,7 @@ def _rel(value: object) -> str:
 
 
 def format_diff(diff: Mapping[str, Any]) -> list[str]:
-    """The text form of :func:`~pytest_artifact_store.cli.compare.diff_versions`."""
+    """The text form of :func:`~pytest_artifact_store.compare.diff.diff_versions`."""
     sides = [
         [
             side,
@@ -388,7 +388,7 @@ def format_diff(diff: Mapping[str, Any]) -> list[str]:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from pytest_artifact_store.cli.compare import check_rules, diff_versions
+    from pytest_artifact_store.compare.diff import check_rules, diff_versions
 
     with _open(args) as store:
         diff = diff_versions(store, args.a, args.b)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from pytest_artifact_store.cli.compare import EquityCurve, load_equity_curve, numeric_metrics
+from pytest_artifact_store.compare.diff import EquityCurve, load_equity_curve, numeric_metrics
 
 if TYPE_CHECKING:
     from pytest_artifact_store.store import ArtifactStore

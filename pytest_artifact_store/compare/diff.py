@@ -423,8 +423,34 @@ def _fmt(value: float) -> str:
     return f"{_clean(value):,}" if isinstance(_clean(value), int) else f"{_clean(value):,.6g}"
 
 
-def check_rule(rule: Rule, metrics: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """Why B broke the rule (one line naming the metric), or None if it holds.
+@dataclass(frozen=True)
+class Verdict:
+    """One rule judged against a metric row: the numbers, the change and the outcome."""
+
+    rule: Rule
+    a: float | int | None
+    b: float | int | None
+    change: str  # "+12.50%", "-0.3", or "-" when it cannot be computed
+    message: str | None  # why the rule is broken; None when it holds
+
+    @property
+    def holds(self) -> bool:
+        return self.message is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": str(self.rule),
+            "metric": self.rule.metric,
+            "a": self.a,
+            "b": self.b,
+            "change": self.change,
+            "holds": self.holds,
+            "message": self.message,
+        }
+
+
+def evaluate_rule(rule: Rule, metrics: Mapping[str, Mapping[str, Any]]) -> Verdict:
+    """Judge ``rule`` on the metric rows of :func:`metric_rows`.
 
     A metric missing from either version breaks the rule: a gate that cannot be
     evaluated must not pass silently.
@@ -434,24 +460,48 @@ def check_rule(rule: Rule, metrics: Mapping[str, Mapping[str, Any]]) -> str | No
     b = None if row is None else row.get("b")
     if a is None or b is None:
         where = "either version" if row is None else ("A" if a is None else "B")
-        return f"{rule.metric}: not a numeric test metric of {where} (rule {rule})"
+        message = f"{rule.metric}: not a numeric test metric of {where} (rule {rule})"
+        return Verdict(rule, a, b, "-", message)
+    change = _change(rule, a, b)
     moved = (b - a) * rule.sign  # > 0: B moved in the rule's direction
     if moved <= 0:
-        return None
+        return Verdict(rule, a, b, change, None)
     word = "rose" if rule.sign > 0 else "fell"
     if rule.percent:
         if a == 0:
-            return f"{rule.metric}: {word} from 0 to {_fmt(b)} (rule {rule})"
-        change = moved / abs(a) * 100
-        if change <= rule.amount + 1e-9:
-            return None
-        return f"{rule.metric}: {word} {change:.2f}% from {_fmt(a)} to {_fmt(b)} (rule {rule})"
+            return Verdict(
+                rule, a, b, change, f"{rule.metric}: {word} from 0 to {_fmt(b)} (rule {rule})"
+            )
+        pct = moved / abs(a) * 100
+        if pct <= rule.amount + 1e-9:
+            return Verdict(rule, a, b, change, None)
+        message = f"{rule.metric}: {word} {pct:.2f}% from {_fmt(a)} to {_fmt(b)} (rule {rule})"
+        return Verdict(rule, a, b, change, message)
     if moved <= rule.amount + 1e-12 * max(1.0, abs(a)):
-        return None
-    return f"{rule.metric}: {word} by {_fmt(moved)} from {_fmt(a)} to {_fmt(b)} (rule {rule})"
+        return Verdict(rule, a, b, change, None)
+    message = f"{rule.metric}: {word} by {_fmt(moved)} from {_fmt(a)} to {_fmt(b)} (rule {rule})"
+    return Verdict(rule, a, b, change, message)
+
+
+def _change(rule: Rule, a: float, b: float) -> str:
+    """The change from a to b in the rule's unit (percent or absolute)."""
+    if rule.percent:
+        return "-" if a == 0 else f"{(b - a) / abs(a) * 100:+.2f}%"
+    delta = _clean(b - a)
+    return f"{'+' if delta >= 0 else '-'}{_fmt(abs(delta))}"
+
+
+def check_rule(rule: Rule, metrics: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Why B broke the rule (one line naming the metric), or None if it holds."""
+    return evaluate_rule(rule, metrics).message
+
+
+def evaluate_rules(diff: Mapping[str, Any], rules: Sequence[Rule]) -> list[Verdict]:
+    """Every rule's verdict, in the order given."""
+    metrics = diff.get("metrics", {})
+    return [evaluate_rule(rule, metrics) for rule in rules]
 
 
 def check_rules(diff: Mapping[str, Any], rules: Sequence[Rule]) -> list[str]:
     """One failure line per broken rule, in the order given."""
-    metrics = diff.get("metrics", {})
-    return [msg for msg in (check_rule(rule, metrics) for rule in rules) if msg is not None]
+    return [v.message for v in evaluate_rules(diff, rules) if v.message is not None]
