@@ -12,10 +12,13 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
+
+if TYPE_CHECKING:
+    from pytest_artifact_store.backtest import BacktestRecord
 
 # Keys the plugin writes itself: recording them by hand would be silently overwritten.
 RESERVED_METADATA = frozenset({"test_metrics", "test_status"})
@@ -47,16 +50,35 @@ class ArtifactRecorder:
     alternates: dict[str, list[Path]] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
 
-    def add(self, path: str | os.PathLike[str], name: str | None = None) -> str:
+    def add(self, path: str | os.PathLike[str] | Any, name: str | None = None) -> str:
         """Commit ``path`` as ``name`` (default: its file name) in the task directory.
 
         The file is read at the end of the session, so keep it until then. Returns the name.
+        A pandas DataFrame or Series is written as CSV (a default 0..n-1 index left out)
+        into a directory the recorder keeps until the session ends: ``name`` is then
+        required, and ``.csv`` is appended when it has no extension (``"trades"`` ->
+        ``trades.csv``); another extension is refused.
         """
+        from pytest_artifact_store.backtest import values
+
+        if values.is_table(path):
+            return self._add_table(path, name)
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(
+                "artifact_store.add(): expected a file path or a pandas DataFrame/Series, "
+                f"got {values.type_name(path)}"
+            )
         source = Path(path).absolute()
         if not source.is_file():
             problem = "is a directory" if source.is_dir() else "does not exist"
             raise FileNotFoundError(f"artifact_store.add(): {source} {problem}")
         target = source.name if name is None else name
+        self._check_name(target, source)
+        self.files[target] = source
+        return target
+
+    def _check_name(self, target: str, source: Path | None) -> None:
+        """``target`` is a plain file name, not the plugin's, and free (or ``source``'s)."""
         try:
             naming.check_file_name("artifact name", target)
         except ArtifactStoreError as exc:
@@ -69,11 +91,56 @@ class ArtifactRecorder:
                 f"artifact_store.add(): the name {target!r} is already used by {known}; "
                 "pass name= to commit both"
             )
-        self.files[target] = source
-        return target
+
+    def _add_table(self, table: Any, name: str | None) -> str:
+        if name is None:
+            raise ValueError(
+                "artifact_store.add(): a pandas DataFrame or Series needs name= "
+                "(the CSV file it is committed as, e.g. name='trades.csv')"
+            )
+        target = name if "." in name else f"{name}.csv"
+        if not target.lower().endswith(".csv"):
+            raise ValueError(
+                f"artifact_store.add(): {name!r} names a DataFrame, which is written as CSV: "
+                "end the name in .csv"
+            )
+        from pytest_artifact_store.backtest import values
+
+        return self._add_bytes(target, values.table_csv(table))
+
+    def _add_bytes(self, target: str, data: bytes) -> str:
+        """Write ``data`` as ``target`` in the scratch directory and add it (name unused)."""
+        self._check_name(target, None)
+        path = self._scratch_directory() / target
+        path.write_bytes(data)
+        return self.add(path, target)
+
+    def _scratch_directory(self) -> Path:
+        """A temporary directory of this recorder's own, for the files it writes itself.
+
+        Removed when the recorder goes (after the session's commit) or the process exits.
+        Under pytest-xdist a worker's directory must outlive the worker (the controller
+        reads its files at the end of the session), so it is left in the temp directory.
+        """
+        scratch: Path | None = getattr(self, "_scratch", None)
+        if scratch is None:
+            import shutil
+            import tempfile
+            import weakref
+
+            scratch = Path(tempfile.mkdtemp(prefix="pytest-artifact-store-"))
+            if "PYTEST_XDIST_WORKER" not in os.environ:
+                weakref.finalize(self, shutil.rmtree, scratch, ignore_errors=True)
+            self._scratch = scratch
+        return scratch
 
     def record_metric(self, name: str, value: Any) -> None:
-        """Record a test metric (a JSON value, usually a number) as ``test_metrics[name]``."""
+        """Record a test metric (a JSON value, usually a number) as ``test_metrics[name]``.
+
+        numpy scalars and arrays, pandas Timestamp/Timedelta/Series and datetimes are
+        converted (:func:`pytest_artifact_store.backtest.to_json`: durations in seconds,
+        times as UTC ISO strings); NaN and Infinity are refused.
+        """
         if not isinstance(name, str) or not name:
             raise ValueError("artifact_store.record_metric(): name must be a non-empty string")
         if isinstance(value, float) and not math.isfinite(value):
@@ -81,11 +148,17 @@ class ArtifactRecorder:
                 f"artifact_store.record_metric(): metric {name!r} is {value}, which "
                 "metadata.json cannot hold; record None instead"
             )
+        from pytest_artifact_store.backtest import values
+
+        value = values.to_json(value, what=f"artifact_store.record_metric(): metric {name!r}")
         _check_json(f"metric {name!r}", value)
         self.metrics[name] = value
 
     def set_metadata(self, key: str, value: Any) -> None:
-        """Add ``key: value`` (a JSON value) to the commit's metadata.json."""
+        """Add ``key: value`` (a JSON value) to the commit's metadata.json.
+
+        Values are converted as by :meth:`record_metric`.
+        """
         if not isinstance(key, str) or not key:
             raise ValueError("artifact_store.set_metadata(): key must be a non-empty string")
         if key in RESERVED_METADATA:
@@ -93,8 +166,34 @@ class ArtifactRecorder:
                 f"artifact_store.set_metadata(): {key!r} is written by the plugin "
                 "(use record_metric() for test metrics)"
             )
+        from pytest_artifact_store.backtest import values
+
+        value = values.to_json(value, what=f"artifact_store.set_metadata(): {key!r}")
         _check_json(f"metadata {key!r}", value)
         self.metadata[key] = value
+
+    def record_backtest(self, result: Any, *, prefix: str = "") -> BacktestRecord:
+        """Record a backtest library's result: its metrics and its files, without glue.
+
+        ``result`` is backtesting.py's stats (what ``Backtest.run()`` returns), a finished
+        backtrader strategy or ``cerebro.run()``'s list, or a vectorbt Portfolio (see
+        :func:`pytest_artifact_store.backtest.extract` for the names). Metrics go through
+        :meth:`record_metric` (NaN becomes None); files (``trades.csv``,
+        ``equity_curve.csv``...) are written where the recorder keeps them until the
+        session ends and committed under their names. ``prefix`` is put before every
+        metric and file name, to record two backtests in one session. Returns the record.
+        """
+        from pytest_artifact_store.backtest import extract
+
+        record = extract(result)
+        files = {f"{prefix}{name}": data for name, data in record.files.items()}
+        for target in files:  # refuse before anything is recorded
+            self._check_name(target, None)
+        for target, data in files.items():
+            self._add_bytes(target, data)
+        for name, value in record.metrics.items():
+            self.record_metric(f"{prefix}{name}", value)
+        return record
 
     def to_wire(self) -> dict[str, Any]:
         """Plain data for ``config.workeroutput`` (execnet can only send builtins)."""
