@@ -101,9 +101,18 @@ class History:
 
 def build_history(repo: Path, src: Path, start: datetime = T0) -> History:
     """Commit VERSIONS in order, ``v1`` at ``start``, each a set number of days later."""
-    history = History(repo)
+    return commit_versions(History(repo), src, VERSIONS, start)
+
+
+def commit_versions(
+    history: History,
+    src: Path,
+    versions: dict[str, tuple[str, str, int, dict[str, Any], dict[str, str]]],
+    start: datetime = T0,
+) -> History:
+    """Commit ``versions`` (shaped like VERSIONS) in order, each at its day after ``start``."""
     with history.store() as store, pytest.MonkeyPatch.context() as mp:
-        for name, (workflow, task, days, metrics, files) in VERSIONS.items():
+        for name, (workflow, task, days, metrics, files) in versions.items():
             folder = src / name
             folder.mkdir(parents=True)
             for fname, text in files.items():
@@ -123,3 +132,17 @@ def build_history(repo: Path, src: Path, start: datetime = T0) -> History:
                 prompt_hash=PROMPT if name == "b1" else None,
             )
     return history
+
+
+def metric_pair(
+    history: History, src: Path, a: dict[str, Any], b: dict[str, Any], task: str = "sma"
+) -> History:
+    """Two versions, TASK_a then TASK_b, of workflow ``bt`` with these metrics."""
+    return commit_versions(
+        history,
+        src,
+        {
+            f"{task}_a": ("bt", task, 10, a, {"strategy.py": "FAST = 10\n"}),
+            f"{task}_b": ("bt", task, 11, b, {"strategy.py": "FAST = 5\n"}),
+        },
+    )

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from artifact_history import PROMPT, T0, History, build_history
+from artifact_history import PROMPT, T0, History, build_history, metric_pair
 
 from pytest_artifact_store import cli
 from pytest_artifact_store.cli import commands
+from pytest_artifact_store.cli.commands import fmt_number
 
 NOW = T0 + timedelta(days=3, hours=5)  # v3 is 5 hours old, v1 3 days
 
@@ -233,11 +234,11 @@ def test_diff_text(history: History, capsys: pytest.CaptureFixture[str]) -> None
         f"a  corr_v1  momentum/rsi  {s['v1']}  2025-03-01T12:00:00.000000Z\n"
         f"b  corr_v2  momentum/rsi  {s['v2']}  2025-03-02T12:00:00.000000Z\n"
         "\n"
-        "METRIC               A       B   DELTA      REL\n"
-        "max_drawdown_pct    10      12      +2  +20.00%\n"
-        "net_pnl           1000  1200.5  +200.5  +20.05%\n"
-        "sharpe             0.8     0.9    +0.1  +12.50%\n"
-        "total_trades         3       4      +1  +33.33%\n"
+        "METRIC               A       B   DELTA      REL  VERDICT\n"
+        "max_drawdown_pct    10      12      +2  +20.00%  worse\n"
+        "net_pnl           1000  1200.5  +200.5  +20.05%  better\n"
+        "sharpe             0.8     0.9    +0.1  +12.50%  better\n"
+        "total_trades         3       4      +1  +33.33%  -\n"
         "\n"
         "files: 1 added, 1 removed, 3 changed\n"
         "  + notes.md\n"
@@ -246,10 +247,10 @@ def test_diff_text(history: History, capsys: pytest.CaptureFixture[str]) -> None
         "  ~ strategy.py\n"
         "  ~ trades.csv\n"
         "\n"
-        "equity: final 11000 -> 11200.5 (+200.5)\n"
+        "equity: final 11000 -> 11200.5 (+200.5, better)\n"
         "  largest gap 300 at 2024-01-05 (10200 vs 9900)\n"
         "  first divergence at 2024-01-04 (10050 vs 10150)\n"
-        "  max drawdown 0.50% -> 2.46%\n"
+        "  max drawdown 0.50% -> 2.46% (worse)\n"
         "\n"
         "trades: 3 -> 4 (+1)\n"
     )
@@ -257,11 +258,28 @@ def test_diff_text(history: History, capsys: pytest.CaptureFixture[str]) -> None
 
 def test_diff_json(history: History, capsys: pytest.CaptureFixture[str]) -> None:
     diff = run_json(capsys, "diff", "corr_v1", history.sha("v2"))
-    assert set(diff) == {"a", "b", "metrics", "files", "equity", "trades"}
+    assert set(diff) == {"a", "b", "metrics", "files", "equity", "trades", "fail_on"}
     assert diff["a"]["commit_sha"] == history.sha("v1")
     assert diff["b"]["correlation_id"] == "corr_v2"
-    assert diff["metrics"]["net_pnl"] == {"a": 1000, "b": 1200.5, "delta": 200.5, "rel": 0.2005}
-    assert diff["metrics"]["sharpe"] == {"a": 0.8, "b": 0.9, "delta": 0.1, "rel": 0.125}
+    assert diff["metrics"]["net_pnl"] == {
+        "a": 1000,
+        "b": 1200.5,
+        "delta": 200.5,
+        "rel": 0.2005,
+        "direction": "higher",
+        "verdict": "better",
+    }
+    assert diff["metrics"]["sharpe"] == {
+        "a": 0.8,
+        "b": 0.9,
+        "delta": 0.1,
+        "rel": 0.125,
+        "direction": "higher",
+        "verdict": "better",
+    }
+    assert diff["metrics"]["max_drawdown_pct"]["verdict"] == "worse"
+    assert diff["metrics"]["total_trades"]["verdict"] is None  # no direction: neutral
+    assert diff["fail_on"] == []
     assert diff["files"] == {
         "added": ["notes.md"],
         "removed": ["events.log"],
@@ -269,6 +287,12 @@ def test_diff_json(history: History, capsys: pytest.CaptureFixture[str]) -> None
     }
     equity = diff["equity"]
     assert (equity["a_final"], equity["b_final"]) == (11000, 11200.5)
+    # the same unit and the same judgement as the text's "max drawdown 0.50% -> 2.46%"
+    assert (round(equity["a_max_drawdown_pct"], 2), round(equity["b_max_drawdown_pct"], 2)) == (
+        0.5,
+        2.46,
+    )
+    assert (equity["final_verdict"], equity["max_drawdown_verdict"]) == ("better", "worse")
     assert equity["max_gap"] == {"value": 300, "at": "2024-01-05", "a": 10200, "b": 9900}
     assert equity["first_divergence"] == {"at": "2024-01-04", "a": 10050, "b": 10150}
     assert diff["trades"] == {"a": 3, "b": 4, "delta": 1}
@@ -291,14 +315,14 @@ def test_diff_of_identical_versions(history: History, capsys: pytest.CaptureFixt
         (
             ["max_drawdown_pct:+10%"],
             1,
-            "artifact-store: fail-on: max_drawdown_pct: rose 20.00% from 10 to 12 "
+            "artifact-store: fail-on: max_drawdown_pct: worsened 20.00% from 10 to 12 "
             "(rule max_drawdown_pct:+10%)\n",
         ),
         (["max_drawdown_pct:+2"], 0, ""),
         (
             ["max_drawdown_pct:+1.5"],
             1,
-            "artifact-store: fail-on: max_drawdown_pct: rose by 2 from 10 to 12 "
+            "artifact-store: fail-on: max_drawdown_pct: worsened by 2 from 10 to 12 "
             "(rule max_drawdown_pct:+1.5)\n",
         ),
         (["net_pnl:-5%", "sharpe:-0"], 0, ""),  # both rose: a "fell" bound cannot break
@@ -359,6 +383,96 @@ def test_diff_unknown_ref(history: History, capsys: pytest.CaptureFixture[str]) 
     code, out, err = run(capsys, "diff", "v1", "zzz")
     assert (code, out) == (1, "")
     assert err.startswith("artifact-store: error: no artifact version named 'zzz'")
+
+
+@pytest.mark.parametrize("sign", [-1, 1])  # backtesting.py reports drawdowns negative
+def test_diff_drawdown_getting_worse_fails_whatever_its_sign(
+    history: History, capsys: pytest.CaptureFixture[str], tmp_path: Path, sign: int
+) -> None:
+    metric_pair(
+        history,
+        tmp_path / "pair",
+        {"max_drawdown_pct": sign * 33.9, "Sharpe Ratio": 1.2, "# Trades": 10},
+        {"max_drawdown_pct": sign * 56.6, "Sharpe Ratio": 0.9, "# Trades": 12},
+    )
+    code, out, err = run(capsys, "diff", "sma_a", "sma_b", "--fail-on", "max_drawdown_pct:+10%")
+    a, b = fmt_number(sign * 33.9), fmt_number(sign * 56.6)
+    assert (code, err) == (
+        1,
+        f"artifact-store: fail-on: max_drawdown_pct: worsened 66.96% from {a} to {b} "
+        "(rule max_drawdown_pct:+10%)\n",
+    )
+    table = out.split("\n\n")[1].splitlines()
+    assert table[0].split() == ["METRIC", "A", "B", "DELTA", "REL", "VERDICT"]
+    assert [(line.split()[0], line.split()[-1]) for line in table[1:]] == [
+        ("#", "-"),  # no direction: neutral
+        ("Sharpe", "worse"),  # sharpe fell
+        ("max_drawdown_pct", "worse"),
+    ]
+    # --json carries the same verdicts, the rule's included, and still exits 1
+    code, out, err = run(
+        capsys, "diff", "sma_a", "sma_b", "--json", "--fail-on", "max_drawdown_pct:+10%"
+    )
+    diff = json.loads(out)
+    assert code == 1 and "max_drawdown_pct: worsened 66.96%" in err
+    verdicts = {name: row["verdict"] for name, row in diff["metrics"].items()}
+    assert verdicts == {"# Trades": None, "Sharpe Ratio": "worse", "max_drawdown_pct": "worse"}
+    assert [(v["rule"], v["holds"], v["direction"], v["change"]) for v in diff["fail_on"]] == [
+        ("max_drawdown_pct:+10%", False, "magnitude", "+66.96%")
+    ]
+    assert diff["fail_on"][0]["message"] == err.removeprefix("artifact-store: fail-on: ").strip()
+
+
+def test_diff_json_carries_rules_that_hold(
+    history: History, capsys: pytest.CaptureFixture[str]
+) -> None:
+    diff = run_json(capsys, "diff", "v1", "v2", "--fail-on", "net_pnl:-5%", "sharpe:-0")
+    assert [(v["rule"], v["holds"], v["message"], v["change"]) for v in diff["fail_on"]] == [
+        ("net_pnl:-5%", True, None, "+20.05%"),
+        ("sharpe:-0", True, None, "+0.1"),
+    ]
+
+
+def test_diff_declared_direction_changes_the_verdict(
+    history: History, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    metric_pair(
+        history,
+        tmp_path / "pair",
+        {"max_drawdown_pct": -33.9, "turnover": 1.5},
+        {"max_drawdown_pct": -56.6, "turnover": 3.0},
+    )
+    rows = run_json(capsys, "diff", "sma_a", "sma_b")["metrics"]
+    assert (rows["turnover"]["verdict"], rows["max_drawdown_pct"]["verdict"]) == (None, "worse")
+    argv = ["diff", "sma_a", "sma_b", "--direction", "turnover:lower"]
+    argv += ["--direction", "max_drawdown_pct:none", "--fail-on", "max_drawdown_pct:+10%"]
+    code, out, err = run(capsys, *argv)
+    # declared neutral, the drawdown is compared signed again: -56.6 did not rise
+    assert (code, err) == (0, "")
+    table = out.split("\n\n")[1].splitlines()
+    assert [line.split()[-1] for line in table[1:]] == ["-", "worse"]
+    assert out.endswith("\nfail-on: the rule holds\n")
+
+
+@pytest.mark.parametrize("command", [["diff", "v1", "v2"], ["report", "--out", "-"]])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("sharpe:up", "invalid metric direction 'sharpe:up': expected NAME:higher, NAME:lower"),
+        ("sharpe", "invalid metric direction 'sharpe': expected NAME:higher"),
+        (":higher", "invalid metric direction ':higher': '' names no metric"),
+    ],
+)
+def test_bad_direction_is_usage(
+    history: History,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    value: str,
+    message: str,
+) -> None:
+    code, out, err = run(capsys, *command, f"--direction={value}")
+    assert (code, out) == (2, "")
+    assert f"argument --direction: {message}" in err and err.count("\n") == 1
 
 
 # ---------------------------------------------------------------- revert
@@ -619,6 +733,19 @@ def test_report_default_path_stdout_and_workflow(
     code, out, err = run(capsys, "report", "--out", "-", "--workflow", "nothing")
     assert (code, out) == (1, "")
     assert err == "artifact-store: error: no artifact versions of workflow 'nothing' to report\n"
+
+
+def test_report_colours_by_declared_direction(
+    history: History, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    metric_pair(history, tmp_path / "pair", {"turnover": 1.5}, {"turnover": 3.0})
+    code, out, err = run(capsys, "report", "--out", "-", "--workflow", "bt")
+    assert (code, err) == (0, "")
+    assert '<span class="delta neutral" title="+1.5 vs the previous version">' in out
+    out = run(capsys, "report", "--out", "-", "--workflow", "bt", "--direction", "turnover:lower")[
+        1
+    ]
+    assert '<span class="delta worse" title="+1.5 vs the previous version: worse">' in out
 
 
 def test_report_unwritable_out_is_one_line(

@@ -14,11 +14,13 @@ from pytest_artifact_store.compare.diff import (
     compare_curves,
     count_rows,
     diff_versions,
+    evaluate_rules,
     metric_rows,
     numeric_metrics,
     parse_equity_curve,
     parse_rule,
 )
+from pytest_artifact_store.compare.directions import Directions, judge, parse_direction
 
 
 # ---------------------------------------------------------------- metrics
@@ -46,13 +48,16 @@ def test_metric_rows() -> None:
         {"a_only": 1, "pnl": 0.1, "zero": 0, "dd": 10},
         {"b_only": 2, "pnl": 0.3, "zero": 5, "dd": 10},
     )
+    neutral = {"direction": None, "verdict": None}
     assert rows == {
-        "a_only": {"a": 1, "b": None, "delta": None, "rel": None},
-        "b_only": {"a": None, "b": 2, "delta": None, "rel": None},
-        "dd": {"a": 10, "b": 10, "delta": 0, "rel": 0},
-        "pnl": {"a": 0.1, "b": 0.3, "delta": 0.2, "rel": 2},  # no 0.19999999999999998
-        "zero": {"a": 0, "b": 5, "delta": 5, "rel": None},  # relative to 0: undefined
-    }
+        "a_only": {"a": 1, "b": None, "delta": None, "rel": None, **neutral},
+        "b_only": {"a": None, "b": 2, "delta": None, "rel": None, **neutral},
+        "dd": {"a": 10, "b": 10, "delta": 0, "rel": 0, **neutral},
+        # no 0.19999999999999998
+        "pnl": {"a": 0.1, "b": 0.3, "delta": 0.2, "rel": 2, "direction": "higher",
+                "verdict": "better"},
+        "zero": {"a": 0, "b": 5, "delta": 5, "rel": None, **neutral},  # relative to 0: undefined
+    }  # fmt: skip
     assert metric_rows({"x": -4}, {"x": -2})["x"]["rel"] == 0.5  # relative to |a|
 
 
@@ -206,6 +211,194 @@ def test_check_rule_missing_metric() -> None:
     assert check_rule(rule, _metrics(1, None)) == "m: not a numeric test metric of B (rule m:+1%)"
 
 
+# ---------------------------------------------------------------- directions
+@pytest.mark.parametrize(
+    ("name", "direction"),
+    [
+        # backtesting.py's names
+        ("Max. Drawdown [%]", "magnitude"),
+        ("Avg. Drawdown [%]", "magnitude"),
+        ("Sharpe Ratio", "higher"),
+        ("Sortino Ratio", "higher"),
+        ("Calmar Ratio", "higher"),
+        ("Return [%]", "higher"),
+        ("Return (Ann.) [%]", "higher"),
+        ("Volatility (Ann.) [%]", "lower"),
+        ("Win Rate [%]", "higher"),
+        ("Profit Factor", "higher"),
+        ("Expectancy [%]", "higher"),
+        ("SQN", "higher"),
+        ("CAGR [%]", "higher"),
+        ("Equity Final [$]", "higher"),
+        ("Commissions [$]", "magnitude"),
+        ("Buy & Hold Return [%]", None),  # the market's return, not the strategy's
+        ("# Trades", None),
+        # snake, camel and nested names
+        ("max_drawdown", "magnitude"),
+        ("max_drawdown_pct", "magnitude"),
+        ("maxDrawdown", "magnitude"),
+        ("ulcer_index", "magnitude"),
+        ("avg_loss", "magnitude"),
+        ("max_consecutive_losses", "magnitude"),
+        ("win_loss_ratio", "higher"),
+        ("profit_and_loss", "higher"),
+        ("net_pnl", "higher"),
+        ("netPnL", "higher"),
+        ("total_return_pct", "higher"),
+        ("returns.volatility", "lower"),
+        ("stats.SHARPE", "higher"),
+        ("final_equity", "higher"),
+        ("winrate", "higher"),
+        # no direction: neutral
+        ("total_trades", None),
+        ("window", None),  # holds "win", not the word win_rate
+        ("exposure_pct", None),
+        ("stop_loss", None),
+    ],
+)
+def test_builtin_directions(name: str, direction: str | None) -> None:
+    assert Directions().of(name) == direction
+
+
+@pytest.mark.parametrize(
+    ("direction", "a", "b", "verdict"),
+    [
+        ("magnitude", -33.9, -56.6, "worse"),  # backtesting.py's negative drawdown
+        ("magnitude", 33.9, 56.6, "worse"),
+        ("magnitude", -33.9, -20, "better"),
+        ("magnitude", -5, 5, "same"),
+        ("higher", 1.2, 0.9, "worse"),
+        ("higher", -1, -0.5, "better"),
+        ("lower", 0.2, 0.3, "worse"),
+        ("higher", 0.1 + 0.2, 0.3, "same"),
+        (None, 1, 2, None),
+        ("higher", None, 2, None),
+    ],
+)
+def test_judge(direction: str | None, a: float | None, b: float | None, verdict: str) -> None:
+    assert judge(direction, a, b) == verdict  # type: ignore[arg-type]
+
+
+def test_metric_rows_judge_by_direction() -> None:
+    rows = metric_rows(
+        {"Max. Drawdown [%]": -33.9, "max_drawdown_pct": 33.9, "Sharpe Ratio": 1.2, "n": 1},
+        {"Max. Drawdown [%]": -56.6, "max_drawdown_pct": 56.6, "Sharpe Ratio": 0.9, "n": 2},
+    )
+    assert {name: (row["direction"], row["verdict"]) for name, row in rows.items()} == {
+        "Max. Drawdown [%]": ("magnitude", "worse"),
+        "max_drawdown_pct": ("magnitude", "worse"),
+        "Sharpe Ratio": ("higher", "worse"),
+        "n": (None, None),
+    }
+
+
+def test_declared_directions_change_the_verdict() -> None:
+    a = {"turnover": 1.0, "sharpe": 1.0, "drawdown_days": 5}
+    b = {"turnover": 2.0, "sharpe": 2.0, "drawdown_days": 9}
+    assert [r["verdict"] for r in metric_rows(a, b).values()] == ["worse", "better", None]
+    declared = Directions.from_strings(["turnover:lower", "Sharpe : none", "drawdown_days:higher"])
+    rows = metric_rows(a, b, directions=declared)
+    assert {n: (r["direction"], r["verdict"]) for n, r in rows.items()} == {
+        "drawdown_days": ("higher", "better"),  # a declaration beats the table
+        "sharpe": (None, None),  # none switches a built-in direction off
+        "turnover": ("lower", "worse"),
+    }
+
+
+def test_longest_declaration_wins() -> None:
+    declared = Directions.from_strings(["drawdown:higher", "max drawdown:lower", "x:none"])
+    assert declared.of("max_drawdown_pct") == "lower"
+    assert declared.of("avg_drawdown") == "higher"
+    assert Directions.from_strings(["a:higher", "a:lower"]).of("a") == "lower"  # later wins
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("turnover:lower", ("turnover", "lower")),
+        (" Max. Drawdown [%] : MAGNITUDE ", ("Max. Drawdown [%]", "magnitude")),
+        ("ratio:a:b:higher", ("ratio:a:b", "higher")),  # the last colon separates
+        ("sharpe:none", ("sharpe", None)),
+    ],
+)
+def test_parse_direction(text: str, parsed: tuple[str, str | None]) -> None:
+    assert parse_direction(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("sharpe", "expected NAME:higher, NAME:lower, NAME:magnitude"),
+        ("sharpe:up", "expected NAME:higher"),
+        ("sharpe:", "expected NAME:higher"),
+        (":higher", "'' names no metric"),
+        ("[%]:lower", "'[%]' names no metric"),
+    ],
+)
+def test_parse_direction_rejects(text: str, why: str) -> None:
+    with pytest.raises(ArtifactStoreError) as info:
+        parse_direction(text)
+    assert str(info.value).startswith(f"invalid metric direction {text!r}: ")
+    assert why in str(info.value)
+
+
+def test_directions_from_strings_name_the_source() -> None:
+    with pytest.raises(ArtifactStoreError) as info:
+        Directions.from_strings(["sharpe:higher", "dd:smaller"], source="pytest.ini")
+    assert str(info.value).startswith("invalid metric direction 'dd:smaller': expected")
+    assert str(info.value).endswith(" (from pytest.ini)")
+    assert Directions.from_strings(["", "  "]) == Directions()  # blank ini lines
+
+
+@pytest.mark.parametrize(
+    ("rule", "a", "b", "failure"),
+    [
+        # a drawdown-like metric is bounded on its magnitude, whatever its sign
+        ("max_drawdown_pct:+10%", -33.9, -56.6,
+         "max_drawdown_pct: worsened 66.96% from -33.9 to -56.6 (rule max_drawdown_pct:+10%)"),
+        ("max_drawdown_pct:+10%", 33.9, 56.6,
+         "max_drawdown_pct: worsened 66.96% from 33.9 to 56.6 (rule max_drawdown_pct:+10%)"),
+        ("max_drawdown_pct:+10%", -10, -11, None),  # exactly 10 % deeper
+        ("max_drawdown_pct:+10%", -33.9, -20, None),  # shallower
+        ("max_drawdown_pct:+5", -10, -15.5,
+         "max_drawdown_pct: worsened by 5.5 from -10 to -15.5 (rule max_drawdown_pct:+5)"),
+        ("max_drawdown_pct:-50%", -40, -10,
+         "max_drawdown_pct: improved 75.00% from -40 to -10 (rule max_drawdown_pct:-50%)"),
+        ("max_drawdown_pct:+10%", 0, -3,
+         "max_drawdown_pct: worsened from 0 to -3 (rule max_drawdown_pct:+10%)"),
+        # other directions keep the signed meaning
+        ("sharpe:-10%", 1.2, 0.9, "sharpe: fell 25.00% from 1.2 to 0.9 (rule sharpe:-10%)"),
+        ("volatility:+10%", -1, -2, None),
+    ],
+)  # fmt: skip
+def test_rules_on_magnitude_metrics(rule: str, a: float, b: float, failure: str | None) -> None:
+    metric = rule.split(":")[0]
+    rows = metric_rows({metric: a}, {metric: b})
+    assert check_rule(parse_rule(rule), rows) == failure
+
+
+def test_rules_follow_declared_directions() -> None:
+    rows = metric_rows({"max_drawdown_pct": -33.9}, {"max_drawdown_pct": -56.6})
+    rules = [parse_rule("max_drawdown_pct:+10%")]
+    (verdict,) = evaluate_rules({"metrics": rows}, rules)
+    assert verdict.to_json() == {
+        "rule": "max_drawdown_pct:+10%",
+        "metric": "max_drawdown_pct",
+        "a": -33.9,
+        "b": -56.6,
+        "direction": "magnitude",
+        "compared": "magnitude",
+        "change": "+66.96%",
+        "holds": False,
+        "message": "max_drawdown_pct: worsened 66.96% from -33.9 to -56.6 "
+        "(rule max_drawdown_pct:+10%)",
+    }
+    # declared signed, the same bound compares the values: -56.6 did not rise
+    signed = Directions.from_strings(["max_drawdown_pct:lower"])
+    (verdict,) = evaluate_rules({"metrics": rows}, rules, directions=signed)
+    assert verdict.holds and verdict.change == "-66.96%"
+
+
 # ---------------------------------------------------------------- on a repository
 def test_diff_versions_across_tasks(repo: Path, tmp_path: Path) -> None:
     history = build_history(repo, tmp_path / "src")
@@ -235,4 +428,11 @@ def test_diff_without_curves_or_trades(repo: Path, tmp_path: Path) -> None:
         diff = diff_versions(store, "v3", "bare")
     assert diff["equity"] == {} and diff["trades"] == {}
     assert diff["files"]["removed"] == ["equity_curve.csv", "notes.md", "trades.csv"]
-    assert diff["metrics"]["net_pnl"] == {"a": 1100, "b": None, "delta": None, "rel": None}
+    assert diff["metrics"]["net_pnl"] == {
+        "a": 1100,
+        "b": None,
+        "delta": None,
+        "rel": None,
+        "direction": "higher",
+        "verdict": None,  # nothing to judge without B
+    }

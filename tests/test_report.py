@@ -12,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from artifact_history import History, build_history, equity_csv
+from artifact_history import History, build_history, equity_csv, metric_pair
 
 from pytest_artifact_store.cli.report import PALETTE, build_report
+from pytest_artifact_store.compare.directions import Directions
 
 
 @pytest.fixture
@@ -109,6 +110,43 @@ def test_html_is_escaped(repo: Path, tmp_path: Path) -> None:
         )
         page = build_report(store).html
     assert "<img" not in page and "&lt;img src=x&gt;" in page
+
+
+def _changes(page: str, row_id: str) -> dict[str, tuple[str, str]]:
+    """{metric: (delta class, shown change)} of one row of a task table."""
+    table = page[: page.index(f'<tr id="{row_id}">')].rsplit("<table>", 1)[1]
+    names = [
+        n.replace("<wbr>", "")
+        for n in re.findall(r'<th class="num">([^<]*(?:<wbr>[^<]*)*)</th>', table)
+    ]
+    row = page[page.index(f'<tr id="{row_id}">') :].split("</tr>", 1)[0]
+    cells = re.findall(
+        r'<td class="num">[^<]*(?:<span class="delta (\w+)"[^>]*>([^<]*)</span>)?</td>', row
+    )
+    return {n: c for n, c in zip(names, cells, strict=False) if c[0]}
+
+
+@pytest.mark.parametrize("sign", [-1, 1])  # backtesting.py reports drawdowns negative
+def test_changes_are_coloured_by_direction(repo: Path, tmp_path: Path, sign: int) -> None:
+    history = metric_pair(
+        History(repo),
+        tmp_path / "src",
+        {"max_drawdown_pct": sign * 33.9, "Sharpe Ratio": 1.2, "Return [%]": 5, "turnover": 1},
+        {"max_drawdown_pct": sign * 56.6, "Sharpe Ratio": 0.9, "Return [%]": 7, "turnover": 2},
+    )
+    with history.store() as store:
+        page = build_report(store).html
+    assert _changes(page, "v-corr_sma_b") == {
+        "max_drawdown_pct": ("worse", "+67.0%" if sign > 0 else "−67.0%"),  # deeper: red
+        "Sharpe Ratio": ("worse", "−25.0%"),
+        "Return [%]": ("better", "+40.0%"),
+        "turnover": ("neutral", "+100.0%"),  # no direction: neither green nor red
+    }
+    assert ".delta.worse { color:var(--down); }" in page and "--down:#b91c1c;" in page
+    assert ".delta.better { color:var(--up); }" in page and "--up:#047857;" in page
+    with history.store() as store:
+        declared = build_report(store, directions=Directions.from_strings(["turnover:lower"]))
+    assert _changes(declared.html, "v-corr_sma_b")["turnover"] == ("worse", "+100.0%")
 
 
 # ---------------------------------------------------------------- in a browser

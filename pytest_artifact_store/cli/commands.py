@@ -23,6 +23,7 @@ from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.timestamps import parse_utc, utc_now
 
 if TYPE_CHECKING:
+    from pytest_artifact_store.compare.directions import Directions
     from pytest_artifact_store.store import ArtifactStore
 
 Handler = Callable[[argparse.Namespace], int]
@@ -78,6 +79,20 @@ def _rule(text: str) -> Any:
     from pytest_artifact_store.compare.diff import parse_rule
 
     return parse_rule(text)
+
+
+@_arg_type
+def _direction(text: str) -> Any:
+    from pytest_artifact_store.compare.directions import parse_direction
+
+    return parse_direction(text)
+
+
+def _directions(args: argparse.Namespace) -> Directions:
+    """The built-in directions plus ``--direction`` declarations (already parsed)."""
+    from pytest_artifact_store.compare.directions import Directions
+
+    return Directions(tuple(args.direction))
 
 
 # ---------------------------------------------------------------- plumbing
@@ -169,6 +184,19 @@ def _version_name(entry: Mapping[str, Any]) -> str:
 def _add_remote_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--remote", default=None, metavar="R", help="default: the configured remote")
     p.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=None, metavar="S")
+
+
+def _add_direction(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--direction",
+        type=_direction,
+        action="append",
+        default=[],
+        metavar="NAME:DIR",
+        help="which way is better for a metric: DIR is higher, lower, magnitude (smaller "
+        "absolute value, whatever the sign) or none, e.g. turnover:lower (repeatable; "
+        "beats the built-in table)",
+    )
 
 
 def _add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
@@ -346,10 +374,11 @@ def format_diff(diff: Mapping[str, Any]) -> list[str]:
                 fmt_number(m["b"]),
                 _signed(m["delta"]),
                 _rel(m["rel"]),
+                m.get("verdict") or "-",
             ]
             for name, m in metrics.items()
         ]
-        lines += _table(["METRIC", "A", "B", "DELTA", "REL"], rows, right={1, 2, 3, 4})
+        lines += _table(["METRIC", "A", "B", "DELTA", "REL", "VERDICT"], rows, right={1, 2, 3, 4})
     else:
         lines.append("no numeric test metrics")
     files = diff["files"]
@@ -362,7 +391,7 @@ def format_diff(diff: Mapping[str, Any]) -> list[str]:
         lines.append("")
         lines.append(
             f"equity: final {fmt_number(eq['a_final'])} -> {fmt_number(eq['b_final'])} "
-            f"({_signed(eq['delta_final'])})"
+            f"({_signed(eq['delta_final'])}{_verdict(eq.get('final_verdict'))})"
         )
         gap = eq.get("max_gap")
         if gap:
@@ -378,7 +407,8 @@ def format_diff(diff: Mapping[str, Any]) -> list[str]:
             else "  the curves do not diverge"
         )
         lines.append(
-            f"  max drawdown {eq['a_max_drawdown'] * 100:.2f}% -> {eq['b_max_drawdown'] * 100:.2f}%"
+            f"  max drawdown {eq['a_max_drawdown_pct']:.2f}% -> {eq['b_max_drawdown_pct']:.2f}%"
+            + (f" ({eq['max_drawdown_verdict']})" if eq.get("max_drawdown_verdict") else "")
         )
     trades = diff["trades"]
     if trades:
@@ -387,14 +417,20 @@ def format_diff(diff: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
-    from pytest_artifact_store.compare.diff import check_rules, diff_versions
+def _verdict(word: object) -> str:
+    return f", {word}" if word else ""
 
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from pytest_artifact_store.compare.diff import diff_versions, evaluate_rules
+
+    directions = _directions(args)
     with _open(args) as store:
-        diff = diff_versions(store, args.a, args.b)
-    failures = check_rules(diff, args.fail_on)
+        diff = diff_versions(store, args.a, args.b, directions=directions)
+    verdicts = evaluate_rules(diff, args.fail_on, directions=directions)
+    failures = [v.message for v in verdicts if v.message is not None]
     if args.json:
-        _print_json(diff)
+        _print_json({**diff, "fail_on": [v.to_json() for v in verdicts]})
     else:
         print("\n".join(format_diff(diff)))
         if args.fail_on and not failures:
@@ -513,7 +549,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pytest_artifact_store.cli.report import build_report
 
     with _open(args) as store:
-        report = build_report(store, args.workflow, archived=args.archived)
+        report = build_report(
+            store, args.workflow, archived=args.archived, directions=_directions(args)
+        )
     if args.workflow and not report.versions:
         raise ArtifactStoreError(f"no artifact versions of workflow {args.workflow!r} to report")
     if args.out == "-":
@@ -597,9 +635,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "diff",
         help="compare two versions: metrics, files, equity curves, trades",
-        description="Compare version B against version A. With --fail-on, exit 1 when B "
-        "moved past a bound: METRIC:+N%% (rose more than N %%), METRIC:-N%% (fell more "
-        "than N %%), METRIC:+N / METRIC:-N (absolute).",
+        description="Compare version B against version A. Each metric is judged better, "
+        "worse or same by its direction (built in for drawdown, sharpe, return, pnl, win "
+        "rate ...; --direction for others). With --fail-on, exit 1 when B moved past a "
+        "bound: METRIC:+N% (rose more than N %), METRIC:-N% (fell more than N %), "
+        "METRIC:+N / METRIC:-N (absolute); on a drawdown-like (magnitude) metric the bound "
+        "is on its absolute value, so max_drawdown_pct:+10% fails for -33.9 -> -56.6 and "
+        'for 33.9 -> 56.6 alike. --json adds the rules\' verdicts as "fail_on"; the '
+        "equity curves' max drawdowns are percentages (*_max_drawdown_pct).",
     )
     p.add_argument("a", metavar="A", help="the baseline version (any REF, as for show)")
     p.add_argument("b", metavar="B", help="the version to judge")
@@ -612,6 +655,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="RULE",
         help="e.g. max_drawdown:+10%% or net_pnl:-5%% (repeatable)",
     )
+    _add_direction(p)
     _add_common(p)
     p.set_defaults(func=_guarded(_flatten_rules(cmd_diff)))
 
@@ -709,7 +753,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="write a self-contained HTML report with equity charts",
         description="Write one self-contained HTML file (inline CSS and SVG, no network): "
         "every version with its metrics, and per task its versions' equity curves and "
-        "drawdowns overlaid.",
+        "drawdowns overlaid. Each metric's change from the previous version is green when "
+        "better and red when worse by the metric's direction (see diff --help).",
     )
     p.add_argument("--workflow", type=_workflow, help="only this workflow id")
     p.add_argument(
@@ -719,6 +764,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help=f"where to write it (default: {DEFAULT_REPORT}; - for stdout)",
     )
     p.add_argument("--archived", action="store_true", help="include archived task branches")
+    _add_direction(p)
     _add_common(p, json_flag=False)
     p.set_defaults(func=_guarded(cmd_report))
 

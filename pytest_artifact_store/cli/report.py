@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pytest_artifact_store.compare.diff import EquityCurve, load_equity_curve, numeric_metrics
+from pytest_artifact_store.compare.directions import DEFAULT, Directions
 
 if TYPE_CHECKING:
     from pytest_artifact_store.store import ArtifactStore
@@ -44,7 +45,6 @@ KEY_METRICS = (
     "total_trades",
     "final_equity",
 )
-_LOWER_IS_BETTER = ("drawdown", "loss", "volatility", "fees", "cost", "slippage")
 
 # Chart geometry (SVG user units; the SVG scales to the page width).
 _W, _LEFT, _RIGHT = 960, 70, 30
@@ -85,9 +85,9 @@ code, .sha { font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; f
 .muted { color:var(--muted); }
 .swatch { display:inline-block; width:12px; height:12px; border-radius:3px;
   margin-right:6px; vertical-align:-1px; }
-.delta { display:block; font-size:11.5px; }
-.delta.up { color:var(--up); } .delta.down { color:var(--down); }
-.delta.flat { color:var(--muted); }
+.delta { display:block; font-size:11.5px; color:var(--ink); }
+.delta.better { color:var(--up); } .delta.worse { color:var(--down); }
+.delta.same { color:var(--muted); }
 .tags { display:block; color:var(--muted); font-size:11.5px; margin-left:18px; }
 .badge { display:inline-block; font-size:11px; padding:0 6px; border-radius:4px;
   background:#e2e8f0; color:#334155; margin-left:6px; }
@@ -127,8 +127,14 @@ def build_report(
     *,
     archived: bool = False,
     title: str | None = None,
+    directions: Directions | None = None,
 ) -> Report:
-    """The HTML page for every version (of ``workflow_id``), newest first."""
+    """The HTML page for every version (of ``workflow_id``), newest first.
+
+    A metric's change from the previous version is coloured by its direction
+    (``directions``, default: the built-in table): green better, red worse, plain
+    for a metric without a direction.
+    """
     entries = store.list_artifacts(workflow_id, limit=None, archived=archived)
     versions = [_Version(e, _anchor(e), _label(e)) for e in entries]
     tasks: dict[tuple[str, str], list[_Version]] = {}
@@ -157,7 +163,7 @@ def build_report(
         _overview(versions),
     ]
     for (wf, task), group in tasks.items():
-        parts.append(_task_section(wf, task, group, by_sha))
+        parts.append(_task_section(wf, task, group, by_sha, directions or DEFAULT))
     parts.append(
         "</main><footer>Made by <code>artifact-store report</code> · pytest-artifact-store"
         "</footer></body></html>\n"
@@ -212,20 +218,19 @@ def _metric_names(versions: Sequence[_Version], limit: int | None = None) -> lis
     return names if limit is None else names[:limit]
 
 
-def _delta_cell(name: str, value: float, before: float | None) -> str:
+def _delta_cell(name: str, value: float, before: float | None, directions: Directions) -> str:
+    """The change from the previous version, its class the verdict: better/worse/neutral."""
     if before is None:
         return ""
     change = value - before
-    if abs(change) <= 1e-12 * max(1.0, abs(before)):
-        return '<span class="delta flat">±0</span>'
-    better = change < 0 if any(w in name.lower() for w in _LOWER_IS_BETTER) else change > 0
+    if abs(change) <= 1e-12 * max(1.0, abs(before), abs(value)):
+        return '<span class="delta same">±0</span>'
+    verdict = directions.judge(name, before, value)
     sign = "+" if change > 0 else "−"
     absolute = f"{sign}{_num(abs(change))}"
     shown = f"{sign}{abs(change) / abs(before) * 100:.1f}%" if before else absolute
-    return (
-        f'<span class="delta {"up" if better else "down"}" '
-        f'title="{absolute} vs the previous version">{shown}</span>'
-    )
+    title = f"{absolute} vs the previous version" + (f": {verdict}" if verdict else "")
+    return f'<span class="delta {verdict or "neutral"}" title="{title}">{shown}</span>'
 
 
 # ---------------------------------------------------------------- overview
@@ -258,7 +263,11 @@ def _overview(versions: Sequence[_Version]) -> str:
 
 # ---------------------------------------------------------------- per task
 def _task_section(
-    workflow_id: str, task_id: str, group: Sequence[_Version], by_sha: Mapping[str, _Version]
+    workflow_id: str,
+    task_id: str,
+    group: Sequence[_Version],
+    by_sha: Mapping[str, _Version],
+    directions: Directions,
 ) -> str:
     plotted = [v for v in group if v.curve is not None]
     count = f"{len(group)} version{'s' if len(group) != 1 else ''}"
@@ -285,12 +294,14 @@ def _task_section(
         )
     else:
         parts.append('<p class="empty">No equity curve in these versions.</p>')
-    parts.append(_task_table(group, by_sha))
+    parts.append(_task_table(group, by_sha, directions))
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def _task_table(group: Sequence[_Version], by_sha: Mapping[str, _Version]) -> str:
+def _task_table(
+    group: Sequence[_Version], by_sha: Mapping[str, _Version], directions: Directions
+) -> str:
     names = _metric_names(group)
     head = "".join(f'<th class="num">{_head(n)}</th>' for n in names)
     rows = []
@@ -301,7 +312,8 @@ def _task_table(group: Sequence[_Version], by_sha: Mapping[str, _Version]) -> st
         metrics = numeric_metrics(v.entry.get("test_metrics"))
         before = numeric_metrics(older.entry.get("test_metrics")) if older else {}
         cells = "".join(
-            f'<td class="num">{_num(metrics[n])}{_delta_cell(n, metrics[n], before.get(n))}</td>'
+            f'<td class="num">{_num(metrics[n])}'
+            f"{_delta_cell(n, metrics[n], before.get(n), directions)}</td>"
             if n in metrics
             else '<td class="num muted">—</td>'
             for n in names

@@ -3,7 +3,9 @@
 A diff covers every numeric test metric (a, b, delta = b - a, relative change), the
 files of the two task directories, the equity curves (final equity, largest gap, first
 divergence) and the trade counts. :func:`parse_rule` and :func:`check_rules` turn
-``METRIC:+N%`` style bounds into a CI gate.
+``METRIC:+N%`` style bounds into a CI gate. Every metric row and every rule is judged by
+the metric's direction (:mod:`~pytest_artifact_store.compare.directions`): a drawdown is
+compared on its magnitude whichever sign the library gives it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from pytest_artifact_store.compare.directions import DEFAULT, Direction, Directions, judge
 from pytest_artifact_store.errors import ArtifactStoreError
 
 if TYPE_CHECKING:
@@ -76,12 +79,18 @@ def _as_given(value: object) -> float | int | None:
     return value if math.isfinite(value) else None
 
 
-def metric_rows(a_metrics: object, b_metrics: object) -> dict[str, dict[str, Any]]:
-    """``{name: {"a", "b", "delta", "rel"}}`` over the union of both numeric metrics.
+def metric_rows(
+    a_metrics: object, b_metrics: object, *, directions: Directions | None = None
+) -> dict[str, dict[str, Any]]:
+    """``{name: {"a", "b", "delta", "rel", "direction", "verdict"}}`` over both metrics.
 
     ``rel`` is the relative change ``(b - a) / |a|`` (0.1 = +10 %); None when a is 0
-    or either side lacks the metric.
+    or either side lacks the metric. ``direction`` is the metric's (``higher``,
+    ``lower``, ``magnitude`` or None) from ``directions`` (default: the built-in
+    table); ``verdict`` judges B by it: ``better``, ``worse``, ``same``, or None for a
+    metric without a direction or a side.
     """
+    directions = directions or DEFAULT
     a_num = numeric_metrics(a_metrics)
     b_num = numeric_metrics(b_metrics)
     rows: dict[str, dict[str, Any]] = {}
@@ -91,11 +100,14 @@ def metric_rows(a_metrics: object, b_metrics: object) -> dict[str, dict[str, Any
         if a is not None and b is not None:
             delta = _clean(b - a)
             rel = _clean((b - a) / abs(a)) if a != 0 else None
+        direction = directions.of(name)
         rows[name] = {
             "a": None if a is None else _clean(a),
             "b": None if b is None else _clean(b),
             "delta": delta,
             "rel": rel,
+            "direction": direction,
+            "verdict": judge(direction, a, b),
         }
     return rows
 
@@ -271,9 +283,12 @@ def task_files(store: ArtifactStore, entry: Mapping[str, Any]) -> dict[str, int]
 
 # ---------------------------------------------------------------- diff
 def compare_curves(a: EquityCurve, b: EquityCurve) -> dict[str, Any]:
-    """Final equity of each, the largest absolute gap and the first divergence.
+    """Final equity of each, the largest absolute gap, the first divergence, max drawdowns.
 
     Points are matched by time label when the curves share labels, else by position.
+    ``a_max_drawdown_pct``/``b_max_drawdown_pct`` are percentages of the running peak,
+    positive (25 = a fall of 25 %); ``final_verdict`` and ``max_drawdown_verdict`` judge
+    B's final equity (higher is better) and max drawdown (smaller is better).
     """
     b_index = {label: i for i, label in enumerate(b.labels)}
     pairs: list[tuple[str, float, float]]
@@ -300,8 +315,10 @@ def compare_curves(a: EquityCurve, b: EquityCurve) -> dict[str, Any]:
         "a_final": _clean(a.final),
         "b_final": _clean(b.final),
         "delta_final": _clean(b.final - a.final),
-        "a_max_drawdown": _clean(a.max_drawdown()),
-        "b_max_drawdown": _clean(b.max_drawdown()),
+        "final_verdict": judge("higher", a.final, b.final),
+        "a_max_drawdown_pct": _clean(a.max_drawdown() * 100),
+        "b_max_drawdown_pct": _clean(b.max_drawdown() * 100),
+        "max_drawdown_verdict": judge("magnitude", a.max_drawdown(), b.max_drawdown()),
         "max_gap": gap,
         "first_divergence": first,
         "points": {"a": len(a.values), "b": len(b.values), "compared": len(pairs)},
@@ -369,18 +386,21 @@ def _trades(store: ArtifactStore, a: Mapping[str, Any], b: Mapping[str, Any]) ->
     return {"a": a_count, "b": b_count, "delta": b_count - a_count}
 
 
-def diff_versions(store: ArtifactStore, a_ref: str, b_ref: str) -> dict[str, Any]:
+def diff_versions(
+    store: ArtifactStore, a_ref: str, b_ref: str, *, directions: Directions | None = None
+) -> dict[str, Any]:
     """Compare version ``b_ref`` against ``a_ref`` (SPEC §10 ``diff``).
 
     Returns ``{"a", "b", "metrics", "files", "equity", "trades"}``; ``equity`` and
-    ``trades`` are empty when either version lacks the file.
+    ``trades`` are empty when either version lacks the file. ``metrics`` is
+    :func:`metric_rows` judged by ``directions`` (default: the built-in table).
     """
     a, b = resolve(store, a_ref), resolve(store, b_ref)
     a_curve, b_curve = load_equity_curve(store, a), load_equity_curve(store, b)
     return {
         "a": _summary(a_ref, a),
         "b": _summary(b_ref, b),
-        "metrics": metric_rows(a.get("test_metrics"), b.get("test_metrics")),
+        "metrics": metric_rows(a.get("test_metrics"), b.get("test_metrics"), directions=directions),
         "files": _file_changes(store, a, b),
         "equity": compare_curves(a_curve, b_curve) if a_curve and b_curve else {},
         "trades": _trades(store, a, b),
@@ -390,7 +410,11 @@ def diff_versions(store: ArtifactStore, a_ref: str, b_ref: str) -> dict[str, Any
 # ---------------------------------------------------------------- gate
 @dataclass(frozen=True)
 class Rule:
-    """``METRIC:+N%`` and friends: B may not move more than N (percent) up or down."""
+    """``METRIC:+N%`` and friends: B may not move more than N (percent) up or down.
+
+    For a metric whose direction is ``magnitude`` (drawdowns, losses) the bound is on the
+    absolute value: ``max_drawdown_pct:+10%`` holds -33.9 -> -56.6 to a 10 % rise of 33.9.
+    """
 
     metric: str
     sign: int
@@ -425,13 +449,18 @@ def _fmt(value: float) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One rule judged against a metric row: the numbers, the change and the outcome."""
+    """One rule judged against a metric row: the numbers, the change and the outcome.
+
+    ``a`` and ``b`` are the metric's values as reported; ``change`` is in the rule's
+    unit and, for a ``magnitude`` metric, the change of the absolute value.
+    """
 
     rule: Rule
     a: float | int | None
     b: float | int | None
     change: str  # "+12.50%", "-0.3", or "-" when it cannot be computed
     message: str | None  # why the rule is broken; None when it holds
+    direction: Direction | None = None
 
     @property
     def holds(self) -> bool:
@@ -443,44 +472,58 @@ class Verdict:
             "metric": self.rule.metric,
             "a": self.a,
             "b": self.b,
+            "direction": self.direction,
+            "compared": "magnitude" if self.direction == "magnitude" else "value",
             "change": self.change,
             "holds": self.holds,
             "message": self.message,
         }
 
 
-def evaluate_rule(rule: Rule, metrics: Mapping[str, Mapping[str, Any]]) -> Verdict:
+def evaluate_rule(
+    rule: Rule,
+    metrics: Mapping[str, Mapping[str, Any]],
+    *,
+    directions: Directions | None = None,
+) -> Verdict:
     """Judge ``rule`` on the metric rows of :func:`metric_rows`.
 
-    A metric missing from either version breaks the rule: a gate that cannot be
-    evaluated must not pass silently.
+    ``directions`` (default: the built-in table) decides how: a ``magnitude`` metric's
+    bound is on its absolute value ("worsened"/"improved"), any other's on its value
+    ("rose"/"fell"). A metric missing from either version breaks the rule: a gate that
+    cannot be evaluated must not pass silently.
     """
+    direction = (directions or DEFAULT).of(rule.metric)
     row = metrics.get(rule.metric)
     a = None if row is None else row.get("a")
     b = None if row is None else row.get("b")
     if a is None or b is None:
         where = "either version" if row is None else ("A" if a is None else "B")
         message = f"{rule.metric}: not a numeric test metric of {where} (rule {rule})"
-        return Verdict(rule, a, b, "-", message)
-    change = _change(rule, a, b)
-    moved = (b - a) * rule.sign  # > 0: B moved in the rule's direction
+        return Verdict(rule, a, b, "-", message, direction)
+    magnitude = direction == "magnitude"
+    x, y = (abs(a), abs(b)) if magnitude else (a, b)
+    change = _change(rule, x, y)
+    moved = (y - x) * rule.sign  # > 0: B moved in the rule's direction
     if moved <= 0:
-        return Verdict(rule, a, b, change, None)
-    word = "rose" if rule.sign > 0 else "fell"
+        return Verdict(rule, a, b, change, None, direction)
+    if magnitude:
+        word = "worsened" if rule.sign > 0 else "improved"
+    else:
+        word = "rose" if rule.sign > 0 else "fell"
     if rule.percent:
-        if a == 0:
-            return Verdict(
-                rule, a, b, change, f"{rule.metric}: {word} from 0 to {_fmt(b)} (rule {rule})"
-            )
-        pct = moved / abs(a) * 100
+        if x == 0:
+            message = f"{rule.metric}: {word} from 0 to {_fmt(b)} (rule {rule})"
+            return Verdict(rule, a, b, change, message, direction)
+        pct = moved / abs(x) * 100
         if pct <= rule.amount + 1e-9:
-            return Verdict(rule, a, b, change, None)
+            return Verdict(rule, a, b, change, None, direction)
         message = f"{rule.metric}: {word} {pct:.2f}% from {_fmt(a)} to {_fmt(b)} (rule {rule})"
-        return Verdict(rule, a, b, change, message)
-    if moved <= rule.amount + 1e-12 * max(1.0, abs(a)):
-        return Verdict(rule, a, b, change, None)
+        return Verdict(rule, a, b, change, message, direction)
+    if moved <= rule.amount + 1e-12 * max(1.0, abs(x)):
+        return Verdict(rule, a, b, change, None, direction)
     message = f"{rule.metric}: {word} by {_fmt(moved)} from {_fmt(a)} to {_fmt(b)} (rule {rule})"
-    return Verdict(rule, a, b, change, message)
+    return Verdict(rule, a, b, change, message, direction)
 
 
 def _change(rule: Rule, a: float, b: float) -> str:
@@ -491,17 +534,30 @@ def _change(rule: Rule, a: float, b: float) -> str:
     return f"{'+' if delta >= 0 else '-'}{_fmt(abs(delta))}"
 
 
-def check_rule(rule: Rule, metrics: Mapping[str, Mapping[str, Any]]) -> str | None:
+def check_rule(
+    rule: Rule,
+    metrics: Mapping[str, Mapping[str, Any]],
+    *,
+    directions: Directions | None = None,
+) -> str | None:
     """Why B broke the rule (one line naming the metric), or None if it holds."""
-    return evaluate_rule(rule, metrics).message
+    return evaluate_rule(rule, metrics, directions=directions).message
 
 
-def evaluate_rules(diff: Mapping[str, Any], rules: Sequence[Rule]) -> list[Verdict]:
-    """Every rule's verdict, in the order given."""
+def evaluate_rules(
+    diff: Mapping[str, Any], rules: Sequence[Rule], *, directions: Directions | None = None
+) -> list[Verdict]:
+    """Every rule's verdict, in the order given (``directions``: see :func:`evaluate_rule`)."""
     metrics = diff.get("metrics", {})
-    return [evaluate_rule(rule, metrics) for rule in rules]
+    return [evaluate_rule(rule, metrics, directions=directions) for rule in rules]
 
 
-def check_rules(diff: Mapping[str, Any], rules: Sequence[Rule]) -> list[str]:
+def check_rules(
+    diff: Mapping[str, Any], rules: Sequence[Rule], *, directions: Directions | None = None
+) -> list[str]:
     """One failure line per broken rule, in the order given."""
-    return [v.message for v in evaluate_rules(diff, rules) if v.message is not None]
+    return [
+        v.message
+        for v in evaluate_rules(diff, rules, directions=directions)
+        if v.message is not None
+    ]
