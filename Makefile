@@ -10,6 +10,9 @@ $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	# pytest-randomly reorders every session it is installed in: kept out of the venv,
+	# on the path of the one test that runs it (tests/test_plugin_session.py)
+	$(BIN)/python -m pip install -q --no-deps --target $(VENV)/isolated-plugins pytest-randomly
 	touch $@
 
 demo: $(BIN)/.installed

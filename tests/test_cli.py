@@ -16,7 +16,7 @@ from artifact_history import PROMPT, T0, History, build_history, metric_pair
 
 from pytest_artifact_store import cli
 from pytest_artifact_store.cli import commands
-from pytest_artifact_store.cli.commands import fmt_number
+from pytest_artifact_store.compare.text import fmt_number
 
 NOW = T0 + timedelta(days=3, hours=5)  # v3 is 5 hours old, v1 3 days
 

@@ -19,12 +19,14 @@ LAYERS = {
     "git": 1,
     "scan": 1,
     "metadata": 1,
+    "backtest": 1,
     "remote": 2,
     "store": 3,
-    "cli": 4,
-    "pytest_plugin": 4,
-    "hooks": 4,
-    "__init__": 5,
+    "compare": 4,
+    "cli": 5,
+    "pytest_plugin": 5,
+    "hooks": 5,
+    "__init__": 6,
 }
 
 
@@ -69,7 +71,8 @@ MODULES = {name: ast.parse(path.read_text(), str(path)) for name, path in _SOURC
 
 def test_every_layer_is_a_subpackage_or_a_base_module() -> None:
     assert {_layer(m) for m in MODULES} == set(LAYERS)
-    for layer in ("git", "scan", "metadata", "remote", "store", "cli", "pytest_plugin", "hooks"):
+    layers = ("git", "scan", "metadata", "backtest", "remote", "store", "compare", "cli")
+    for layer in (*layers, "pytest_plugin", "hooks"):
         assert (PACKAGE / layer / "__init__.py").is_file()
 
 

@@ -17,12 +17,8 @@ pandas, is imported by this package: results are recognised by their classes' mo
 
 from __future__ import annotations
 
-from pytest_artifact_store.backtest.extract import (
-    SUPPORTED_RESULTS,
-    BacktestRecord,
-    extract,
-    snake_case,
-)
+from pytest_artifact_store.backtest.extract import SUPPORTED_RESULTS, extract
+from pytest_artifact_store.backtest.record import BacktestRecord, snake_case
 from pytest_artifact_store.backtest.values import to_json
 
 __all__ = ["SUPPORTED_RESULTS", "BacktestRecord", "extract", "snake_case", "to_json"]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pytest_artifact_store.backtest import values
-from pytest_artifact_store.backtest.extract import BacktestRecord, rows_csv
+from pytest_artifact_store.backtest.record import BacktestRecord, rows_csv
 
 Reading = tuple[dict[str, Any], dict[str, bytes]]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_artifact_store.backtest import values
-from pytest_artifact_store.backtest.extract import BacktestRecord, equity_csv, stats_metrics
+from pytest_artifact_store.backtest.record import BacktestRecord, equity_csv, stats_metrics
 
 
 def extract(portfolio: Any) -> BacktestRecord:

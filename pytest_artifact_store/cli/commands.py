@@ -13,12 +13,13 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_artifact_store import naming
+from pytest_artifact_store.compare.text import fmt_number, table
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.timestamps import parse_utc, utc_now
 
@@ -131,29 +132,6 @@ def _print_json(data: object) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
-        cells = [
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return lines
-
-
-def fmt_number(value: object) -> str:
-    """Numbers as a person reads them: 12, 0.5833, 1900.87, -3.5e-07."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "-" if value is None else str(value)
-    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
-        return str(int(value))
-    if abs(value) < 1e-4 or abs(value) >= 1e15:
-        return f"{value:.4g}"
-    return f"{value:.4f}".rstrip("0").rstrip(".")
-
-
 def fmt_age(stamp: object, now: datetime | None = None) -> str:
     """How long ago: 45s, 3m, 2h, 5d (``?`` without a readable timestamp)."""
     when = parse_utc(stamp)
@@ -233,12 +211,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             f"{e.get('workflow_id')}/{e.get('task_id')}",
             fmt_age(e.get("commit_timestamp"), now),
             key_metrics(e) or "-",
-            str(e["commit_sha"])[:10] + (" (archived)" if e.get("archived") else ""),
+            str(e["commit_sha"])[:10]
+            + (" (archived)" if e.get("archived") else "")
+            + (" (partial)" if e.get("partial") is True else ""),
         ]
         for e in entries
     ]
     header = ["CORRELATION ID", "WORKFLOW/TASK", "AGE", "METRICS", "SHA"]
-    print("\n".join(_table(header, rows, right={2})))
+    print("\n".join(table(header, rows, right={2})))
     return 0
 
 
@@ -272,7 +252,31 @@ _SHOWN = (
     "commit_sha",
     "tags",
     "archived",
+    "baseline",
+    "partial",
+    "selection",
 )
+
+
+def _judged_against(entry: Mapping[str, Any]) -> str | None:
+    """``corr_x (1a2b3c4d5e), rules: sharpe:-10% ok`` for a version judged by the gate."""
+    baseline = entry.get("baseline")
+    if not isinstance(baseline, Mapping):
+        return None
+    name = baseline.get("correlation_id") or baseline.get("ref") or "?"
+    text = f"{name} ({str(baseline.get('commit_sha') or '')[:10]})"
+    rules = [r for r in baseline.get("rules") or [] if isinstance(r, Mapping)]
+    if rules:
+        text += ", rules: " + ", ".join(f"{r.get('rule')} {r.get('status', 'ok')}" for r in rules)
+    return text
+
+
+def _partial(entry: Mapping[str, Any]) -> str | None:
+    if entry.get("partial") is not True:
+        return None
+    selection = entry.get("selection")
+    why = selection.get("narrowed_by") if isinstance(selection, Mapping) else None
+    return "yes: " + "; ".join(map(str, why)) if why else "yes"
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -301,6 +305,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("agent", entry.get("agent_version")),
         ("llm", entry.get("llm_version")),
         ("based on", entry.get("base_commit")),
+        ("baseline", _judged_against(entry)),
+        ("partial", _partial(entry)),
         ("push", push),
         (
             "archived",
@@ -363,7 +369,7 @@ def format_diff(diff: Mapping[str, Any]) -> list[str]:
         ]
         for side in ("a", "b")
     ]
-    lines = _table(sides[0], sides[1:], right=set())
+    lines = table(sides[0], sides[1:], right=set())
     metrics: Mapping[str, Mapping[str, Any]] = diff["metrics"]
     lines.append("")
     if metrics:
@@ -378,7 +384,7 @@ def format_diff(diff: Mapping[str, Any]) -> list[str]:
             ]
             for name, m in metrics.items()
         ]
-        lines += _table(["METRIC", "A", "B", "DELTA", "REL", "VERDICT"], rows, right={1, 2, 3, 4})
+        lines += table(["METRIC", "A", "B", "DELTA", "REL", "VERDICT"], rows, right={1, 2, 3, 4})
     else:
         lines.append("no numeric test metrics")
     files = diff["files"]

@@ -3,6 +3,7 @@
 Inert unless ``--artifact-store`` is given: then the store's worker process is started
 (:mod:`.worker`: the store lives there, not in pytest's process), the settings are
 validated, and the repository is known good before any test runs.
+``--artifact-fail-on`` alone judges the run against its baseline and commits nothing.
 ``-p no:artifact_store`` removes the plugin.
 """
 
@@ -14,13 +15,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_artifact_store.pytest_plugin import hookspecs, settings
+from pytest_artifact_store.pytest_plugin.keys import BASELINE, CLIENT, RECORDER
 from pytest_artifact_store.pytest_plugin.recorder import WORKER_OUTPUT_KEY, ArtifactRecorder
 
-if TYPE_CHECKING:  # imported only when --artifact-store is given
-    from pytest_artifact_store.pytest_plugin.worker import StoreClient
-
-RECORDER = pytest.StashKey[ArtifactRecorder]()
-CLIENT: pytest.StashKey[StoreClient] = pytest.StashKey()
+if TYPE_CHECKING:  # imported only when a baseline is asked for
+    from pytest_artifact_store.compare.baseline import Baseline
 
 
 def _enabled(config: pytest.Config) -> bool:
@@ -29,6 +28,15 @@ def _enabled(config: pytest.Config) -> bool:
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def _gate_only(config: pytest.Config) -> bool:
+    """``--artifact-fail-on`` (or ARTIFACT_STORE_FAIL_ON) without ``--artifact-store``:
+    judge the run against its baseline, commit nothing. Rules in the ini file alone wait
+    for ``--artifact-store``, so a plain ``pytest`` stays a plain pytest."""
+    setting = settings.BY_NAME["fail_on"]
+    given = getattr(config.option, setting.dest, None)
+    return bool(given or os.environ.get(setting.env_var, "").strip())
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,13 +65,18 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORDER] = ArtifactRecorder()
     client = config.stash.get(CLIENT, None)
-    if not _enabled(config) or _is_worker(config):
+    if _is_worker(config):
         return
     if config.getoption("help", default=False) or config.getoption("version", default=False):
         return
-    from pytest_artifact_store.pytest_plugin.session import start
+    if _enabled(config):
+        from pytest_artifact_store.pytest_plugin.session import start
 
-    start(config, config.stash[RECORDER], client)
+        start(config, config.stash[RECORDER], client)
+    elif _gate_only(config):
+        from pytest_artifact_store.pytest_plugin.session import start_gate
+
+        start_gate(config, config.stash[RECORDER])
 
 
 @pytest.hookimpl(trylast=True)
@@ -71,11 +84,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     client = config.stash.get(CLIENT, None)
     if client is not None:  # started early, and perhaps never configured
         client.close()
+    recorder = config.stash.get(RECORDER, None)
+    if recorder is not None:  # a worker of a committing session leaves its files for the controller
+        recorder.cleanup(keep_own=_is_worker(config) and _enabled(config))
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Counted on every process: under xdist the workers deselect, not the controller."""
+    if items:
+        config = items[0].config
+        if RECORDER in config.stash:
+            config.stash[RECORDER].deselected += len(items)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
-    if _enabled(config) and _is_worker(config) and RECORDER in config.stash:
+    if _is_worker(config) and RECORDER in config.stash:
         workeroutput: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
         workeroutput[WORKER_OUTPUT_KEY] = config.stash[RECORDER].to_wire()
 
@@ -89,3 +113,35 @@ def artifact_store(pytestconfig: pytest.Config) -> ArtifactRecorder:
     are still checked, but nothing is committed.
     """
     return pytestconfig.stash[RECORDER]
+
+
+@pytest.fixture(scope="session")
+def artifact_baseline(pytestconfig: pytest.Config) -> Baseline | None:
+    """The version this run is judged against, or None when there is none (a first run).
+
+    By default the newest version of this workflow/task; ``--artifact-baseline=REF``
+    (or ``artifact_store_baseline``) names another. It has ``metrics``, ``files``,
+    ``read(name)``, ``csv(name)``, ``json(name)``, ``equity_curve`` and ``trades``::
+
+        def test_not_worse(artifact_baseline, artifact_store):
+            if artifact_baseline is None:
+                pytest.skip("no earlier version to compare with")
+            assert sharpe >= artifact_baseline.metrics["sharpe"] * 0.9
+    """
+    from pytest_artifact_store.pytest_plugin.baseline import BaselineError
+
+    source = pytestconfig.stash.get(BASELINE, None)
+    if source is None:
+        from pytest_artifact_store.pytest_plugin.resolve import resolve_store
+        from pytest_artifact_store.pytest_plugin.session import baseline_source
+
+        try:
+            resolved, store_config = resolve_store(pytestconfig, committing=False)
+        except pytest.UsageError as exc:
+            pytest.fail(f"artifact_baseline: {exc}", pytrace=False)
+        source = baseline_source(pytestconfig, resolved, store_config)
+    pytestconfig.stash[RECORDER].baseline_used = True
+    try:
+        return source.baseline()
+    except BaselineError as exc:
+        pytest.fail(f"artifact_baseline: {exc}", pytrace=False)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pytest_artifact_store.backtest import BacktestRecord
 
 # Keys the plugin writes itself: recording them by hand would be silently overwritten.
-RESERVED_METADATA = frozenset({"test_metrics", "test_status"})
+RESERVED_METADATA = frozenset({"test_metrics", "test_status", "baseline", "partial", "selection"})
 REPORT_NAME = "test_report.json"
 
 WORKER_OUTPUT_KEY = "artifact_store"  # config.workeroutput key: a worker's files and metrics
@@ -49,6 +49,11 @@ class ArtifactRecorder:
     # name -> other sources of that name seen in xdist workers (compared at commit time).
     alternates: dict[str, list[Path]] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
+    # items deselected (-k, -m, --deselect, --lf ...): every xdist worker sees all of them
+    deselected: int = 0
+    baseline_used: bool = False  # a test asked for the artifact_baseline fixture
+    # the scratch directories of xdist workers' recorders: removed after the commit
+    adopted: list[Path] = field(default_factory=list)
 
     def add(self, path: str | os.PathLike[str] | Any, name: str | None = None) -> str:
         """Commit ``path`` as ``name`` (default: its file name) in the task directory.
@@ -134,6 +139,17 @@ class ArtifactRecorder:
             self._scratch = scratch
         return scratch
 
+    def cleanup(self, *, keep_own: bool = False) -> None:
+        """Remove the scratch directories of the workers' recorders taken in by
+        :meth:`merge` (their files are committed by now), and this one's unless
+        ``keep_own`` (an xdist worker whose controller still has to read them)."""
+        import shutil
+
+        own: Path | None = getattr(self, "_scratch", None)
+        for directory in [*self.adopted, *([own] if own and not keep_own else [])]:
+            shutil.rmtree(directory, ignore_errors=True)
+        self.adopted.clear()
+
     def record_metric(self, name: str, value: Any) -> None:
         """Record a test metric (a JSON value, usually a number) as ``test_metrics[name]``.
 
@@ -201,10 +217,18 @@ class ArtifactRecorder:
             "files": {name: str(path) for name, path in self.files.items()},
             "metrics": dict(self.metrics),
             "metadata": dict(self.metadata),
+            "deselected": self.deselected,
+            "baseline_used": self.baseline_used,
+            "scratch": str(getattr(self, "_scratch", "") or "") or None,
         }
 
     def merge(self, wire: dict[str, Any], worker: str) -> None:
         """Take in a worker's recordings; conflicting values are kept for the commit to refuse."""
+        # each worker collects (and deselects from) the whole suite: the most, not the sum
+        self.deselected = max(self.deselected, int(wire.get("deselected", 0)))
+        self.baseline_used = self.baseline_used or bool(wire.get("baseline_used"))
+        if wire.get("scratch"):
+            self.adopted.append(Path(wire["scratch"]))
         for name, raw in wire.get("files", {}).items():
             source = Path(raw)
             known = self.files.setdefault(name, source)

@@ -29,19 +29,30 @@ import pytest
 
 from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.pytest_plugin import keys
 from pytest_artifact_store.pytest_plugin import settings as settings_mod
+from pytest_artifact_store.pytest_plugin.baseline import (
+    WORKERINPUT_KEY,
+    BaselineError,
+    BaselineSource,
+    for_worker,
+    gate_lines,
+)
 from pytest_artifact_store.pytest_plugin.recorder import (
     REPORT_NAME,
     WORKER_OUTPUT_KEY,
     ArtifactRecorder,
 )
-from pytest_artifact_store.pytest_plugin.settings import Settings, Value
+from pytest_artifact_store.pytest_plugin.resolve import looks_like_a_repository, resolve_store
+from pytest_artifact_store.pytest_plugin.selection import Selection, session_start_ns, stale
+from pytest_artifact_store.pytest_plugin.settings import Settings
 from pytest_artifact_store.pytest_plugin.worker import StoreClient, WorkerGone
 from pytest_artifact_store.store.config import ArtifactStoreConfig
+from pytest_artifact_store.timestamps import format_utc
 
 if TYPE_CHECKING:
+    from pytest_artifact_store.compare.gate import GateResult
     from pytest_artifact_store.store import ArtifactStore
-from pytest_artifact_store.timestamps import format_utc
 
 PLUGIN_NAME = "artifact_store_session"
 OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
@@ -58,12 +69,7 @@ def start(
 ) -> ArtifactSession:
     """Validate the settings, start the store's worker process (it opens the repository
     and warms up while the tests are collected and run) and register the session plugin."""
-    resolved = settings_mod.resolve(config)
-    repo = resolved["repo"]
-    if repo.value is None:
-        repo = Value(repo.setting, find_repository(repo.base), "default", repo.base)
-        resolved.values["repo"] = repo
-    store_config = build_store_config(resolved)
+    resolved, store_config = resolve_store(config)
     # the whole configuration as pytest's process resolved it (environment defaults
     # included: a conftest may set GIT_AUTHOR_NAME in pytest_configure), and the
     # environment the worker's git commands must see
@@ -74,55 +80,58 @@ def start(
     }
     client = client or StoreClient()
     client.configure(kwargs, resolved.get("workflow_id"), resolved.get("task_id"), dict(os.environ))
-    session = ArtifactSession(config, resolved, store_config, client, recorder)
+    source = baseline_source(config, resolved, store_config)
+    session = ArtifactSession(config, resolved, store_config, client, recorder, source)
     config.pluginmanager.register(session, PLUGIN_NAME)
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(recorder), PLUGIN_NAME + "_xdist")
+    register_xdist(config, recorder, source)
     return session
 
 
-def _looks_like_a_repository(path: Path) -> bool:
-    """A git directory at or above ``path``, or ``path`` a bare repository (a hint only:
-    the worker opens it for real)."""
-    if not path.is_dir():
-        return False
-    if (path / "HEAD").is_file() and (path / "objects").is_dir():
-        return True
-    return any((p / ".git").exists() for p in (path, *path.parents))
+def start_gate(config: pytest.Config, recorder: ArtifactRecorder) -> GateSession:
+    """``--artifact-fail-on`` without ``--artifact-store``: compare, commit nothing."""
+    resolved, store_config = resolve_store(config, committing=False)
+    source = baseline_source(config, resolved, store_config)
+    session = GateSession(config, resolved, recorder, source)
+    config.pluginmanager.register(session, PLUGIN_NAME)
+    register_xdist(config, recorder, source)
+    return session
 
 
-def find_repository(start_dir: Path) -> Path:
-    """The nearest directory at or above ``start_dir`` with a ``.git`` (else ``start_dir``)."""
-    for candidate in (start_dir, *start_dir.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return start_dir
+def baseline_source(
+    config: pytest.Config, resolved: Settings, store_config: ArtifactStoreConfig
+) -> BaselineSource:
+    """The session's baseline source (created once, closed with the config)."""
+    source = config.stash.get(keys.BASELINE, None)
+    if source is None:
+        source = BaselineSource(resolved, store_config, for_worker(config))
+        config.stash[keys.BASELINE] = source
+        config.add_cleanup(source.close)
+    return source
 
 
-def build_store_config(resolved: Settings) -> ArtifactStoreConfig:
-    """The store's configuration; a bad value is blamed on the setting it came from."""
-    try:
-        ArtifactStoreConfig()
-    except ArtifactStoreError as exc:  # e.g. a bad GIT_PUSH_TIMEOUT in the environment
-        raise pytest.UsageError(f"artifact-store: {exc}") from None
-    for value in resolved.values.values():
-        field_name = value.setting.config_field
-        if field_name and value.value is not None:
-            try:
-                ArtifactStoreConfig(**{field_name: value.value})
-            except ArtifactStoreError as exc:
-                raise settings_mod.usage_error(value, value.value, str(exc)) from None
-    return ArtifactStoreConfig(**resolved.store_config_kwargs())
+def register_xdist(
+    config: pytest.Config, recorder: ArtifactRecorder, source: BaselineSource
+) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(recorder, source), PLUGIN_NAME + "_xdist")
 
 
 class XdistHooks:
     """Controller-side hooks that exist only when pytest-xdist is installed."""
 
-    def __init__(self, recorder: ArtifactRecorder) -> None:
+    def __init__(self, recorder: ArtifactRecorder, source: BaselineSource) -> None:
         self.recorder = recorder
+        self.source = source
+
+    def pytest_configure_node(self, node: Any) -> None:
+        """The controller decides the baseline; every worker's fixture reads that one."""
+        try:
+            choice = self.source.choice()
+        except BaselineError:
+            return  # each worker's fixture then says why
+        node.workerinput[WORKERINPUT_KEY] = choice.to_wire()
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-
         wire = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
         if wire:
             worker = getattr(getattr(node, "gateway", None), "id", "?")
@@ -131,12 +140,13 @@ class XdistHooks:
 
 @dataclass
 class OutcomeRecord:
-    """One test's outcome over its phases."""
+    """One test's outcome over its phases (and the reruns before it)."""
 
     nodeid: str
     outcome: str = "passed"
     duration: float = 0.0
     seen: bool = False
+    reruns: int = 0
 
     def update(self, report: pytest.TestReport) -> None:
         self.duration += report.duration
@@ -144,6 +154,16 @@ class OutcomeRecord:
         if outcome is not None and (not self.seen or _RANK[outcome] >= _RANK[self.outcome]):
             self.outcome = outcome
             self.seen = True
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "nodeid": self.nodeid,
+            "outcome": self.outcome,
+            "duration": round(self.duration, 6),
+        }
+        if self.reruns:
+            out["reruns"] = self.reruns
+        return out
 
 
 def _phase_outcome(report: pytest.TestReport) -> str | None:
@@ -167,10 +187,99 @@ class Summary:
 
     lines: list[str] = field(default_factory=list)
     refused: bool = False
+    shown: bool = False
+
+    def show(self, config: pytest.Config) -> None:
+        """Print the artifact-store section (once)."""
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if self.shown or not self.lines or reporter is None:
+            return
+        self.shown = True
+        reporter.section("artifact-store", sep="-", bold=True)
+        for index, line in enumerate(self.lines):
+            reporter.line(line, red=self.refused and index == len(self.lines) - 1)
 
 
-class ArtifactSession:
-    """Registered as a plugin when ``--artifact-store`` is given (controller/main only)."""
+class GateSession:
+    """``--artifact-fail-on`` with nothing to commit: judge the run against its baseline."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        resolved: Settings,
+        recorder: ArtifactRecorder,
+        source: BaselineSource,
+    ) -> None:
+        self.config = config
+        self.settings = resolved
+        self.recorder = recorder
+        self.source = source
+        self.summary = Summary()
+
+    @property
+    def rules(self) -> list[str]:
+        return list(self.settings.get("fail_on") or [])
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """A REF or rule that names nothing is a usage error before any test runs."""
+        if self.rules or self.settings.get("baseline") is not None:
+            try:
+                self.source.choice()
+            except BaselineError as exc:
+                raise pytest.UsageError(f"artifact-store: {exc}") from None
+
+    def judge(self, metrics: dict[str, Any]) -> GateResult | None:
+        """Judge ``metrics`` when rules are set or the fixture read the baseline (the
+        summary gains the gate's table); CommitRefused when a rule is broken."""
+        rules = self.rules
+        if not rules and not (self.source.used or self.recorder.baseline_used):
+            return None
+        try:
+            result = self.source.judge(metrics, rules)
+        except BaselineError as exc:
+            raise CommitRefused(f"baseline: {exc}") from None
+        if rules:
+            reason = self.source.reason if result is None else None
+            self.summary.lines.extend(gate_lines(result, reason))
+        if result is not None and result.broken:
+            failures = "; ".join(j.message or "" for j in result.broken)
+            raise CommitRefused(f"fail-on: {failures}")
+        return result
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if exitstatus != pytest.ExitCode.OK or not self.rules:
+            return
+        try:
+            self.judge(dict(self.recorder.metrics))
+        except CommitRefused as exc:
+            self.summary.lines.append(f"regression: {exc} (compare only: nothing is committed)")
+            self.summary.refused = True
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        self.summary.show(self.config)
+
+
+@dataclass
+class Pending:
+    """A session that may be committed once every plugin has written its files."""
+
+    session: pytest.Session
+    status: str
+    exitstatus: int
+    counts: Counter[str]
+    duration: float
+    files: dict[str, Path]  # the fixture's files, staged where tmp_path retention cannot reach
+    staging: Path
+
+
+class ArtifactSession(GateSession):
+    """Registered as a plugin when ``--artifact-store`` is given (controller/main only).
+
+    The commit is made at ``pytest_unconfigure``: after ``--junitxml``, pytest-html,
+    pytest-benchmark and coverage wrote this session's reports. The fixture's files are
+    staged at ``pytest_sessionfinish``, before tmp_path retention may remove them.
+    """
 
     def __init__(
         self,
@@ -179,18 +288,20 @@ class ArtifactSession:
         store_config: ArtifactStoreConfig,
         client: StoreClient,
         recorder: ArtifactRecorder,
+        source: BaselineSource,
     ) -> None:
-        self.config = config
-        self.settings = resolved
+        super().__init__(config, resolved, recorder, source)
         self.store_config = store_config
         self.client = client
         self.local: ArtifactStore | None = None  # when the worker cannot be used
-        self.recorder = recorder
         self.tests: dict[str, OutcomeRecord] = {}
         self.collection_errors = 0
+        self.warnings = 0
+        self.selection = Selection.of(config)
+        self.started_ns = session_start_ns()
         self.started = time.time()
         self.started_perf = time.perf_counter()
-        self.summary = Summary()
+        self.pending: Pending | None = None
 
     # -- the repository ----------------------------------------------------------------
 
@@ -200,7 +311,7 @@ class ArtifactSession:
         try:
             # the usual case: a repository is there, so the tests need not wait for the
             # worker's imports; when none is plausible, its exact reason is awaited
-            plausible = _looks_like_a_repository(self.store_config.repo_path)
+            plausible = looks_like_a_repository(self.store_config.repo_path)
             error = None if plausible and not self.client.answered() else self.client.wait_ready()
         except WorkerGone:
             error = self._open_locally()
@@ -222,6 +333,7 @@ class ArtifactSession:
     # -- collecting outcomes ---------------------------------------------------------
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        super().pytest_sessionstart(session)
         self.started = time.time()
         self.started_perf = time.perf_counter()
 
@@ -229,27 +341,74 @@ class ArtifactSession:
         if report.failed:
             self.collection_errors += 1
 
+    def pytest_warning_recorded(self) -> None:
+        self.warnings += 1
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.outcome == "rerun":  # type: ignore[comparison-overlap]
-            return
         record = self.tests.get(report.nodeid)
         if record is None:
             record = self.tests[report.nodeid] = OutcomeRecord(report.nodeid)
+        if report.outcome == "rerun":  # type: ignore[comparison-overlap]
+            record.reruns += 1
+            record.duration += report.duration
+            return
         record.update(report)
 
-    # -- the commit ---------------------------------------------------------------------
+    # -- deciding, then committing ------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)  # before tmp_path retention may delete added files
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         duration = time.perf_counter() - self.started_perf
         counts = self.counts()
         status, reason = self.session_status(int(exitstatus), counts)
+        if reason is None:
+            self.selection.deselected = self.recorder.deselected
+            reason = self.partial_reason()
         if reason is not None:
             self.summary.lines.append(f"nothing committed: {reason}")
             return
+        try:
+            staging = Path(tempfile.mkdtemp(prefix="artifact-store-"))
+        except OSError as exc:
+            self.refuse(session, _no_temp(exc))
+            return
+        try:
+            files = self.stage_added_files(staging)
+        except CommitRefused as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            self.refuse(session, str(exc))
+            return
+        self.pending = Pending(session, status, int(exitstatus), counts, duration, files, staging)
+
+    def partial_reason(self) -> str | None:
+        """Why a partial session is not committed (None: whole, or partial allowed)."""
+        reasons = self.selection.reasons()
+        if not reasons or self.settings.get("allow_partial"):
+            return None
+        setting = settings_mod.BY_NAME["allow_partial"]
+        return (
+            f"this session ran part of the suite ({'; '.join(reasons)}); run the whole "
+            f"suite, or pass {setting.option} ({setting.ini_key} = true, "
+            f"{setting.env_var}=1) to record it as a partial version"
+        )
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Every plugin has written its files: commit, then say what happened."""
+        try:
+            if self.pending is not None:
+                self.finish(self.pending)
+        finally:
+            self.summary.show(config)
+            self.client.close()
+            if self.local is not None:
+                self.local.close()
+
+    def finish(self, pending: Pending) -> None:
+        session = pending.session
         previous = _sigterm_interrupts()
         try:
-            result = self.commit(status, int(exitstatus), counts, duration)
+            result = self.commit(pending)
         except CommitRefused as exc:
             self.refuse(session, str(exc))
             return
@@ -259,11 +418,16 @@ class ArtifactSession:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+            shutil.rmtree(pending.staging, ignore_errors=True)
         self.summary.lines.extend(describe_result(result, self.store_config.remote_name))
         try:
             self.config.hook.pytest_artifact_store_committed(config=self.config, result=result)
         except Exception as exc:
             self.refuse(session, f"pytest_artifact_store_committed hook failed: {_one_line(exc)}")
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.pending is None:  # nothing left to do: say so now
+            self.summary.show(self.config)
 
     def interrupted(self, session: pytest.Session) -> None:
         """Say whether the version landed; exit status 2 as pytest's own interrupts."""
@@ -314,33 +478,30 @@ class ArtifactSession:
     def require_test_passed(self) -> bool:
         return self.settings.get("require_test_passed") is not False
 
-    def commit(
-        self, status: str, exitstatus: int, counts: Counter[str], duration: float
-    ) -> dict[str, Any]:
+    def commit(self, pending: Pending) -> dict[str, Any]:
         if self.recorder.conflicts:
             raise CommitRefused(self.recorder.conflicts[0])
-        files = self.collect_files()
+        files = self.collect_files(pending.files)
+        report = self.test_report(pending)
+        report_path = pending.staging / REPORT_NAME
         try:
-            report_dir = Path(tempfile.mkdtemp(prefix="artifact-store-"))
+            report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             raise CommitRefused(_no_temp(exc)) from None
-        try:
-            report = self.test_report(status, exitstatus, counts, duration)
-            report_path = report_dir / REPORT_NAME
-            try:
-                report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-            except OSError as exc:
-                raise CommitRefused(_no_temp(exc)) from None
-            files[REPORT_NAME] = report_path
-            metadata = self.metadata(status)
-            return self.store_commit(files, metadata)
-        finally:
-            shutil.rmtree(report_dir, ignore_errors=True)
+        files[REPORT_NAME] = report_path
+        metadata = self.metadata(pending.status)
+        result = self.judge(metadata["test_metrics"])
+        if result is not None:
+            metadata["baseline"] = result.record()
+        return self.store_commit(files, metadata)
 
     def metadata(self, status: str) -> dict[str, Any]:
         metadata = dict(self.recorder.metadata)
         metadata["test_metrics"] = dict(self.recorder.metrics)
         metadata["test_status"] = status
+        metadata["partial"] = self.selection.partial
+        if self.selection.partial:
+            metadata["selection"] = self.selection.record(len(self.tests))
         try:
             self.config.hook.pytest_artifact_store_metadata(config=self.config, metadata=metadata)
         except Exception as exc:
@@ -376,25 +537,21 @@ class ArtifactSession:
 
     # -- what to commit -----------------------------------------------------------------
 
-    def collect_files(self) -> dict[str, Path]:
-        """{name in the task directory: source}: the ini/option globs, then fixture files."""
-        files: dict[str, Path] = {}
-        patterns = self.settings["files"]
-        for pattern in patterns.value or []:
-            matches = _glob(pattern, patterns.base)
-            if not matches and not _has_magic(pattern):
-                raise CommitRefused(
-                    f"{pattern} (in {patterns.origin}) does not exist in {patterns.base}"
-                )
-            if not matches:
-                self.summary.lines.append(f"note: {pattern} matched no files")
-            for name, path in matches:
-                _put(files, name, path, f"{pattern} (in {patterns.origin})")
+    def stage_added_files(self, staging: Path) -> dict[str, Path]:
+        """The fixture's files (outputs: written during this session), linked or copied
+        into ``staging`` so tmp_path retention cannot remove them before the commit."""
+        staged: dict[str, Path] = {}
         for name, path in self.recorder.files.items():
             if not path.is_file():
                 raise CommitRefused(
                     f"{path}, added by artifact_store.add() as {name!r}, no longer exists "
                     "(keep added files until the session ends)"
+                )
+            why = stale(path, self.started_ns)
+            if why is not None:
+                raise CommitRefused(
+                    f"{why}: files added with artifact_store.add() are outputs of this "
+                    "session; list inputs in artifact_store_files instead"
                 )
             for other in self.recorder.alternates.get(name, []):
                 if not other.is_file() or not filecmp.cmp(path, other, shallow=False):
@@ -402,44 +559,82 @@ class ArtifactSession:
                         f"{name!r} was added with different contents by two xdist workers "
                         f"({path} and {other})"
                     )
+            target = staging / "added" / str(len(staged)) / Path(name).name
+            try:
+                target.parent.mkdir(parents=True)
+                try:
+                    os.link(path, target)
+                except OSError:
+                    shutil.copy2(path, target)
+            except OSError as exc:
+                raise CommitRefused(_no_temp(exc)) from None
+            staged[name] = target
+        return staged
+
+    def collect_files(self, added: dict[str, Path]) -> dict[str, Path]:
+        """{name in the task directory: source}: inputs (artifact_store_files), outputs
+        (artifact_store_outputs: written during this session), then the fixture's files."""
+        files: dict[str, Path] = {}
+        for setting in ("files", "outputs"):
+            patterns = self.settings[setting]
+            for pattern in patterns.value or []:
+                where = f"{pattern} (in {patterns.origin})"
+                matches = _glob(pattern, patterns.base)
+                if not matches and (setting == "outputs" or not _has_magic(pattern)):
+                    missing = f"{where} does not exist in {patterns.base}"
+                    if setting == "outputs":
+                        missing += " (an output the tests must write during the session)"
+                    raise CommitRefused(missing)
+                if not matches:
+                    self.summary.lines.append(f"note: {pattern} matched no files")
+                for name, path in matches:
+                    why = stale(path, self.started_ns) if setting == "outputs" else None
+                    if why is not None:
+                        raise CommitRefused(f"{why}: it is left from an earlier run ({where})")
+                    _put(files, name, path, where)
+        for name, path in added.items():
             _put(files, name, path, "artifact_store.add()")
         return files
 
-    def test_report(
-        self, status: str, exitstatus: int, counts: Counter[str], duration: float
-    ) -> dict[str, Any]:
+    def test_report(self, pending: Pending) -> dict[str, Any]:
+        counts = pending.counts
         tests = sorted(self.tests.values(), key=lambda r: r.nodeid)
         return {
-            "status": status,
-            "exitstatus": exitstatus,
+            "status": pending.status,
+            "exitstatus": pending.exitstatus,
             **{outcome: counts[outcome] for outcome in OUTCOMES},
             "total": sum(counts.values()),
+            "flaky": sum(1 for r in tests if r.reruns and r.outcome == "passed"),
+            "reruns": sum(r.reruns for r in tests),
+            "warnings": self.warnings,
             "collection_errors": self.collection_errors,
-            "duration": round(duration, 6),
+            "partial": self.selection.partial,
+            "selection": self.selection.record(len(tests)),
+            "random_seed": _random_seed(self.config),
+            "duration": round(pending.duration, 6),
             "started": format_utc(datetime.fromtimestamp(self.started, timezone.utc)),
             "pytest_version": pytest.__version__,
             "python_version": platform.python_version(),
+            "python_implementation": platform.python_implementation(),
             "platform": sys.platform,
-            "tests": [
-                {"nodeid": r.nodeid, "outcome": r.outcome, "duration": round(r.duration, 6)}
-                for r in tests
-            ],
+            "plugins": _plugin_versions(self.config),
+            "tests": [r.to_json() for r in tests],
         }
 
-    # -- reporting ----------------------------------------------------------------------
 
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.client.close()
-        if self.local is not None:
-            self.local.close()
+def _random_seed(config: pytest.Config) -> int | None:
+    """pytest-randomly's seed of this run (``-p randomly -p "randomly_seed=N"`` repeats it)."""
+    seed = getattr(config.option, "randomly_seed", None)
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if not self.summary.lines:
-            return
-        terminalreporter.section("artifact-store", sep="-", bold=True)
-        for index, line in enumerate(self.summary.lines):
-            red = self.summary.refused and index == len(self.summary.lines) - 1
-            terminalreporter.line(line, red=red)
+
+def _plugin_versions(config: pytest.Config) -> dict[str, str]:
+    """{distribution: version} of every plugin pytest loaded from an installed package."""
+    found: dict[str, str] = {}
+    for _plugin, dist in config.pluginmanager.list_plugin_distinfo():
+        name = getattr(dist, "project_name", None) or dist.metadata["Name"]
+        found[str(name)] = str(dist.version)
+    return dict(sorted(found.items()))
 
 
 def _glob(pattern: str, base: Path) -> list[tuple[str, Path]]:

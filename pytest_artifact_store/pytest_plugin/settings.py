@@ -23,7 +23,9 @@ import pytest
 from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
 
-Kind = Literal["id", "text", "path", "bool", "seconds", "globs", "correlation", "prompt"]
+Kind = Literal[
+    "id", "text", "path", "bool", "seconds", "globs", "words", "rules", "correlation", "prompt"
+]
 
 ENABLE_OPTION = "--artifact-store"
 _TRUE = frozenset({"1", "true", "yes", "on", "y", "t"})
@@ -100,6 +102,36 @@ SETTINGS: tuple[Setting, ...] = (
         "directory; the option may be repeated)",
     ),
     Setting(
+        "outputs",
+        "globs",
+        "files the tests write, as glob patterns like artifact_store_files: each must have "
+        "been written during this session (a file left by an earlier run is refused)",
+    ),
+    _bool(
+        "allow_partial",
+        "commit a session that ran only part of the suite (-k, -m, --lf, node ids, "
+        "paths narrower than testpaths), recorded as partial (default: off)",
+        None,
+    ),
+    Setting(
+        "baseline",
+        "text",
+        "the version this run is judged against: a correlation id, tag, branch or commit "
+        "(default: the newest version of this workflow/task)",
+    ),
+    Setting(
+        "fail_on",
+        "rules",
+        "fail the session when a metric moved past a rule against the baseline: "
+        "METRIC:+N%, METRIC:-N%, METRIC:+N or METRIC:-N (repeatable; one per line in ini)",
+    ),
+    Setting(
+        "metric_directions",
+        "words",
+        "directions of your own metrics, NAME:higher or NAME:lower (higher/lower is "
+        "better) or NAME:magnitude (smaller magnitude is better), for rules and reports",
+    ),
+    Setting(
         "root",
         "text",
         "directory in the tree holding one sub-directory per task "
@@ -165,6 +197,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+# list settings: the option may be repeated, the ini key takes one value per line
+_LISTS = {"globs": "GLOB", "words": "NAME:DIRECTION", "rules": "RULE"}
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -195,14 +229,14 @@ def add_options(parser: pytest.Parser) -> None:
                 dest=setting.dest,
                 help=f"the opposite of {setting.option}",
             )
-        elif setting.kind == "globs":
+        elif setting.kind in _LISTS:
             group.addoption(
                 setting.option,
                 action="append",
                 default=None,
                 dest=setting.dest,
-                metavar="GLOB",
-                help=setting.full_help,
+                metavar=_LISTS[setting.kind],
+                help=setting.full_help.replace("%", "%%"),
             )
         else:
             group.addoption(
@@ -213,7 +247,8 @@ def add_options(parser: pytest.Parser) -> None:
                 help=setting.full_help,
             )
         if setting.in_ini:
-            ini_type = {"bool": "bool", "globs": "linelist"}.get(setting.kind, "string")
+            ini_type = "bool" if setting.kind == "bool" else "string"
+            ini_type = "linelist" if setting.kind in _LISTS else ini_type
             parser.addini(setting.ini_key, setting.full_help, type=ini_type, default=None)  # type: ignore[arg-type]
 
 
@@ -304,9 +339,20 @@ def _convert(value: Value, raw: Any) -> Any:
             return _parse_bool(raw)
         if kind == "seconds":
             return _parse_seconds(raw)
-        if kind == "globs":
+        if kind in _LISTS:
             patterns = shlex.split(raw) if isinstance(raw, str) else list(raw)
-            return [p for p in (str(p).strip() for p in patterns) if p]
+            items = [p for p in (str(p).strip() for p in patterns) if p]
+            if kind == "rules":
+                from pytest_artifact_store.compare.diff import parse_rule
+
+                for item in items:
+                    parse_rule(item)
+            if kind == "words":
+                from pytest_artifact_store.compare.directions import parse_direction
+
+                for item in items:
+                    parse_direction(item)
+            return items
         if kind == "path":
             return (value.base / os.path.expanduser(str(raw))).resolve()
         if kind == "id":
@@ -356,8 +402,11 @@ def _raw(
     return None, "default", ini_dir
 
 
-def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
-    """Resolve and validate every setting; raise pytest.UsageError naming the culprit."""
+def resolve(
+    config: pytest.Config, environ: Mapping[str, str] | None = None, *, committing: bool = True
+) -> Settings:
+    """Resolve and validate every setting; raise pytest.UsageError naming the culprit.
+    ``committing=False`` (a compare-only gate) does not require the ids of a commit."""
     environ = os.environ if environ is None else environ
     settings = Settings()
     for setting in SETTINGS:
@@ -366,7 +415,8 @@ def resolve(config: pytest.Config, environ: Mapping[str, str] | None = None) -> 
         if raw is not None:
             value = Value(setting, _convert(value, raw), source, base)
         settings.values[setting.name] = value
-    _require(settings)
+    if committing:
+        _require(settings)
     return settings
 
 
