@@ -3,7 +3,8 @@
 Creates a throwaway demo repository (./demo-repo/project, with a bare ./demo-repo/origin.git
 as its remote), fresh on every run, so nothing is ever committed into your own repository.
 Then runs the example's tests with the plugin on, exactly as a CI job would, and shows
-what landed in git.
+what landed in git; then runs them again with a worse parameter, which the regression gate
+(``artifact_store_fail_on`` in the example's pytest.ini) refuses to commit.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def make_demo_repository() -> None:
     git("push", "-q", "origin", "main")
 
 
-def run_backtest(correlation_id: str, prompt_hash: str) -> int:
+def run_backtest(correlation_id: str, prompt_hash: str, **env_extra: str) -> int:
     cmd = [
         sys.executable,
         "-m",
@@ -64,7 +65,29 @@ def run_backtest(correlation_id: str, prompt_hash: str) -> int:
     ]
     print(f"$ cd {EXAMPLE.relative_to(ROOT)} && pytest {' '.join(cmd[3:])}", flush=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARTIFACT_STORE_")}
+    env.pop("RSI_OVERSOLD", None)
+    env.update(env_extra)
     return subprocess.run(cmd, cwd=EXAMPLE, env=env, check=False).returncode
+
+
+def run_degraded(prompt_hash: str) -> int:
+    """A second run with a worse parameter: the regression gate (artifact_store_fail_on in
+    the example's pytest.ini) compares it with the version just committed and refuses it."""
+    before = git("rev-parse", BRANCH).strip()
+    print("\n=== A second run that makes the strategy worse (RSI_OVERSOLD=20) ===\n")
+    print("$ export RSI_OVERSOLD=20", flush=True)
+    code = run_backtest(new_correlation_id(), prompt_hash, RSI_OVERSOLD="20")
+    after = git("rev-parse", BRANCH).strip()
+    if code == 1 and after == before:
+        print(f"\nThe gate refused the worse version: {BRANCH} still ends at {before[:10]}.")
+        return 0
+    print(f"\nexpected the gate to refuse the run (exit 1), got {code}", file=sys.stderr)
+    return 1
+
+
+def new_correlation_id() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"demo-{stamp}-{secrets.token_hex(3)}"
 
 
 def _artifact_store_command() -> str:
@@ -99,15 +122,13 @@ def show_results() -> None:
 
 def main() -> int:
     make_demo_repository()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    correlation_id = f"demo-{stamp}-{secrets.token_hex(3)}"
     prompt_hash = hashlib.sha256(PROMPT.encode()).hexdigest()[:16]
-    code = run_backtest(correlation_id, prompt_hash)
+    code = run_backtest(new_correlation_id(), prompt_hash)
     if code != 0:
         print(f"\npytest --artifact-store exited with {code}: nothing to show.", file=sys.stderr)
         return code
     show_results()
-    return 0
+    return run_degraded(prompt_hash)
 
 
 if __name__ == "__main__":

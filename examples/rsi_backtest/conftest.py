@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,24 @@ def bars() -> list[backtest.Bar]:
 
 
 @pytest.fixture(scope="session")
-def result(bars: list[backtest.Bar]) -> backtest.Result:
-    return backtest.run(bars, RsiParams())
+def params() -> RsiParams:
+    """The strategy's parameters; RSI_OVERSOLD overrides the entry level (the demo's
+    second run uses it to make the strategy worse, and the regression gate refuses it)."""
+    oversold = os.environ.get("RSI_OVERSOLD")
+    return RsiParams(oversold=float(oversold)) if oversold else RsiParams()
+
+
+@pytest.fixture(scope="session")
+def result(bars: list[backtest.Bar], params: RsiParams) -> backtest.Result:
+    return backtest.run(bars, params)
 
 
 @pytest.fixture(scope="session")
 def outputs(
-    result: backtest.Result, artifact_store: Any, tmp_path_factory: pytest.TempPathFactory
+    result: backtest.Result,
+    params: RsiParams,
+    artifact_store: Any,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Path]:
     """trades.csv, equity_curve.csv and events.log, written outside the work tree.
 
@@ -41,7 +53,7 @@ def outputs(
         artifact_store.add(path)
     for name, value in result.metrics().items():
         artifact_store.record_metric(name, value)
-    artifact_store.set_metadata("strategy", {"name": "rsi_mean_reversion", **asdict(RsiParams())})
+    artifact_store.set_metadata("strategy", {"name": "rsi_mean_reversion", **asdict(params)})
     return paths
 
 

@@ -6,8 +6,16 @@ from pathlib import Path
 
 import backtest
 import pytest
+from rsi_strategy import RsiParams
 
 
+@pytest.fixture
+def default_params(params: RsiParams) -> None:
+    if params != RsiParams():
+        pytest.skip("the numbers are pinned for the default parameters")
+
+
+@pytest.mark.usefixtures("default_params")
 def test_backtest_numbers(result: backtest.Result) -> None:
     # The bundled prices are deterministic (make_prices.py), so these are exact.
     assert result.metrics() == {
@@ -50,13 +58,15 @@ def test_drawdown_and_sharpe_helpers() -> None:
 
 
 def test_outputs_are_written(outputs: dict[str, Path], result: backtest.Result) -> None:
+    # derived from the result, so it holds for any parameters (the numbers are pinned above)
     with outputs["trades.csv"].open(newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == len(result.trades) == 12
-    assert sum(float(r["pnl"]) for r in rows) == pytest.approx(1900.87, abs=0.01)
+    assert len(rows) == len(result.trades)
+    net_pnl = result.metrics()["net_pnl"]
+    assert sum(float(r["pnl"]) for r in rows) == pytest.approx(net_pnl, abs=0.01)
     with outputs["equity_curve.csv"].open(newline="") as f:
         curve = list(csv.DictReader(f))
-    assert curve[-1] == {"date": "2024-11-29", "equity": "11900.87"}
+    assert curve[-1] == {"date": "2024-11-29", "equity": f"{result.final_equity:.2f}"}
     events = outputs["events.log"].read_text().splitlines()
     assert events[0].startswith("2023-01-02 START")
-    assert sum(" BUY " in e for e in events) == 12
+    assert sum(" BUY " in e for e in events) == len(result.trades)

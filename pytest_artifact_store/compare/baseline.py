@@ -161,7 +161,7 @@ def find_baseline(
             except ArtifactStoreError as exc:
                 fetched = f"; fetching it from {remote} failed: {exc}"
             else:
-                fetched = f" (nor on {remote})"
+                fetched = f" here or on {remote}"
             entry = store.find_version(wanted)
     if entry is not None:
         return entry, wanted
