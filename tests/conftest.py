@@ -41,6 +41,18 @@ def isolated_git_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         os.environ.update(saved)
 
 
+@pytest.fixture
+def pytester_git(
+    pytester: pytest.Pytester, isolated_git_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For modules running pytester sessions (``pytestmark = usefixtures("pytester_git")``):
+    pytester points HOME at its own directory, so keep using the isolated git config."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(isolated_git_env / ".gitconfig"))
+    # Inline runs restore sys.modules afterwards, so hypothesis's plugin would be
+    # re-imported (~1 s) by every one of them; these sessions do not use it.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+
+
 def _git(cwd: Path, *args: str, check: bool = True, input: bytes | None = None) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False)
     if check and proc.returncode:

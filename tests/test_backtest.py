@@ -31,19 +31,11 @@ from pytest_artifact_store.backtest import extract, snake_case, to_json
 from pytest_artifact_store.pytest_plugin.recorder import ArtifactRecorder
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.usefixtures("pytester_git")
 
 BRANCH = "ai/generated/wf_test/task_001"
 TASK_DIR = "Backtest/codes/task_001"
 STRATEGIES = Path(backtest_strategies.__file__).read_text()
-
-
-@pytest.fixture(autouse=True)
-def git_identity(
-    pytester: pytest.Pytester, isolated_git_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """pytester points HOME at its own directory: keep using the isolated git config."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(isolated_git_env / ".gitconfig"))
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ import pytest
 from conftest import GitRunner
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.usefixtures("pytester_git")
 
 BRANCH = "ai/generated/wf_test/task_001"
 TASK_DIR = "Backtest/codes/task_001"
@@ -47,17 +48,6 @@ FAILING = """
     def test_broken():
         assert 1 == 2
 """
-
-
-@pytest.fixture(autouse=True)
-def git_identity(
-    pytester: pytest.Pytester, isolated_git_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """pytester points HOME at its own directory: keep using the isolated git config."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(isolated_git_env / ".gitconfig"))
-    # Inline runs restore sys.modules afterwards, so hypothesis's plugin would be
-    # re-imported (~1 s) by every one of them; these sessions do not use it.
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
 
 
 def write_ini(pytester: pytest.Pytester, repo: Path | None, **extra: str | None) -> Path:

@@ -15,6 +15,7 @@ import pytest
 from conftest import GitRunner
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.usefixtures("pytester_git")
 
 BRANCH = "ai/generated/wf_test/task_001"
 TASK_DIR = "Backtest/codes/task_001"
@@ -37,14 +38,6 @@ BACKTEST = """
         if os.environ.get("NEW_METRIC"):
             artifact_store.record_metric("win_rate", 0.5)
 """
-
-
-@pytest.fixture(autouse=True)
-def git_identity(
-    pytester: pytest.Pytester, isolated_git_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(isolated_git_env / ".gitconfig"))
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
 
 
 def write_ini(pytester: pytest.Pytester, repo: Path, *extra: str, push: bool = False) -> None:

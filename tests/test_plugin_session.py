@@ -17,6 +17,7 @@ import pytest
 from conftest import GitRunner
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.usefixtures("pytester_git")
 
 BRANCH = "ai/generated/wf_test/task_001"
 TASK_DIR = "Backtest/codes/task_001"
@@ -35,14 +36,6 @@ SUITE = """
     def test_macd():
         pass
 """
-
-
-@pytest.fixture(autouse=True)
-def git_identity(
-    pytester: pytest.Pytester, isolated_git_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(isolated_git_env / ".gitconfig"))
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
 
 
 def write_ini(pytester: pytest.Pytester, repo: Path, *extra: str) -> None:
