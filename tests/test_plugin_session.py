@@ -167,6 +167,43 @@ def test_last_failed_rerun_is_not_committed_as_the_suite(
     assert tip(git, repo) != ""
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["main", "xdist"])
+def test_last_failed_with_only_stale_failures_runs_and_commits_the_whole_suite(
+    pytester: pytest.Pytester, repo: Path, git: GitRunner, xdist: list[str]
+) -> None:
+    # the recorded failure names a test that was renamed since: --lf finds none of its
+    # failures among the collected tests and runs them all, so the session is whole
+    write_ini(pytester, repo)
+    path = suite(pytester, SUITE + "\n    def test_flaky():\n        assert 0\n")
+    assert run(pytester).ret == 1
+    source = path.read_text().replace("assert 0", "pass")
+    path.write_text(source.replace("def test_flaky", "def test_renamed"))
+    result = pytester.runpytest_subprocess(
+        *xdist, "--artifact-store", "--artifact-correlation-id=c2", "--lf"
+    )
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*4 passed*", "committed *"])
+    report = show_json(git, repo, "test_report.json")
+    assert (report["partial"], report["passed"]) == (False, 4)
+    assert report["selection"]["last_failed"] is False
+
+
+def test_last_failed_under_xdist_is_not_committed_as_the_suite(
+    pytester: pytest.Pytester, repo: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_ini(pytester, repo)
+    flaky = "\n    def test_flaky():\n        import os\n        assert os.environ.get('FIXED')\n"
+    suite(pytester, SUITE + flaky)
+    assert run(pytester).ret == 1
+    monkeypatch.setenv("FIXED", "1")
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--artifact-store", "--artifact-correlation-id=c2", "--lf"
+    )
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*nothing committed*--lf ran only the tests that failed*"])
+    assert tip(git, repo) == ""
+
+
 def test_xdist_deselection_is_seen_by_the_controller(
     pytester: pytest.Pytester, repo: Path, git: GitRunner
 ) -> None:

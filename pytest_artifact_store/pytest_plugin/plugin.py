@@ -97,6 +97,17 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
             config.stash[RECORDER].deselected += len(items)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Whether --lf narrowed the suite, known now (an xdist controller collects nothing:
+    its workers tell it)."""
+    config = session.config
+    if RECORDER in config.stash:
+        from pytest_artifact_store.pytest_plugin.selection import last_failed_narrowed
+
+        config.stash[RECORDER].last_failed = last_failed_narrowed(config)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if _is_worker(config) and RECORDER in config.stash:

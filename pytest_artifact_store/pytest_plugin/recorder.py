@@ -52,6 +52,8 @@ class ArtifactRecorder:
     # items deselected (-k, -m, --deselect, --lf ...): every xdist worker sees all of them
     deselected: int = 0
     baseline_used: bool = False  # a test asked for the artifact_baseline fixture
+    # whether --lf narrowed the collection (None: not known; xdist: the workers collect)
+    last_failed: bool | None = None
     # the scratch directories of xdist workers' recorders: removed after the commit
     adopted: list[Path] = field(default_factory=list)
 
@@ -219,6 +221,7 @@ class ArtifactRecorder:
             "metadata": dict(self.metadata),
             "deselected": self.deselected,
             "baseline_used": self.baseline_used,
+            "last_failed": self.last_failed,
             "scratch": str(getattr(self, "_scratch", "") or "") or None,
         }
 
@@ -227,6 +230,8 @@ class ArtifactRecorder:
         # each worker collects (and deselects from) the whole suite: the most, not the sum
         self.deselected = max(self.deselected, int(wire.get("deselected", 0)))
         self.baseline_used = self.baseline_used or bool(wire.get("baseline_used"))
+        if wire.get("last_failed") is not None:
+            self.last_failed = bool(self.last_failed) or bool(wire["last_failed"])
         if wire.get("scratch"):
             self.adopted.append(Path(wire["scratch"]))
         for name, raw in wire.get("files", {}).items():

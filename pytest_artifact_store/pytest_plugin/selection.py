@@ -34,7 +34,8 @@ class Selection:
 
     @classmethod
     def of(cls, config: pytest.Config) -> Selection:
-        """Read at configure time: ``--lf``'s record of failures is still the last run's."""
+        """Read at configure time: ``--lf``'s record of failures is still the last run's
+        (a first guess: :func:`last_failed_narrowed` tells once the tests are collected)."""
         lf_plugin = config.pluginmanager.get_plugin("lfplugin")
         last_failed = bool(config.getoption("lf", False) and getattr(lf_plugin, "lastfailed", None))
         return cls(
@@ -74,6 +75,19 @@ class Selection:
             "last_failed": self.last_failed,
             "narrowed_by": self.reasons(),
         }
+
+
+def last_failed_narrowed(config: pytest.Config) -> bool | None:
+    """Whether ``--lf`` narrowed this process's collection, read once it is done (None:
+    this pytest does not say). Failures recorded only for tests that no longer exist
+    leave the suite whole: pytest then runs every test."""
+    lf_plugin = config.pluginmanager.get_plugin("lfplugin")
+    if not config.getoption("lf", False) or lf_plugin is None:
+        return False
+    if not hasattr(lf_plugin, "_previously_failed_count"):
+        return None
+    skipped_files = getattr(lf_plugin, "_skipped_files", 0) or 0
+    return bool(lf_plugin._previously_failed_count) or skipped_files > 0
 
 
 def _testpaths(config: pytest.Config) -> list[Path]:

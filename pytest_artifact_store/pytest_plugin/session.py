@@ -363,6 +363,8 @@ class ArtifactSession(GateSession):
         status, reason = self.session_status(int(exitstatus), counts)
         if reason is None:
             self.selection.deselected = self.recorder.deselected
+            if self.recorder.last_failed is not None:
+                self.selection.last_failed = self.recorder.last_failed
             reason = self.partial_reason()
         if reason is not None:
             self.summary.lines.append(f"nothing committed: {reason}")
