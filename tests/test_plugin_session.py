@@ -253,6 +253,28 @@ def test_an_output_left_by_an_earlier_run_is_refused_naming_it(
     assert names(git, repo) == {"equity_curve.csv", "metadata.json", "test_report.json"}
 
 
+def test_an_output_with_a_modification_time_in_the_future_is_refused(
+    pytester: pytest.Pytester, repo: Path, git: GitRunner
+) -> None:
+    # left by an earlier run on a machine whose clock was ahead: "newer than the session
+    # start" must not pass it as this session's output
+    write_ini(pytester, repo, "artifact_store_outputs =\n    out/*.csv")
+    out = pytester.path / "out"
+    out.mkdir()
+    (out / "trades.csv").write_text("old\n")
+    future = time.time() + 86400
+    os.utime(out / "trades.csv", (future, future))
+    suite(pytester, "def test_backtest():\n    pass\n")
+    result = run(pytester)
+    assert result.ret == 1, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["commit refused: */out/trades.csv was last written at *, later than now (*): its "
+         "time cannot show that this session wrote it*(out/*.csv (in "
+         "artifact_store_outputs from pytest.ini))"]
+    )  # fmt: skip
+    assert tip(git, repo) == ""
+
+
 def test_an_output_glob_that_matches_nothing_is_refused(
     pytester: pytest.Pytester, repo: Path, git: GitRunner
 ) -> None:

@@ -135,14 +135,29 @@ def session_start_ns() -> int:
         return int(datetime.now(timezone.utc).timestamp() * 1e9) - 20_000_000
 
 
-def stale(path: Path, started_ns: int) -> str | None:
-    """Why ``path`` is not an output of this session (None when it was written during it)."""
+# how far ahead of this machine's clock a file system's (a network server's) may run
+FUTURE_TOLERANCE_NS = 2_000_000_000
+
+
+def stale(path: Path, started_ns: int, now_ns: int | None = None) -> str | None:
+    """Why ``path`` is not an output of this session (None when it was written during it:
+    after ``started_ns``, and not after ``now_ns``, the file clock when checked; a time in
+    the future, left by a clock that was ahead, shows nothing about when it was written)."""
     try:
         written = path.stat().st_mtime_ns
     except OSError as exc:
         return f"{path} cannot be read: {exc.strerror or exc}"
+    now_ns = session_start_ns() if now_ns is None else now_ns
+    when = _utc(written)
+    if written > now_ns + FUTURE_TOLERANCE_NS:
+        return (
+            f"{path} was last written at {when}, later than now ({_utc(now_ns)}): its time "
+            "cannot show that this session wrote it"
+        )
     if written >= started_ns:
         return None
-    when = format_utc(datetime.fromtimestamp(written / 1e9, timezone.utc))
-    start = format_utc(datetime.fromtimestamp(started_ns / 1e9, timezone.utc))
-    return f"{path} was last written at {when}, before this session started ({start})"
+    return f"{path} was last written at {when}, before this session started ({_utc(started_ns)})"
+
+
+def _utc(ns: int) -> str:
+    return format_utc(datetime.fromtimestamp(ns / 1e9, timezone.utc))

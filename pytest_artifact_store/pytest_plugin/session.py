@@ -543,13 +543,14 @@ class ArtifactSession(GateSession):
         """The fixture's files (outputs: written during this session), linked or copied
         into ``staging`` so tmp_path retention cannot remove them before the commit."""
         staged: dict[str, Path] = {}
+        now = session_start_ns()
         for name, path in self.recorder.files.items():
             if not path.is_file():
                 raise CommitRefused(
                     f"{path}, added by artifact_store.add() as {name!r}, no longer exists "
                     "(keep added files until the session ends)"
                 )
-            why = stale(path, self.started_ns)
+            why = stale(path, self.started_ns, now)
             if why is not None:
                 raise CommitRefused(
                     f"{why}: files added with artifact_store.add() are outputs of this "
@@ -577,6 +578,7 @@ class ArtifactSession(GateSession):
         """{name in the task directory: source}: inputs (artifact_store_files), outputs
         (artifact_store_outputs: written during this session), then the fixture's files."""
         files: dict[str, Path] = {}
+        now = session_start_ns()
         for setting in ("files", "outputs"):
             patterns = self.settings[setting]
             for pattern in patterns.value or []:
@@ -590,7 +592,7 @@ class ArtifactSession(GateSession):
                 if not matches:
                     self.summary.lines.append(f"note: {pattern} matched no files")
                 for name, path in matches:
-                    why = stale(path, self.started_ns) if setting == "outputs" else None
+                    why = stale(path, self.started_ns, now) if setting == "outputs" else None
                     if why is not None:
                         raise CommitRefused(f"{why}: it is left from an earlier run ({where})")
                     _put(files, name, path, where)
