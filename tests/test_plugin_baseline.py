@@ -297,6 +297,19 @@ def test_compare_only_without_artifact_store_commits_nothing(
     assert git(repo, "rev-list", "--count", BRANCH) == git(repo, "rev-list", "--count", first)
 
 
+def test_compare_only_with_collect_only_runs_no_test_and_judges_nothing(
+    pytester: pytest.Pytester, repo: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ARTIFACT_STORE_FAIL_ON set for CI must not fail a developer's `pytest --co`
+    write_ini(pytester, repo)
+    first_version(pytester, repo, git, monkeypatch)
+    monkeypatch.setenv("ARTIFACT_STORE_FAIL_ON", "sharpe:-10%")
+    result = pytester.runpytest("--collect-only", "-q")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["fail-on: not judged: --collect-only ran no tests"])
+    result.stdout.no_fnmatch_line("*FAILED*")
+
+
 def test_xdist_workers_and_the_gate_judge_against_the_controllers_baseline(
     pytester: pytest.Pytester, repo: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -249,6 +249,9 @@ class GateSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if exitstatus != pytest.ExitCode.OK or not self.rules:
             return
+        if self.config.getoption("collectonly", False):
+            self.summary.lines.append("fail-on: not judged: --collect-only ran no tests")
+            return
         try:
             self.judge(dict(self.recorder.metrics))
         except CommitRefused as exc:
