@@ -363,6 +363,19 @@ def test_files_in_tmp_path_survive_retention(
 # -- a report that says what happened -------------------------------------------------------
 
 
+def test_without_the_terminal_plugin_the_outcome_goes_to_stderr(
+    pytester: pytest.Pytester, repo: Path, git: GitRunner
+) -> None:
+    write_ini(pytester, repo, "artifact_store_outputs = missing.csv")
+    suite(pytester)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:terminal", "--artifact-store", "--artifact-correlation-id=c1"
+    )
+    assert result.ret == 1
+    result.stderr.fnmatch_lines(["artifact-store: commit refused: missing.csv *does not exist*"])
+    assert tip(git, repo) == ""
+
+
 def test_reruns_warnings_and_plugins_are_recorded(
     pytester: pytest.Pytester, repo: Path, git: GitRunner
 ) -> None:

@@ -192,9 +192,12 @@ class Summary:
     def show(self, config: pytest.Config) -> None:
         """Print the artifact-store section (once)."""
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if self.shown or not self.lines or reporter is None:
+        if self.shown or not self.lines:
             return
         self.shown = True
+        if reporter is None:  # -p no:terminal: pytest says nothing, but a refusal is said
+            sys.stderr.write("".join(f"artifact-store: {line}\n" for line in self.lines))
+            return
         reporter.section("artifact-store", sep="-", bold=True)
         for index, line in enumerate(self.lines):
             reporter.line(line, red=self.refused and index == len(self.lines) - 1)
