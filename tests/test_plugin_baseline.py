@@ -366,3 +366,31 @@ def test_remote_baseline(artifact_baseline):
     recorded = metadata(git, runner)["baseline"]
     assert isinstance(recorded, dict)
     assert recorded["commit_sha"] == first
+
+
+def test_a_partial_version_is_not_the_default_baseline(
+    pytester: pytest.Pytester, repo: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_ini(pytester, repo)
+    first = first_version(pytester, repo, git, monkeypatch)
+    pytester.makepyfile(test_more="def test_other():\n    pass\n")
+    monkeypatch.setenv("SHARPE", "0.1")
+    assert run(pytester, "c2", "-k", "backtest", "--artifact-allow-partial").ret == 0
+    assert metadata(git, repo)["partial"] is True
+    monkeypatch.setenv("SHARPE", "1.2")  # -20 % against c1 (whole), +1100 % against c2
+    result = run(pytester, "c3", "--artifact-fail-on=sharpe:-10%")
+    assert result.ret == 1, result.stdout.str()
+    result.stdout.fnmatch_lines([f"fail-on: judged against corr_c1 ({first[:10]})"])
+
+
+def test_a_rule_on_a_metric_this_run_lacks_suggests_the_recorded_name(
+    pytester: pytest.Pytester, repo: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_ini(pytester, repo)
+    first_version(pytester, repo, git, monkeypatch)
+    result = run(pytester, "c2", "--artifact-fail-on=sharpe_ratio:-10%")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        ["commit refused: fail-on: sharpe_ratio: this run recorded no numeric metric "
+         "'sharpe_ratio', so rule sharpe_ratio:-10% fails (did you mean 'sharpe'?)"]
+    )  # fmt: skip

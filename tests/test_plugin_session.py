@@ -83,7 +83,7 @@ def names(git: GitRunner, repo: Path) -> set[str]:
     [
         (["-k", "sma"], "2 tests deselected by -k 'sma'"),
         (["-m", "not slow"], "*"),
-        (["--deselect", "tests/test_suite.py::test_rsi"], "1 tests deselected"),
+        (["--deselect", "tests/test_suite.py::test_rsi"], "1 test deselected"),
         (["tests/test_suite.py::test_sma"], "the arguments tests/test_suite.py::test_sma narrow*"),
         (["tests/test_suite.py"], "the arguments tests/test_suite.py narrow the suite"),
     ],
@@ -129,7 +129,7 @@ def test_allow_partial_commits_a_version_marked_partial_with_its_selection(
         assert selection["keyword"] == "sma or rsi"
         assert selection["selected"] == 2
         assert selection["deselected"] == 1
-        assert selection["narrowed_by"] == ["1 tests deselected by -k 'sma or rsi'"]
+        assert selection["narrowed_by"] == ["1 test deselected by -k 'sma or rsi'"]
     listed = pytester.run(
         sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "list"
     )
@@ -213,7 +213,7 @@ def test_xdist_deselection_is_seen_by_the_controller(
         "-n", "2", "--artifact-store", "--artifact-correlation-id=c1", "-k", "not macd"
     )
     assert result.ret == 0, result.stdout.str()
-    result.stdout.fnmatch_lines(["*nothing committed*1 tests deselected by -k 'not macd'*"])
+    result.stdout.fnmatch_lines(["*nothing committed*1 test deselected by -k 'not macd'*"])
     assert tip(git, repo) == ""
 
 

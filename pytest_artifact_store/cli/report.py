@@ -44,6 +44,11 @@ KEY_METRICS = (
     "win_rate",
     "total_trades",
     "final_equity",
+    # backtesting.py's names (record_backtest)
+    "return_pct",
+    "win_rate_pct",
+    "num_trades",
+    "equity_final",
 )
 
 # Chart geometry (SVG user units; the SVG scales to the page width).

@@ -151,9 +151,9 @@ def find_baseline(
         wanted = default_ref(workflow_id, task_id)
     else:
         wanted = ref
-    entry = store.find_version(wanted)
+    entry, partial = _lookup(store, ref, wanted, workflow_id, task_id)
     fetched = ""
-    if entry is None and fetch and workflow_id and task_id:
+    if entry is None and not partial and fetch and workflow_id and task_id:
         remote = store.config.remote_name
         if store.repo.remote_exists(remote):
             try:
@@ -162,12 +162,38 @@ def find_baseline(
                 fetched = f"; fetching it from {remote} failed: {exc}"
             else:
                 fetched = f" here or on {remote}"
-            entry = store.find_version(wanted)
+            entry, partial = _lookup(store, ref, wanted, workflow_id, task_id)
     if entry is not None:
         return entry, wanted
+    if partial:
+        return None, (
+            f"the newest versions of {wanted} are all partial sessions; name one with "
+            "--artifact-baseline=REF to judge against it"
+        )
     if ref is None:
         return None, f"no earlier version of {wanted}{fetched}: this is the first"
     raise ArtifactStoreError(
         f"baseline {ref!r} names no artifact version{fetched}: give a correlation id, a "
         "tag, a task branch or a commit (see 'artifact-store list')"
     )
+
+
+_WHOLE_LOOKBACK = 50  # versions of the task looked at for the newest whole one
+
+
+def _lookup(
+    store: ArtifactStore,
+    ref: str | None,
+    wanted: str,
+    workflow_id: str | None,
+    task_id: str | None,
+) -> tuple[dict[str, Any] | None, bool]:
+    """(the version, whether only partial versions were passed over). The default is the
+    newest *whole* version: a partial session (``-k``...) is no suite's last good result."""
+    if ref is not None or workflow_id is None or task_id is None:
+        return store.find_version(wanted), False
+    entries = store.list_artifacts(workflow_id, _WHOLE_LOOKBACK, task_id=task_id)
+    for entry in entries:
+        if entry.get("partial") is not True:
+            return store.find_version(str(entry["commit_sha"])), False
+    return None, bool(entries)

@@ -7,6 +7,7 @@ table for the terminal summary and the record kept in the new version's metadata
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,17 +93,30 @@ def judge(
 ) -> GateResult:
     """Judge ``metrics`` (a run's ``test_metrics``) against the ``baseline`` entry's."""
     rows = metric_rows(baseline.get("test_metrics"), metrics, directions=directions)
-    judged = [_judged(evaluate_rule(rule, rows, directions=directions), baseline) for rule in rules]
+    judged = [
+        _judged(evaluate_rule(rule, rows, directions=directions), baseline, rows) for rule in rules
+    ]
     return GateResult(baseline, ref, rows, judged)
 
 
-def _judged(verdict: Verdict, baseline: Mapping[str, Any]) -> Judged:
+def _judged(
+    verdict: Verdict, baseline: Mapping[str, Any], rows: Mapping[str, Mapping[str, Any]]
+) -> Judged:
     """A metric this run lacks fails the rule; one the baseline lacks skips it, said aloud."""
     if verdict.a is not None and verdict.b is not None:
         return Judged(verdict, "ok" if verdict.holds else "failed", verdict.message)
     name, rule = verdict.rule.metric, verdict.rule
     if verdict.b is None:
-        message = f"{name}: this run recorded no numeric metric {name!r}, so rule {rule} fails"
+        recorded = sorted(n for n, row in rows.items() if row["b"] is not None)
+        close = difflib.get_close_matches(name, recorded, n=1, cutoff=0.5)
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else f"it recorded: {', '.join(recorded) or 'none'}"
+        )
+        message = (
+            f"{name}: this run recorded no numeric metric {name!r}, so rule {rule} fails ({hint})"
+        )
         return Judged(verdict, "failed", message)
     label = baseline.get("correlation_id") or str(baseline.get("commit_sha", ""))[:10]
     message = (

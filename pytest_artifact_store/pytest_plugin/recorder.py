@@ -206,7 +206,14 @@ class ArtifactRecorder:
         record = extract(result)
         files = {f"{prefix}{name}": data for name, data in record.files.items()}
         for target in files:  # refuse before anything is recorded
-            self._check_name(target, None)
+            try:
+                self._check_name(target, None)
+            except ValueError as exc:
+                raise ValueError(
+                    f"artifact_store.record_backtest(): {target!r} is already recorded "
+                    f"({exc}); to record two backtests, give each a prefix: "
+                    "record_backtest(stats, prefix='goog_')"
+                ) from None
         for target, data in files.items():
             self._add_bytes(target, data)
         for name, value in record.metrics.items():

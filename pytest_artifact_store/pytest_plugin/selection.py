@@ -53,7 +53,8 @@ class Selection:
             how = [f"-k {self.keyword!r}"] if self.keyword else []
             how += [f"-m {self.markexpr!r}"] if self.markexpr else []
             via = f" by {' and '.join(how)}" if how else ""
-            out.append(f"{self.deselected} tests deselected{via}")
+            noun = "test" if self.deselected == 1 else "tests"
+            out.append(f"{self.deselected} {noun} deselected{via}")
         if self.last_failed:
             out.append("--lf ran only the tests that failed last time")
         if self.narrowing:
