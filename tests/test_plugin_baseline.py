@@ -7,6 +7,7 @@ back with the git CLI, and the terminal summary is checked line by line.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import textwrap
 from pathlib import Path
@@ -394,3 +395,26 @@ def test_a_rule_on_a_metric_this_run_lacks_suggests_the_recorded_name(
         ["commit refused: fail-on: sharpe_ratio: this run recorded no numeric metric "
          "'sharpe_ratio', so rule sharpe_ratio:-10% fails (did you mean 'sharpe'?)"]
     )  # fmt: skip
+
+
+def test_xdist_without_rules_does_not_ask_the_remote(
+    pytester: pytest.Pytester, repo: Path, git: GitRunner, tmp_path: Path
+) -> None:
+    # the controller decides the baseline from this clone; only a gate or an explicit
+    # REF may ask the remote before the tests (a server that never answers would hold
+    # every xdist session up for push_timeout)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    git(repo, "remote", "add", "origin", f"git://127.0.0.1:{listener.getsockname()[1]}/r.git")
+    write_ini(pytester, repo)
+    pytester.makepyfile(test_plain="def test_a():\n    pass\n\ndef test_b():\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--artifact-store", "--artifact-correlation-id=c1"
+    )
+    assert result.ret == 0, result.stdout.str()
+    with pytest.raises(TimeoutError):
+        listener.accept()  # nobody connected
+    listener.close()
+    assert tip(git, repo) != ""

@@ -70,6 +70,12 @@ def show_json(git: GitRunner, repo: Path, name: str) -> Any:
     return json.loads(git(repo, "show", f"{BRANCH}:{TASK_DIR}/{name}"))
 
 
+def age(path: Path, seconds: float) -> None:
+    """Make ``path`` look written ``seconds`` ago (negative: in the future)."""
+    when = time.time() - seconds
+    os.utime(path, (when, when))
+
+
 def names(git: GitRunner, repo: Path) -> set[str]:
     listed = git(repo, "ls-tree", "-r", "--name-only", BRANCH, "--", TASK_DIR).splitlines()
     return {p.rsplit("/", 1)[1] for p in listed}
@@ -227,8 +233,7 @@ def test_an_output_left_by_an_earlier_run_is_refused_naming_it(
     out = pytester.path / "out"
     out.mkdir()
     (out / "trades.csv").write_text("old\n")
-    old = time.time() - 3600
-    os.utime(out / "trades.csv", (old, old))
+    age(out / "trades.csv", 3600)
     suite(
         pytester,
         """
@@ -262,8 +267,7 @@ def test_an_output_with_a_modification_time_in_the_future_is_refused(
     out = pytester.path / "out"
     out.mkdir()
     (out / "trades.csv").write_text("old\n")
-    future = time.time() + 86400
-    os.utime(out / "trades.csv", (future, future))
+    age(out / "trades.csv", -86400)
     suite(pytester, "def test_backtest():\n    pass\n")
     result = run(pytester)
     assert result.ret == 1, result.stdout.str()
@@ -295,8 +299,7 @@ def test_a_stale_file_handed_to_the_fixture_is_refused(
     write_ini(pytester, repo)
     stale = pytester.path / "trades.csv"
     stale.write_text("time,side\n")
-    old = time.time() - 60
-    os.utime(stale, (old, old))
+    age(stale, 60)
     suite(
         pytester,
         f"""
@@ -319,8 +322,7 @@ def test_inputs_are_recorded_as_they_are(
     write_ini(pytester, repo, "artifact_store_files = strategy.py")
     strategy = pytester.path / "strategy.py"
     strategy.write_text("def signal(): return 1\n")
-    old = time.time() - 3600
-    os.utime(strategy, (old, old))
+    age(strategy, 3600)
     suite(pytester)
     assert run(pytester).ret == 0
     assert "strategy.py" in names(git, repo)

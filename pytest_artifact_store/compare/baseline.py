@@ -195,5 +195,5 @@ def _lookup(
     entries = store.list_artifacts(workflow_id, _WHOLE_LOOKBACK, task_id=task_id)
     for entry in entries:
         if entry.get("partial") is not True:
-            return store.find_version(str(entry["commit_sha"])), False
+            return entry, False
     return None, bool(entries)

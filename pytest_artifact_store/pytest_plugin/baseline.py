@@ -61,6 +61,7 @@ class BaselineSource:
         self._choice = decided
         self._store: ArtifactStore | None = None
         self._baseline: Baseline | None = None
+        self._entry: dict[str, Any] | None = None  # the version, when decided here
         self.used = False  # the fixture or the gate asked for it
 
     @property
@@ -78,35 +79,50 @@ class BaselineSource:
                 raise BaselineError(str(exc)) from None
         return self._store
 
-    def choice(self) -> Choice:
-        """Decide the baseline (once): BaselineError when an explicit REF names nothing."""
+    @property
+    def eager(self) -> bool:
+        """Rules or an explicit REF: the baseline is needed, so decide before the tests."""
+        return bool(self.settings.get("fail_on")) or self.ref is not None
+
+    def choice(self, *, fetch: bool = True) -> Choice | None:
+        """Decide the baseline (once): BaselineError when an explicit REF names nothing.
+        ``fetch=False`` looks in this clone only and returns None (undecided) when it
+        has no version: the remote is asked only by someone who needs the baseline."""
         if self._choice is None:
             from pytest_artifact_store.compare.baseline import find_baseline
 
             get = self.settings.get
             try:
                 entry, said = find_baseline(
-                    self.store(), self.ref, get("workflow_id"), get("task_id")
+                    self.store(), self.ref, get("workflow_id"), get("task_id"), fetch=fetch
                 )
             except ArtifactStoreError as exc:
                 origin = self.settings["baseline"].origin if self.ref else "the baseline"
                 raise BaselineError(f"{origin}: {exc}") from None
             if entry is None:
+                if not fetch:
+                    return None
                 self._choice = Choice(self.ref, None, said)
             else:
                 self._choice = Choice(said, str(entry["commit_sha"]), None)
+                self._entry = entry
         return self._choice
+
+    def decided(self) -> Choice:
+        choice = self.choice()
+        assert choice is not None  # fetch=True always decides
+        return choice
 
     def baseline(self) -> Baseline | None:
         """The baseline version, or None on a first run (``reason`` says why)."""
         self.used = True
-        choice = self.choice()
+        choice = self.decided()
         if choice.commit_sha is None:
             return None
         if self._baseline is None:
             from pytest_artifact_store.compare.baseline import Baseline
 
-            entry = self.store().find_version(choice.commit_sha)
+            entry = self._entry or self.store().find_version(choice.commit_sha)
             if entry is None:  # the controller saw it; gone here (a gc'd forced update)
                 raise BaselineError(
                     f"the baseline {choice.commit_sha[:10]} ({choice.ref}) is no longer "
@@ -118,7 +134,7 @@ class BaselineSource:
     @property
     def reason(self) -> str | None:
         """Why there is no baseline (None when there is one)."""
-        return self.choice().reason
+        return self.decided().reason
 
     def judge(self, metrics: Mapping[str, Any], rules: list[str]) -> GateResult | None:
         """This run's metrics against the baseline; None when there is no baseline."""

@@ -124,11 +124,15 @@ class XdistHooks:
         self.source = source
 
     def pytest_configure_node(self, node: Any) -> None:
-        """The controller decides the baseline; every worker's fixture reads that one."""
+        """The controller decides the baseline; every worker's fixture reads that one.
+        Without rules or a REF nothing may need it: this clone is looked at, the remote
+        is not (a server that never answers must not hold up every xdist session)."""
         try:
-            choice = self.source.choice()
+            choice = self.source.choice(fetch=self.source.eager)
         except BaselineError:
             return  # each worker's fixture then says why
+        if choice is None:
+            return  # nothing here: a worker that needs it fetches it
         node.workerinput[WORKERINPUT_KEY] = choice.to_wire()
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -225,9 +229,9 @@ class GateSession:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """A REF or rule that names nothing is a usage error before any test runs."""
-        if self.rules or self.settings.get("baseline") is not None:
+        if self.source.eager:
             try:
-                self.source.choice()
+                self.source.decided()
             except BaselineError as exc:
                 raise pytest.UsageError(f"artifact-store: {exc}") from None
 
