@@ -16,7 +16,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pytest_artifact_store.compare.diff import (
-    EQUITY_FILE,
     TRADES_FILE,
     EquityCurve,
     load_equity_curve,
@@ -117,10 +116,6 @@ class Baseline:
     def trades(self) -> list[dict[str, str]] | None:
         """The rows of ``trades.csv``; None when the version has none."""
         return self.csv(TRADES_FILE) if TRADES_FILE in self.files else None
-
-    @property
-    def has_equity_file(self) -> bool:
-        return EQUITY_FILE in self.files
 
 
 def default_ref(workflow_id: str, task_id: str) -> str:

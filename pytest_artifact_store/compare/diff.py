@@ -2,7 +2,7 @@
 
 A diff covers every numeric test metric (a, b, delta = b - a, relative change), the
 files of the two task directories, the equity curves (final equity, largest gap, first
-divergence) and the trade counts. :func:`parse_rule` and :func:`check_rules` turn
+divergence) and the trade counts. :func:`parse_rule` and :func:`evaluate_rules` turn
 ``METRIC:+N%`` style bounds into a CI gate. Every metric row and every rule is judged by
 the metric's direction (:mod:`~pytest_artifact_store.compare.directions`): a drawdown is
 compared on its magnitude whichever sign the library gives it.
@@ -550,14 +550,3 @@ def evaluate_rules(
     """Every rule's verdict, in the order given (``directions``: see :func:`evaluate_rule`)."""
     metrics = diff.get("metrics", {})
     return [evaluate_rule(rule, metrics, directions=directions) for rule in rules]
-
-
-def check_rules(
-    diff: Mapping[str, Any], rules: Sequence[Rule], *, directions: Directions | None = None
-) -> list[str]:
-    """One failure line per broken rule, in the order given."""
-    return [
-        v.message
-        for v in evaluate_rules(diff, rules, directions=directions)
-        if v.message is not None
-    ]

@@ -171,9 +171,3 @@ def for_worker(config: pytest.Config) -> Choice | None:
     """The controller's decision, on an xdist worker."""
     wire = getattr(config, "workerinput", {}).get(WORKERINPUT_KEY)
     return Choice.from_wire(wire) if isinstance(wire, Mapping) else None
-
-
-def usage_error(resolved: Settings, exc: BaselineError) -> pytest.UsageError:
-    if resolved.get("baseline") is not None:
-        return pytest.UsageError(f"artifact-store: {exc}")
-    return pytest.UsageError(f"artifact-store: cannot read the baseline: {exc}")

@@ -102,7 +102,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Whether --lf narrowed the suite, known now (an xdist controller collects nothing:
     its workers tell it)."""
     config = session.config
-    if RECORDER in config.stash:
+    if RECORDER in config.stash and config.getoption("lf", False):  # else nothing to import
         from pytest_artifact_store.pytest_plugin.selection import last_failed_narrowed
 
         config.stash[RECORDER].last_failed = last_failed_narrowed(config)
