@@ -31,17 +31,32 @@ def _env_str(name: str, default: str) -> str:
     return value if value else default
 
 
-def _env_timeout() -> float:
-    raw = os.environ.get("GIT_PUSH_TIMEOUT")
+def _env_number(name: str, default: float, kind: str = "a number of seconds") -> float:
+    raw = os.environ.get(name)
     if not raw:
-        return 30
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise ArtifactStoreError(
-            f"invalid GIT_PUSH_TIMEOUT {raw!r} in the environment: use a number of seconds"
-        ) from None
+        raise ArtifactStoreError(f"invalid {name} {raw!r} in the environment: use {kind}") from None
     return int(value) if value.is_integer() else value
+
+
+def _env_timeout() -> float:
+    return _env_number("GIT_PUSH_TIMEOUT", 30)
+
+
+def _env_bool(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off", "n", "f"):
+        return False
+    if raw in ("1", "true", "yes", "on", "y", "t"):
+        return True
+    raise ArtifactStoreError(f"invalid {name} {raw!r} in the environment: use true or false")
+
+
+def _env_list(name: str) -> list[str]:
+    return [w for w in re.split(r"[\s,]+", os.environ.get(name, "")) if w]
 
 
 @dataclass
@@ -85,6 +100,22 @@ class ArtifactStoreConfig:
     disabled_secret_rules: list[str] = field(default_factory=list)
     # Finding fingerprints judged not secret: this file, relative to repo_path (None: none).
     secret_allowlist: str | None = naming.ALLOWLIST_FILENAME
+    # Approval (README "Approval before push"): versions stay local until approved.
+    require_approval: bool = field(
+        default_factory=lambda: _env_bool("ARTIFACT_STORE_REQUIRE_APPROVAL")
+    )
+    required_approvals: int = field(
+        default_factory=lambda: int(
+            _env_number("ARTIFACT_STORE_REQUIRED_APPROVALS", 1, "a positive whole number")
+        )
+    )
+    # Events (README "Events"): sinks as URIs -- http(s):// webhooks, redis://, a .jsonl file.
+    event_sinks: list[str] = field(default_factory=lambda: _env_list("ARTIFACT_STORE_EVENTS"))
+    event_timeout: float = field(
+        default_factory=lambda: _env_number("ARTIFACT_STORE_EVENT_TIMEOUT", 10)
+    )
+    # The environment variable holding the webhooks' HMAC secret (never the secret itself).
+    webhook_secret_env: str = "ARTIFACT_STORE_WEBHOOK_SECRET"
 
     def __post_init__(self) -> None:
         if isinstance(self.repo_path, str):
@@ -99,6 +130,7 @@ class ArtifactStoreConfig:
             "require_test_passed",
             "require_correlation_id",
             "sign_commits",
+            "require_approval",
         ):
             if not isinstance(getattr(self, name), bool):
                 raise ArtifactStoreError(
@@ -128,6 +160,13 @@ class ArtifactStoreConfig:
         self._check_number("push_timeout", self.push_timeout, integer=False)
         self._check_number("max_rollback_depth", self.max_rollback_depth, integer=True)
         self._check_number("max_file_size", self.max_file_size, integer=True)
+        self._check_number("required_approvals", self.required_approvals, integer=True)
+        self._check_number("event_timeout", self.event_timeout, integer=False)
+        self._check_text("webhook_secret_env", self.webhook_secret_env)
+        sinks = self.event_sinks
+        if isinstance(sinks, str | bytes) or not all(isinstance(s, str) for s in sinks):
+            raise ArtifactStoreError("event_sinks must be a list of sink URIs")
+        self.event_sinks = list(sinks)
         if self.base_ref is not None and (
             not isinstance(self.base_ref, str) or not self.base_ref.strip()
         ):
