@@ -20,6 +20,8 @@ DEFAULT_METADATA_FILENAME = "metadata.json"
 # The allowlist of finding fingerprints, at the top of a repository.
 ALLOWLIST_FILENAME = ".artifact-store-allowlist"
 PROMPT_PREFIX = "prompt_"
+# Approval records (artifact-store approve): approval/<workflow>/<task>/<stage>/<time>-<nonce>
+APPROVAL_PREFIX = "approval/"
 # Folded tags (gc --fold-tags): one index ref per workflow, and where a fetched copy of a
 # remote's index refs lives.
 INDEX_SPACE = "refs/artifact-index"

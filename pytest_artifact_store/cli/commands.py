@@ -255,6 +255,7 @@ _SHOWN = (
     "baseline",
     "partial",
     "selection",
+    "approvals",
 )
 
 
@@ -279,10 +280,22 @@ def _partial(entry: Mapping[str, Any]) -> str | None:
     return "yes: " + "; ".join(map(str, why)) if why else "yes"
 
 
+def approval_line(record: Mapping[str, Any]) -> str:
+    """``prod by Ann <ann@x> 2026-12-07T05:50:00Z (signed): note`` for one record."""
+    signed = " (signed)" if record.get("signed") else ""
+    note = f": {record['note']}" if record.get("note") else ""
+    return f"{record['stage']} by {record['approver']} {record['time']}{signed}{note}"
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     with _open(args) as store:
         entry, sizes, pushed = describe(store, args.ref)
         remote = store.config.remote_name
+        approvals = store.approvals_of(
+            str(entry["commit_sha"]), str(entry["workflow_id"]), str(entry["task_id"])
+        )
+    if approvals:
+        entry["approvals"] = approvals
     if args.json:  # SPEC §10: the JSON is the §2 entry; sizes and push state are text only
         _print_json(entry)
         return 0
@@ -315,6 +328,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     ]
     lines = [_version_name(entry)]
     lines += [f"  {k:<15}{v}" for k, v in fields if v not in (None, "")]
+    if approvals:
+        lines.append("approved")
+        lines += [f"  {approval_line(a)}" for a in approvals]
     metrics = entry.get("test_metrics")
     if isinstance(metrics, Mapping) and metrics:
         lines.append("metrics")

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.hooks import githooks
+from pytest_artifact_store.hooks.approval_hook import report_unapproved, unapproved_pushed
 from pytest_artifact_store.hooks.options import add_scanner_options
 from pytest_artifact_store.scan import Finding, Scanner, allowlist, mask_secrets, parallel
 
@@ -117,9 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report(scan_staged(scanner), where="the staged changes")
         if args.pre_push is not None:
             updates = sys.stdin.read().splitlines()
-            return report(
-                scan_pushed(scanner, args.pre_push or None, updates), where="the pushed commits"
-            )
+            remote = args.pre_push or None
+            found = report(scan_pushed(scanner, remote, updates), where="the pushed commits")
+            return found or report_unapproved(unapproved_pushed(updates, remote))
         return report(scan_files(scanner, args.filenames), where="the files")
     except ArtifactStoreError as exc:
         print(f"artifact-store-secrets: error: {mask_secrets(str(exc))}", file=sys.stderr)

@@ -12,6 +12,7 @@ This module imports no git code: it is loaded on every pytest run.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,18 @@ from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
 
 Kind = Literal[
-    "id", "text", "path", "bool", "seconds", "globs", "words", "rules", "correlation", "prompt"
+    "id",
+    "text",
+    "path",
+    "bool",
+    "seconds",
+    "count",
+    "globs",
+    "words",
+    "rules",
+    "sinks",
+    "correlation",
+    "prompt",
 ]
 
 ENABLE_OPTION = "--artifact-store"
@@ -195,10 +207,36 @@ SETTINGS: tuple[Setting, ...] = (
         "sign commits and tags with your git signing setup (default: off)",
         "sign_commits",
     ),
+    _bool(
+        "require_approval",
+        "keep versions local until approved ('artifact-store approve REF --stage NAME'); "
+        "push only approved ones (default: off)",
+        "require_approval",
+    ),
+    Setting(
+        "required_approvals",
+        "count",
+        "distinct approvers a version needs before it is pushed (default: 1)",
+        config_field="required_approvals",
+    ),
+    Setting(
+        "events",
+        "sinks",
+        "where artifact.committed/pushed/approved events go: http(s):// webhooks, "
+        "redis://HOST:PORT/DB?stream=NAME, or a .jsonl file (repeatable; one per line in ini)",
+        config_field="event_sinks",
+    ),
+    Setting(
+        "event_timeout",
+        "seconds",
+        "seconds event delivery may add to a commit; what is not delivered by then waits "
+        "in the outbox (default: 10)",
+        config_field="event_timeout",
+    ),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 # list settings: the option may be repeated, the ini key takes one value per line
-_LISTS = {"globs": "GLOB", "words": "NAME:DIRECTION", "rules": "RULE"}
+_LISTS = {"globs": "GLOB", "words": "NAME:DIRECTION", "rules": "RULE", "sinks": "URI"}
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -339,6 +377,13 @@ def _convert(value: Value, raw: Any) -> Any:
             return _parse_bool(raw)
         if kind == "seconds":
             return _parse_seconds(raw)
+        if kind == "count":
+            if not str(raw).strip().isdigit() or int(str(raw)) < 1:
+                raise ValueError("use a positive whole number")
+            return int(str(raw))
+        if kind == "sinks":
+            words = raw if isinstance(raw, list) else [raw]
+            return [w for item in words for w in re.split(r"[\s,]+", str(item)) if w]
         if kind in _LISTS:
             patterns = shlex.split(raw) if isinstance(raw, str) else list(raw)
             items = [p for p in (str(p).strip() for p in patterns) if p]

@@ -24,10 +24,13 @@ def owed_ref(link: Link, branch: str) -> str:
     return f"{TAGS_OWED}/{link.remote}/{branch}"
 
 
-def join(facts: VersionFacts, link: Link, branch: str, tip: str) -> bool:
+def join(
+    facts: VersionFacts, link: Link, branch: str, tip: str, local_ref: str | None = None
+) -> bool:
     """Fetch the remote's task branch and join it with ``tip`` unless one contains the
-    other. True when the remote had versions this clone lacked (their tags are fetched
-    once the push has landed: see :func:`settle_tags`)."""
+    other; ``local_ref`` (default: the branch) moves to the join. True when the remote
+    had versions this clone lacked (their tags are fetched once the push has landed:
+    see :func:`settle_tags`)."""
     repo = facts.repo
     tracking = f"refs/remotes/{link.remote}/{branch}"
     res = link.fetch("fetch from", [f"+refs/heads/{branch}:{tracking}"], tips=[tip])
@@ -49,7 +52,10 @@ def join(facts: VersionFacts, link: Link, branch: str, tip: str) -> bool:
             repo.flush()
         # a local commit that moved the branch meanwhile wins; the next try joins again
         error = repo.transaction(
-            [(f"refs/heads/{branch}", new, tip), (owed, remote_tip, repo.resolve([owed])[0])],
+            [
+                (local_ref or f"refs/heads/{branch}", new, tip),
+                (owed, remote_tip, repo.resolve([owed])[0]),
+            ],
             "artifact-store: join",
         )
     return error is None

@@ -21,16 +21,9 @@ def outgoing_tags(
     Raises PushFailed when it would publish a commit that is neither a version nor a
     join of this task (or one whose tree changes anything outside the task directory)
     and the remote lacks it."""
-    repo, remote = facts.repo, link.remote
+    repo = facts.repo
     workflow_id, task_id = task_ids(facts, branch)
-    bases = (branch, "HEAD", "main", "master") if since_tracking else ("HEAD", "main", "master")
-    known = [f"refs/remotes/{remote}/{b}" for b in bases]
-    negatives = sorted({sha for sha in repo.resolve([f"{k}^{{commit}}" for k in known]) if sha})
-    # versions the remote's index keeps (archived and folded there) are on the remote,
-    # and their tags are in the index: never pushed again
-    negatives += repo.for_each_ref(
-        [index_tracking(remote, facts.config.branch_prefix)], "%(objectname)"
-    )
+    negatives = _known_there(facts, link.remote, branch, since_tracking)
     unknown = set(repo.run(["rev-list", tip, "--not", *negatives]).stdout.split())
     artifacts: list[Commit] = []
     suspects: list[Commit] = []
@@ -54,6 +47,50 @@ def outgoing_tags(
     names = [(n, v.sha) for v in versions for n in facts.tag_names(v)]
     targets = repo.resolve([f"refs/tags/{n}^{{commit}}" for n, _ in names])
     return sorted({n for (n, sha), target in zip(names, targets, strict=True) if target == sha})
+
+
+def _known_there(facts: VersionFacts, remote: str, branch: str, since_tracking: bool) -> list[str]:
+    """Commits the remote is known to have, as ``rev-list --not`` arguments."""
+    repo = facts.repo
+    bases = (branch, "HEAD", "main", "master") if since_tracking else ("HEAD", "main", "master")
+    known = [f"refs/remotes/{remote}/{b}" for b in bases]
+    negatives = sorted({sha for sha in repo.resolve([f"{k}^{{commit}}" for k in known]) if sha})
+    # versions the remote's index keeps (archived and folded there) are on the remote,
+    # and their tags are in the index: never pushed again
+    return negatives + repo.for_each_ref(
+        [index_tracking(remote, facts.config.branch_prefix)], "%(objectname)"
+    )
+
+
+def publishable(
+    facts: VersionFacts, remote: str, branch: str, tip: str
+) -> tuple[str | None, list[Commit]]:
+    """Under ``require_approval``: the newest commit of the task (a version or a join)
+    whose history past what the remote has holds only approved versions -- what may be
+    pushed -- and the unapproved versions held back. The commit is None when nothing
+    new may go (the remote-tracking tip, when known, is returned then)."""
+    repo = facts.repo
+    workflow_id, task_id = task_ids(facts, branch)
+    negatives = _known_there(facts, remote, branch, True)
+    order = repo.run(["rev-list", "--topo-order", tip, "--not", *negatives]).stdout.split()
+    ok = facts.approved_versions(workflow_id, task_id)
+    commits = {c.sha: c for c in repo.read_commits(order)}
+    held: set[str] = set()
+    ours: set[str] = set()  # versions and joins of this task
+    for sha in reversed(order):  # parents first
+        commit = commits[sha]
+        if not facts.is_artifact_commit(commit, workflow_id, task_id):
+            continue  # the base: judged by outgoing_tags (refused unless the remote has it)
+        ours.add(sha)
+        version = JOIN_TRAILER not in commit.trailers
+        if (version and sha not in ok) or any(p in held for p in commit.parents):
+            held.add(sha)
+    waiting = [commits[s] for s in order if s in held and JOIN_TRAILER not in commits[s].trailers]
+    best = next((s for s in order if s in ours and s not in held), None)
+    if best is None:
+        tracking = repo.resolve([f"refs/remotes/{remote}/{branch}"])[0]
+        best = tracking if tracking and repo.is_ancestor(tracking, tip) else None
+    return best, waiting
 
 
 def _outside_task_dir(facts: VersionFacts, commits: list[Commit], task_id: str) -> list[Commit]:

@@ -26,7 +26,12 @@ from typing import Any
 
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git import GitResult, deadline_left
-from pytest_artifact_store.naming import INDEX_SPACE, PROMPT_PREFIX, index_tracking
+from pytest_artifact_store.naming import (
+    APPROVAL_PREFIX,
+    INDEX_SPACE,
+    PROMPT_PREFIX,
+    index_tracking,
+)
 from pytest_artifact_store.remote.facts import JOIN_TRAILER, VersionFacts, task_ids
 from pytest_artifact_store.remote.fold import fetch_indexes, index_refspec, push_fold
 from pytest_artifact_store.remote.join import (
@@ -50,13 +55,18 @@ from pytest_artifact_store.remote.link import (
     porcelain,
     transient,
 )
-from pytest_artifact_store.remote.outgoing import outgoing_tags
+from pytest_artifact_store.remote.outgoing import outgoing_tags, publishable
 
 _MAX_TRIES = 64
 _FETCH_CHUNK = 500  # refspecs per fetch when push_pending reads the remote's branches
 # A branch whose tags a non-atomic server has not confirmed yet (branch first, then tags):
 # push_pending pushes it again whatever the remote's branch says.
 _PENDING_TAGS = "refs/artifact-store/pending-tags"
+# Under require_approval, when the branch tip is not approved yet: the approved commit a
+# push publishes (or the join of it with the remote's tip), per remote and branch.
+_PUBLISH = "refs/artifact-store/publish"
+# The newest approval tag of a task a push to that remote carried: newer ones are pending.
+APPROVALS_SENT = "refs/artifact-store/approvals-sent"
 
 
 @dataclass
@@ -69,6 +79,22 @@ class PushOutcome:
     attempts: int = 0
     joins: int = 0
     unreachable: bool = False  # the remote never answered about our refs
+    waiting: list[str] = field(default_factory=list)  # unapproved versions held back
+
+
+def awaiting_approval(names: list[str], contains: str | None = None) -> str:
+    """Why a version was not pushed under require_approval, and what to do."""
+    if contains and names:
+        return (
+            f"not pushed: require_approval is on and version(s) under {contains[:12]} are not "
+            f"approved: {', '.join(names)} (a version is pushed with its history: approve "
+            "them too with 'artifact-store approve REF --stage NAME')"
+        )
+    shown = ", ".join(names) if names else "this version"
+    return (
+        f"not pushed: require_approval is on and {shown} awaits approval; "
+        "'artifact-store approve REF --stage NAME' records one and pushes it"
+    )
 
 
 class Pusher:
@@ -90,6 +116,10 @@ class Pusher:
             return PushOutcome(False, str(exc))
         if not self.repo.remote_exists(remote):
             return PushOutcome(False, no_remote(remote))
+        if self.config.require_approval:
+            commit = self.repo.read_commit(commit_sha)
+            name = (commit.trailers.get("Correlation-Id") if commit else None) or commit_sha[:12]
+            return PushOutcome(False, awaiting_approval([name]))
         return self.push_branch(remote, branch, self.config.push_timeout, contains=commit_sha)
 
     def push_pending(
@@ -116,10 +146,11 @@ class Pusher:
         owed = self._task_refs(f"{TAGS_OWED}/{remote}/", f"{TAGS_OWED}/{remote}/")
         tracking = f"refs/remotes/{remote}/"
         theirs = self._task_refs(f"{tracking}{prefix}/", tracking)
+        approvals = self._approvals_owed(remote)
         ask = sorted(
             b
             for b, sha in local.items()
-            if verify or theirs.get(b) != sha or b in unconfirmed or b in owed
+            if verify or theirs.get(b) != sha or b in unconfirmed or b in owed or b in approvals
         )
         if ask:
             with Link(self.repo, remote, timeout) as link:
@@ -131,6 +162,8 @@ class Pusher:
             "up_to_date": [],
             "errors": {},
         }
+        if self.config.require_approval:
+            result["awaiting_approval"] = {}
         folded = self.repo.for_each_ref(
             [index_tracking(remote, prefix)], "%(objectname)"
         )  # the remote's indexes: an archived branch there is not to be restored
@@ -142,7 +175,7 @@ class Pusher:
             if ahead not in (None, sha) and self.repo.is_ancestor(sha, ahead):
                 sha = self._catch_up(remote, branch, sha, ahead)
                 owed.setdefault(branch, sha)
-            if theirs.get(branch) == sha and branch not in unconfirmed:
+            if theirs.get(branch) == sha and branch not in unconfirmed | approvals.keys():
                 result["up_to_date"].append(branch)
                 if branch in owed:
                     with contextlib.suppress(PushFailed), Link(self.repo, remote, timeout) as link:
@@ -151,6 +184,10 @@ class Pusher:
             outcome = self.push_branch(remote, branch, timeout)
             if outcome.unreachable:  # every other branch would fail the same way
                 raise ArtifactStoreError(str(outcome.error))
+            if outcome.waiting:
+                result["awaiting_approval"][branch] = outcome.waiting
+                if not outcome.pushed:
+                    continue
             if outcome.notes:
                 result.setdefault("notes", {})[branch] = outcome.notes
             if outcome.pushed:
@@ -340,6 +377,12 @@ class Pusher:
             while True:
                 outcome.attempts += 1
                 tip = self.repo.resolve([ref])[0]
+                source = ref
+                if tip is not None and self.config.require_approval:
+                    tip, source, outcome.waiting = self._approved_tip(remote, branch, tip)
+                    if tip is None or (contains and not self.repo.is_ancestor(contains, tip)):
+                        outcome.error = awaiting_approval(outcome.waiting, contains)
+                        return outcome
                 if tip is None or (contains and not self.repo.is_ancestor(contains, tip)):
                     outcome.error = (
                         f"branch {branch} does not exist here"
@@ -356,6 +399,7 @@ class Pusher:
                     tags = outgoing_tags(
                         self.store, link, branch, tip, since_tracking=not unconfirmed
                     )
+                    tags += self._approvals_in(branch, tip)
                 known = (tip, tags)
                 tags = [t for t in tags if t not in skip]
                 res = (
@@ -367,8 +411,13 @@ class Pusher:
                     atomic = False
                     continue
                 if res.returncode == 0:
-                    self._remember(remote, branch, tip)
+                    self._remember(remote, branch, tip, tags)
                     outcome.pushed = True
+                    if outcome.waiting:
+                        outcome.notes.append(
+                            "held back until approved (require_approval): "
+                            + ", ".join(outcome.waiting)
+                        )
                     with contextlib.suppress(PushFailed):  # only lookups wait for these
                         settle_tags(self.store, link, branch)
                     return outcome
@@ -380,7 +429,7 @@ class Pusher:
                 others = [why for why in reasons.values() if TAG_TAKEN not in why]
                 raced = any(any(r in why for r in RACE) for why in others)
                 if reasons and all(FILLER in why or any(r in why for r in RACE) for why in others):
-                    if raced and join(self.store, link, branch, tip):
+                    if raced and join(self.store, link, branch, tip, source):
                         outcome.joins += 1
                 elif not reasons and transient(res.stderr):
                     pass  # the connection failed before the server said a word: try again
@@ -461,10 +510,59 @@ class Pusher:
             self.repo.transaction([(marker, self.repo.null_sha, old)], "artifact-store: tags sent")
         return res
 
-    def _remember(self, remote: str, branch: str, tip: str) -> None:
+    def _remember(self, remote: str, branch: str, tip: str, tags: list[str]) -> None:
         """Point the remote-tracking branch at what the remote now has (git does this
-        itself only where the remote's fetch refspec covers the branch)."""
+        itself only where the remote's fetch refspec covers the branch), and the
+        approvals marker at the newest approval the push carried."""
         tracking = f"refs/remotes/{remote}/{branch}"
-        old = self.repo.resolve([tracking])[0]
-        if old != tip:
-            self.repo.transaction([(tracking, tip, old)], "artifact-store: pushed")
+        names = [tracking]
+        sent = sorted(t for t in tags if t.startswith(APPROVAL_PREFIX))
+        marker = f"{APPROVALS_SENT}/{remote}/{branch}"
+        if sent:
+            names += [marker, f"refs/tags/{sent[-1]}"]
+        now = self.repo.resolve(names)
+        updates = [(tracking, tip, now[0])] if now[0] != tip else []
+        if sent and now[2] and now[1] != now[2]:
+            updates.append((marker, now[2], now[1]))
+        if updates:
+            self.repo.transaction(updates, "artifact-store: pushed")
+
+    def _approvals_owed(self, remote: str) -> dict[str, str]:
+        """{branch: newest approval tag} of the tasks whose newest approval no push to
+        ``remote`` has carried yet (one for-each-ref of the approval records)."""
+        newest: dict[str, tuple[str, str]] = {}
+        prefix = self.config.branch_prefix
+        for line in self.repo.for_each_ref(
+            [f"refs/tags/{APPROVAL_PREFIX}"], "%(objectname) %(refname)"
+        ):
+            sha, ref = line.split(" ", 1)
+            parts = ref.removeprefix(f"refs/tags/{APPROVAL_PREFIX}").split("/")
+            if len(parts) == 4:
+                branch = f"{prefix}/{parts[0]}/{parts[1]}"
+                newest[branch] = max(newest.get(branch, ("", "")), (ref, sha))
+        space = f"{APPROVALS_SENT}/{remote}/"
+        sent = self._task_refs(space, space)
+        return {b: ref for b, (ref, sha) in newest.items() if sent.get(b) != sha}
+
+    def _approvals_in(self, branch: str, tip: str) -> list[str]:
+        """The approval tags of the versions in ``tip``'s history (a few per task)."""
+        tags = self.store.approval_tags(*task_ids(self.store, branch))
+        return sorted(t for t, target in tags.items() if self.repo.is_ancestor(target, tip))
+
+    def _approved_tip(
+        self, remote: str, branch: str, tip: str
+    ) -> tuple[str | None, str, list[str]]:
+        """Under require_approval: (what a push of ``branch`` may publish, the local ref
+        holding it, the names of the unapproved versions held back)."""
+        best, waiting = publishable(self.store, remote, branch, tip)
+        names = [c.trailers.get("Correlation-Id") or c.sha[:12] for c in waiting]
+        ref = f"refs/heads/{branch}"
+        if best is None or best == tip:
+            return best, ref, names
+        side = f"{_PUBLISH}/{remote}/{branch}"
+        held = self.repo.resolve([side])[0]
+        if held is not None and held != best and self.repo.is_ancestor(best, held):
+            return held, side, names  # the join of it with the remote's tip, made before
+        if held != best:
+            self.repo.transaction([(side, best, held)], "artifact-store: approved")
+        return best, side, names

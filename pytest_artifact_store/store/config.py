@@ -46,13 +46,17 @@ def _env_timeout() -> float:
     return _env_number("GIT_PUSH_TIMEOUT", 30)
 
 
-def _env_bool(name: str) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off", "n", "f"):
+def _bool_word(raw: str, where: str) -> bool:
+    word = raw.strip().lower()
+    if word in ("", "0", "false", "no", "off", "n", "f"):
         return False
-    if raw in ("1", "true", "yes", "on", "y", "t"):
+    if word in ("1", "true", "yes", "on", "y", "t"):
         return True
-    raise ArtifactStoreError(f"invalid {name} {raw!r} in the environment: use true or false")
+    raise ArtifactStoreError(f"invalid {where} {raw!r}: use true or false")
+
+
+def _env_bool(name: str) -> bool:
+    return _bool_word(os.environ.get(name, ""), f"{name} in the environment")
 
 
 def _env_list(name: str) -> list[str]:
@@ -223,3 +227,43 @@ class ArtifactStoreConfig:
         ):
             kind = "a positive integer" if integer else "a positive number of seconds"
             raise ArtifactStoreError(f"{name} must be {kind}, got {value!r}")
+
+
+# Settings a clone may carry in its git config (`git config artifactstore.requireApproval
+# true`): what a plain `git push`'s pre-push hook and the `artifact-store` command read
+# where the environment does not set them. {git config key: (field, environment variable)}
+GIT_CONFIG_KEYS = {
+    "artifactstore.requireapproval": ("require_approval", "ARTIFACT_STORE_REQUIRE_APPROVAL"),
+    "artifactstore.requiredapprovals": (
+        "required_approvals",
+        "ARTIFACT_STORE_REQUIRED_APPROVALS",
+    ),
+    "artifactstore.events": ("event_sinks", "ARTIFACT_STORE_EVENTS"),
+}
+
+
+def git_config_overrides(repo_path: Path) -> dict[str, object]:
+    """ArtifactStoreConfig keyword arguments from the repository's git config
+    (``artifactstore.*``), for the settings the environment leaves unset."""
+    from pytest_artifact_store.git import run_git
+
+    res = run_git(["config", "--get-regexp", r"^artifactstore\."], cwd=repo_path, check=False)
+    found: dict[str, object] = {}
+    for line in res.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        field_name, env = GIT_CONFIG_KEYS.get(key.lower(), (None, ""))
+        if field_name is None or os.environ.get(env):
+            continue
+        if field_name == "require_approval":
+            found[field_name] = _bool_word(value, f"git config {key}")
+        elif field_name == "required_approvals":
+            if not value.strip().isdigit():
+                raise ArtifactStoreError(
+                    f"invalid git config {key} {value!r}: use a positive whole number"
+                )
+            found[field_name] = int(value)
+        else:
+            sinks = found.setdefault(field_name, [])
+            assert isinstance(sinks, list)
+            sinks += [w for w in re.split(r"[\s,]+", value) if w]
+    return found

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pytest_artifact_store.store.approve import Approving
 from pytest_artifact_store.store.archive import Archiving
 from pytest_artifact_store.store.commit import Committing
-from pytest_artifact_store.store.config import ArtifactStoreConfig
+from pytest_artifact_store.store.config import ArtifactStoreConfig, git_config_overrides
 from pytest_artifact_store.store.revert import Reverting
 
 
-class ArtifactStore(Committing, Reverting, Archiving):
+class ArtifactStore(Committing, Reverting, Archiving, Approving):
     """Commit, find, roll back and push artifact versions in a git repository."""
 
     def _auto_push(self, result: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +67,8 @@ class ArtifactStore(Committing, Reverting, Archiving):
 
 
 def open_store(repo_path: Path | str | None = None, **overrides: Any) -> ArtifactStore:
-    """Shorthand used by the CLI: a store on ``repo_path`` with config overrides."""
-    cfg = ArtifactStoreConfig(repo_path=Path(repo_path) if repo_path else Path.cwd(), **overrides)
+    """Shorthand used by the CLI and the hooks: a store on ``repo_path`` with config
+    overrides, and the ``artifactstore.*`` settings of the repository's git config."""
+    path = Path(repo_path) if repo_path else Path.cwd()
+    cfg = ArtifactStoreConfig(repo_path=path, **{**git_config_overrides(path), **overrides})
     return ArtifactStore(cfg)

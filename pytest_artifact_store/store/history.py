@@ -19,7 +19,7 @@ from pytest_artifact_store.git import (
     blob_json,
 )
 from pytest_artifact_store.remote.facts import JOIN_TRAILER, JOIN_VERSION_TRAILER
-from pytest_artifact_store.store import index
+from pytest_artifact_store.store import approvals, index
 from pytest_artifact_store.store.base import TIMESTAMP_TRAILER, TRAILERS, StoreBase
 from pytest_artifact_store.timestamps import parse_utc
 
@@ -314,6 +314,12 @@ class History(StoreBase):
         None if it names nothing, or a commit that is not an artifact version."""
         if not isinstance(ref, str) or not ref or any(c in ref for c in "\n\0"):
             return None
+        staged = approvals.parse_stage_ref(ref)
+        if staged is not None and not self.repo.resolve([f"refs/tags/{ref}"])[0]:
+            holder = self.stage_holder(*staged)
+            if holder is None:
+                return None
+            ref = holder
         prefix = self.config.branch_prefix
         remote = f"refs/remotes/{self.config.remote_name}"
         candidates = [
@@ -354,6 +360,35 @@ class History(StoreBase):
         if "/" not in ref and naming.ID_CHARS.fullmatch(ref):
             return self._folded_version(ref, naming.CORR_PREFIX + ref)
         return None
+
+    def task_named(self, ref: str) -> tuple[str, str] | None:
+        """(workflow, task) of a task ref: ``wf/task``, its branch, or ``refs/heads/…``."""
+        name = ref.removeprefix("refs/heads/").removeprefix(self.config.branch_prefix + "/")
+        workflow_id, _, task_id = name.partition("/")
+        try:
+            return naming.check_id("workflow_id", workflow_id), naming.check_id("task_id", task_id)
+        except ArtifactStoreError:
+            return None
+
+    def stage_holder(self, task_ref: str, stage: str) -> str | None:
+        """The commit of the version holding ``stage`` of the task ``task_ref`` names."""
+        ids = self.task_named(task_ref)
+        if ids is None:
+            return None
+        records = approvals.read_approvals(self.repo, *ids)
+        held = approvals.holders(records, self.config.required_approvals).get((*ids, stage))
+        return held.commit_sha if held else None
+
+    def approved_versions(self, workflow_id: str, task_id: str) -> set[str]:
+        """The task's versions with ``required_approvals`` distinct approvers."""
+        records = approvals.read_approvals(self.repo, workflow_id, task_id)
+        return approvals.approved(records, self.config.required_approvals)
+
+    def approval_tags(self, workflow_id: str, task_id: str) -> dict[str, str]:
+        """{approval tag: the version it approves} of one task."""
+        return {
+            a.tag: a.commit_sha for a in approvals.read_approvals(self.repo, workflow_id, task_id)
+        }
 
     def version_files(self, entry: Mapping[str, Any]) -> dict[str, int]:
         """{repo path: size in bytes} of every file in a version's task directory."""

@@ -13,6 +13,7 @@ from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git import (
     Commit,
 )
+from pytest_artifact_store.store import approvals
 from pytest_artifact_store.store.base import MAX_ATTEMPTS
 from pytest_artifact_store.store.history import History, task_of
 from pytest_artifact_store.timestamps import utc_now
@@ -35,6 +36,11 @@ class Reverting(History):
                 commit = self.repo.read_commit(f"refs/tags/{name}")
             if commit is None:
                 name = tag
+        staged = approvals.parse_stage_ref(tag) if commit is None else None
+        holder = self.stage_holder(*staged) if staged else None
+        if holder is not None:  # <workflow>/<task>@<stage>: the version holding it
+            commit = self.repo.read_commit(holder)
+            name = (commit.trailers.get("Correlation-Id") if commit else None) or tag
         if commit is None:  # a folded tag (gc --fold-tags): the indexes know it
             corr = None
             with contextlib.suppress(ArtifactStoreError):
