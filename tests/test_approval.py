@@ -27,7 +27,11 @@ def _store(repo: Path, **kw: Any) -> ArtifactStore:
 
 def _commit(store: ArtifactStore, artifacts: dict[str, Path], corr: str, pnl: float = 1.0) -> Any:
     return store.commit_artifacts(
-        WF, TASK, list(artifacts.values()), {"test_status": "passed", "pnl": pnl}, corr
+        WF,
+        TASK,
+        list(artifacts.values()),
+        {"test_status": "passed", "test_metrics": {"pnl": pnl}},
+        corr,
     )
 
 
@@ -222,3 +226,71 @@ def test_pre_push_hook_refuses_a_plain_push_of_an_unapproved_version(
     )
     assert push.returncode == 0, push.stderr
     assert f"refs/heads/{BRANCH}" in _remote_refs(git, bare_remote)
+
+
+def test_two_machines_approving_concurrently_keep_every_version(
+    tmp_path: Path, repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(other))
+    with _store(repo, require_approval=True) as a, _store(other, require_approval=True) as b:
+        a1 = _commit(a, artifacts, "a1")
+        a2 = _commit(a, artifacts, "a2", pnl=2)  # stays unapproved
+        b1 = _commit(b, artifacts, "b1", pnl=3)
+        assert b.approve("b1", "staging")["pushed"]
+        # a's approved a1 sits under its unapproved a2: the push joins a1 (not a2) with b1
+        approval = a.approve("a1", "prod")
+        assert approval["pushed"] is True, approval["push_error"]
+        assert a.stages(WF, TASK)[0]["stages"]["prod"]["correlation_id"] == "corr_a1"
+    tip = git(bare_remote, "rev-parse", f"refs/heads/{BRANCH}")
+    history = git(bare_remote, "rev-list", tip).split()
+    assert a1["commit_sha"] in history and b1["commit_sha"] in history
+    assert git(bare_remote, "cat-file", "-t", a2["commit_sha"], check=False) == ""
+    refs = _remote_refs(git, bare_remote)
+    assert {"refs/tags/corr_a1", "refs/tags/corr_b1"} <= set(refs)
+    assert "refs/tags/corr_a2" not in refs
+    # a's branch still ends at its own unapproved version; nothing was rewritten
+    assert git(repo, "rev-parse", f"refs/heads/{BRANCH}") == a2["commit_sha"]
+    assert git(repo, "rev-parse", "corr_a1^{commit}") == a1["commit_sha"]
+    assert "error" not in git(bare_remote, "fsck", "--no-progress")
+    # a third runner learns the stages with a fetch of the task
+    third = tmp_path / "third"
+    git(tmp_path, "clone", "-q", "--no-tags", str(bare_remote), str(third))
+    with _store(third, auto_push=False) as c:
+        c.fetch(WF, TASK)
+        stages = c.stages(WF, TASK)[0]["stages"]
+        assert stages["prod"]["commit_sha"] == a1["commit_sha"]
+        assert stages["staging"]["commit_sha"] == b1["commit_sha"]
+        assert c.find_version(f"{WF}/{TASK}@prod")["correlation_id"] == "corr_a1"
+
+
+def test_the_plugin_keeps_an_unapproved_session_local_and_compares_with_a_stage(
+    pytester_git: None,
+    pytester: pytest.Pytester,
+    repo: Path,
+    bare_remote: Path,
+    artifacts: dict[str, Path],
+    git: GitRunner,
+) -> None:
+    with _store(repo, auto_push=False) as store:
+        _commit(store, artifacts, "v1", pnl=5)
+        _commit(store, artifacts, "v2", pnl=1)
+        store.approve("v1", "prod", push=False)
+    pytester.makeini(
+        f"[pytest]\nartifact_store_repo = {repo}\nartifact_store_workflow_id = {WF}\n"
+        f"artifact_store_task_id = {TASK}\nartifact_store_require_approval = true\n"
+    )
+    pytester.makepyfile(
+        """
+        def test_pnl(artifact_store, artifact_baseline):
+            assert artifact_baseline.correlation_id == "corr_v1"
+            artifact_store.record_metric("pnl", artifact_baseline.metrics["pnl"] + 1)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--artifact-store", "--artifact-correlation-id=v3", "--artifact-baseline=@prod"
+    )
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    assert "awaits approval" in result.stdout.str() + result.stderr.str()
+    assert git(repo, "rev-parse", "corr_v3^{commit}")
+    assert "refs/tags/corr_v3" not in _remote_refs(git, bare_remote)

@@ -144,6 +144,8 @@ def find_baseline(
                 "whose newest version to compare with"
             )
         wanted = default_ref(workflow_id, task_id)
+    elif ref.startswith("@") and workflow_id and task_id:
+        wanted = f"{workflow_id}/{task_id}{ref}"  # @prod: the version holding prod here
     else:
         wanted = ref
     entry, partial = _lookup(store, ref, wanted, workflow_id, task_id)

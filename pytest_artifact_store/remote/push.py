@@ -221,7 +221,12 @@ class Pusher:
         tracking = f"refs/remotes/{remote}/"
         spec = f"{path}/*" if not task_id else path
         with Link(self.repo, remote, timeout) as link:
-            specs = [f"+refs/heads/{spec}:{tracking}{spec}", index_refspec(remote, prefix)]
+            records = "/".join(["refs/tags/approval", *(p for p in (workflow_id, task_id) if p)])
+            specs = [
+                f"+refs/heads/{spec}:{tracking}{spec}",
+                index_refspec(remote, prefix),
+                f"{records}/*:{records}/*",  # approval records: stages are known here too
+            ]
             res = link.fetch("fetch from", specs, prune=True)
             if res.returncode and "couldn't find remote ref" not in res.stderr:
                 raise ArtifactStoreError(str(link.failed("fetch from", res)))
