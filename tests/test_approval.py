@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import GitRunner
 
 from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
 from pytest_artifact_store.cli import main as cli_main
-
-from conftest import GitRunner
 
 WF, TASK = "wf", "t1"
 BRANCH = f"ai/generated/{WF}/{TASK}"
@@ -189,7 +188,7 @@ def test_approve_without_a_git_identity_says_how_to_set_one(
         _commit(store, artifacts, "v1")
         git(repo, "config", "user.useConfigOnly", "true")
         monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-        with pytest.raises(ArtifactStoreError, match="user.email"):
+        with pytest.raises(ArtifactStoreError, match=r"user\.email"):
             store.approve("v1", "prod")
     assert git(repo, "for-each-ref", "refs/tags/approval/") == ""
 
