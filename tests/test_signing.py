@@ -70,3 +70,19 @@ def test_signing_without_a_usable_key_refuses_and_changes_nothing(repo, git, art
             "wf", "t1", list(artifacts.values()), correlation_id="c1"
         )
     assert git(repo, "for-each-ref") == before
+
+
+@needs_ssh_keygen
+def test_an_approval_is_signed_when_git_signs_tags(repo, git, ssh_signing, artifacts):
+    store = _store(repo)
+    store.commit_artifacts("wf", "t1", list(artifacts.values()), correlation_id="c1")
+    allowed = Path(git(repo, "config", "gpg.ssh.allowedSignersFile"))
+    allowed.write_text(
+        allowed.read_text() + f"test@example.com {ssh_signing.with_suffix('.pub').read_text()}"
+    )
+    git(repo, "config", "tag.gpgSign", "true")  # the approver's own setup, not the bot's
+    approval = store.approve("c1", "prod", note="signed off", push=False)
+    assert approval["signed"] is True
+    git(repo, "verify-tag", approval["tag"])
+    assert store.stages("wf", "t1")[0]["history"][0]["note"] == "signed off"
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
