@@ -58,6 +58,17 @@ def test_an_unapproved_version_never_reaches_the_remote_and_an_approved_one_does
         assert git(bare_remote, "cat-file", "-t", first["commit_sha"], check=False) == ""
         assert store.push_pending()["awaiting_approval"] == {BRANCH: ["corr_c1"]}
         assert f"refs/heads/{BRANCH}" not in _remote_refs(git, bare_remote)
+        cli = subprocess.run(
+            [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
+            env={**os.environ, "ARTIFACT_STORE_REQUIRE_APPROVAL": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert f"awaiting approval {BRANCH}: corr_c1" in cli.stdout
+        assert "0 pushed, 0 up to date, 0 failed, 1 awaiting approval" in cli.stdout
+        assert f"refs/heads/{BRANCH}" not in _remote_refs(git, bare_remote)
 
         approval = store.approve("c1", "staging", note="looks good")
     assert approval["pushed"] is True, approval["push_error"]

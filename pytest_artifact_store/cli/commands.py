@@ -492,15 +492,23 @@ def cmd_push(args: argparse.Namespace) -> int:
     for branch, notes in result.get("notes", {}).items():
         for note in notes:
             print(f"note for {branch}: {note}")
+    waiting = result.get("awaiting_approval", {})
+    for branch, names in waiting.items():
+        print(f"awaiting approval {branch}: {', '.join(names)}")
     for branch, error in result["errors"].items():
         print(f"artifact-store: push failed for {branch}: {error}", file=sys.stderr)
     total = len(result["pushed"]) + len(result["up_to_date"]) + len(result["errors"])
-    if total == 0:
+    if total + len(waiting) == 0:
         print(f"{remote}: no artifact branches to push")
     else:
         print(
             f"{remote}: {len(result['pushed'])} pushed, {len(result['up_to_date'])} up to date, "
             f"{len(result['errors'])} failed"
+            + (
+                f", {len(waiting)} awaiting approval ('artifact-store approve REF --stage NAME')"
+                if waiting
+                else ""
+            )
         )
     return 0 if result["success"] else 1
 
