@@ -21,6 +21,7 @@ LAYERS = {
     "metadata": 1,
     "backtest": 1,
     "remote": 2,
+    "events": 2,
     "store": 3,
     "compare": 4,
     "cli": 5,
@@ -71,7 +72,7 @@ MODULES = {name: ast.parse(path.read_text(), str(path)) for name, path in _SOURC
 
 def test_every_layer_is_a_subpackage_or_a_base_module() -> None:
     assert {_layer(m) for m in MODULES} == set(LAYERS)
-    layers = ("git", "scan", "metadata", "backtest", "remote", "store", "compare", "cli")
+    layers = ("git", "scan", "metadata", "backtest", "remote", "events", "store", "compare", "cli")
     for layer in (*layers, "pytest_plugin", "hooks"):
         assert (PACKAGE / layer / "__init__.py").is_file()
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pytest_artifact_store.cli import approval_commands, commands, scan_commands
+from pytest_artifact_store.cli import approval_commands, commands, event_commands, scan_commands
 from pytest_artifact_store.errors import ArtifactStoreError
 
 Command = Callable[[argparse.Namespace], int]
@@ -46,6 +46,7 @@ _REGISTRY: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     commands.register,
     approval_commands.register,
     scan_commands.register,
+    event_commands.register,
 ]
 
 

@@ -1,0 +1,117 @@
+"""What every event sink shares: a secret-free name, one delivery with retries and
+exponential backoff inside a deadline, and the outcome the outbox records."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from pytest_artifact_store.events.envelope import Envelope
+from pytest_artifact_store.git import redact
+from pytest_artifact_store.scan import mask_secrets
+
+REQUEST_TIMEOUT = 5.0  # one request's limit, clipped to what is left of the budget
+MAX_ATTEMPTS = 4  # per event and sink in one delivery round
+BACKOFF = 0.25  # seconds before the first retry; doubled each time, with jitter
+MAX_BACKOFF = 4.0
+MIN_TRY = 0.05  # no request is started with less time than this left
+
+
+class SendFailed(Exception):
+    """One attempt failed. ``retryable``: the sink may take it later (a connection error,
+    a timeout, a 5xx/408/429); ``retry_after``: the seconds the receiver asked to wait."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One event at one sink after a delivery: delivered or not, the attempts it took,
+    the last error (redacted), and whether the sink itself is out of reach (its other
+    events are then left for the next round rather than spending the budget)."""
+
+    delivered: bool
+    attempts: int
+    error: str | None = None
+    unreachable: bool = False
+
+
+class Sink(ABC):
+    """A destination for events. ``key`` names it without any credential: the outbox
+    records, under this key, which sinks an event still owes delivery to."""
+
+    key: str
+    max_attempts = MAX_ATTEMPTS
+
+    @abstractmethod
+    def attempt(self, envelope: Envelope, timeout: float) -> None:
+        """Send ``envelope`` once within ``timeout`` seconds; SendFailed if it did not land."""
+
+    def close(self) -> None:  # noqa: B027 -- optional: most sinks hold nothing open
+        """Release what the sink holds open (a connection), after a delivery round."""
+
+    def deliver(self, envelope: Envelope, deadline: float) -> Outcome:
+        """Send ``envelope``, retrying with backoff, before ``deadline`` (monotonic)."""
+        attempts, delay, error = 0, BACKOFF, "not tried: the delivery budget was spent"
+        while deadline - time.monotonic() >= MIN_TRY:
+            attempts += 1
+            try:
+                self.attempt(envelope, min(REQUEST_TIMEOUT, deadline - time.monotonic()))
+                return Outcome(True, attempts)
+            except SendFailed as exc:
+                error = safe_text(str(exc))
+                if not exc.retryable or attempts >= self.max_attempts:
+                    return Outcome(False, attempts, error, unreachable=exc.retryable)
+                wait = max(delay * random.uniform(0.75, 1.25), exc.retry_after or 0.0)
+                if time.monotonic() + wait + MIN_TRY > deadline:
+                    break
+                time.sleep(wait)
+                delay = min(delay * 2, MAX_BACKOFF)
+        if attempts:
+            error += " (delivery budget spent)"
+        return Outcome(False, attempts, error, unreachable=True)
+
+
+def safe_text(text: str) -> str:
+    """A message fit to show and store: credentials in URLs and secret literals masked."""
+    return mask_secrets(redact(text))
+
+
+def without_userinfo(parts: SplitResult) -> str:
+    """The URL of ``parts`` without its ``user:password@``."""
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _unmasked(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        url = urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+    return redact(url)
+
+
+def safe_url(url: str) -> str:
+    """``url`` fit to show: userinfo replaced by ``***``, token-like query values and
+    secret literals (a Slack webhook's path) masked."""
+    return mask_secrets(_unmasked(url))
+
+
+def url_key(url: str) -> str:
+    """The name a URL sink is shown and recorded under: :func:`safe_url`, plus a short
+    fingerprint when a secret literal was masked (two masked webhooks stay two sinks; 32
+    bits of a hash tell nothing about a secret)."""
+    plain = _unmasked(url)
+    shown = mask_secrets(plain)
+    if shown != plain:
+        shown += " #" + hashlib.sha256(url.encode()).hexdigest()[:8]
+    return shown
