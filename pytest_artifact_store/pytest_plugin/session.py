@@ -734,4 +734,12 @@ def describe_result(result: dict[str, Any], remote: str) -> list[str]:
     else:
         lines.append(f"push: not pushed ({result.get('push_error') or 'auto_push is off'})")
     lines += [f"push: {note}" for note in result.get("push_notes") or []]
+    events = result.get("events")
+    if isinstance(events, dict):
+        sent, left = len(events.get("delivered") or []), len(events.get("pending") or [])
+        text = f"events: {sent} delivered"
+        if left:
+            text += f", {left} waiting in the outbox ('artifact-store events deliver' retries)"
+        lines.append(text)
+        lines += [f"events: {p}" for p in events.get("problems") or []]
     return lines

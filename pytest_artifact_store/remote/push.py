@@ -80,6 +80,8 @@ class PushOutcome:
     joins: int = 0
     unreachable: bool = False  # the remote never answered about our refs
     waiting: list[str] = field(default_factory=list)  # unapproved versions held back
+    tip: str | None = None  # what the remote's branch now is, once pushed
+    tags: list[str] = field(default_factory=list)  # the tags that push carried
 
 
 def awaiting_approval(names: list[str], contains: str | None = None) -> str:
@@ -417,7 +419,8 @@ class Pusher:
                     continue
                 if res.returncode == 0:
                     self._remember(remote, branch, tip, tags)
-                    outcome.pushed = True
+                    outcome.pushed, outcome.tip, outcome.tags = True, tip, tags
+                    self.store.pushed(remote, branch, tip, tags)
                     if outcome.waiting:
                         outcome.notes.append(
                             "held back until approved (require_approval): "

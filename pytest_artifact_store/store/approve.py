@@ -10,6 +10,7 @@ from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError, SecretDetectedError
 from pytest_artifact_store.store import approvals
 from pytest_artifact_store.store.history import History
+from pytest_artifact_store.store.publish import version_data
 from pytest_artifact_store.timestamps import utc_now
 
 
@@ -82,9 +83,17 @@ class Approving(History):
             "pushed": False,
             "push_error": None,
         }
-        self._emit_approved(result, entry)
+        data = {
+            **version_data({**result, "branch": self.branch_for(workflow_id, task_id)}, entry),
+            "approval": record.to_json(),
+            "approvers": result["approvers"],
+            "approved": result["approved"],
+        }
+        branch = self.branch_for(workflow_id, task_id)
+        self.queue_event("artifact.approved", f"artifact.approved:{tag_sha}", branch, name, data)
         if push:
             self._push_approved(result, remote, timeout)
+        self.publish_queued(result)
         return result
 
     def _push_approved(
@@ -104,8 +113,6 @@ class Approving(History):
             contains=result["commit_sha"],
         )
         result["pushed"], result["push_error"] = outcome.pushed, outcome.error
-        if outcome.pushed:
-            self._emit_pushed(branch, result["commit_sha"], name)
 
     def _approver(self) -> bytes:
         """The user's git identity, as git would write it into a tag (``git var``)."""
@@ -177,10 +184,3 @@ class Approving(History):
                 "approvers": list(holder.approvers),
             }
         return [tasks[k] for k in sorted(tasks)]
-
-    # events: the façade publishes them (it knows the configured sinks)
-    def _emit_approved(self, result: dict[str, Any], entry: dict[str, Any]) -> None:
-        """Publish ``artifact.approved`` (overridden by the façade)."""
-
-    def _emit_pushed(self, branch: str, commit_sha: str, remote: str) -> None:
-        """Publish ``artifact.pushed`` (overridden by the façade)."""

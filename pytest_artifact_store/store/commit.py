@@ -127,7 +127,7 @@ class Committing(History):
             "created": True,
             "files": meta["files"],
         }
-        return self._auto_push(result)
+        return self._auto_push(result, meta)
 
     def _land(self, plan: _Plan) -> tuple[str, dict[str, Any] | None, list[str]]:
         """Write the version (its objects as one pack) and move the branch and tags in
@@ -440,13 +440,13 @@ class Committing(History):
             "created": False,
             "files": entry.get("files", []),
         }
-        return self._auto_push(result)
+        return self._auto_push(result, entry)
 
     def _load_metadata(self, blob: str) -> dict[str, Any] | None:
         return self.repo.read_json_many([blob])[0]
 
-    def _auto_push(self, result: dict[str, Any]) -> dict[str, Any]:
-        """After a commit: the façade pushes (see :class:`ArtifactStore`)."""
+    def _auto_push(self, result: dict[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """After a commit: the façade pushes and publishes events (see :class:`ArtifactStore`)."""
         return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -9,24 +10,33 @@ from pytest_artifact_store.store.approve import Approving
 from pytest_artifact_store.store.archive import Archiving
 from pytest_artifact_store.store.commit import Committing
 from pytest_artifact_store.store.config import ArtifactStoreConfig, git_config_overrides
+from pytest_artifact_store.store.publish import version_data
 from pytest_artifact_store.store.revert import Reverting
 
 
 class ArtifactStore(Committing, Reverting, Archiving, Approving):
     """Commit, find, roll back and push artifact versions in a git repository."""
 
-    def _auto_push(self, result: dict[str, Any]) -> dict[str, Any]:
+    def _auto_push(self, result: dict[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
         """Push after a commit (auto_push); the result gains ``pushed``/``push_error``
-        and, when the remote kept a tag of its own, ``push_notes`` saying so."""
+        and, when the remote kept a tag of its own, ``push_notes`` saying so. Then the
+        events: ``artifact.committed`` for a new version, ``artifact.pushed`` for a push."""
         if not self.config.auto_push:  # the remote layer is not even imported
             result["pushed"], result["push_error"] = False, "auto_push is off"
-            return result
-        from pytest_artifact_store.remote.push import Pusher
+        else:
+            from pytest_artifact_store.remote.push import Pusher
 
-        outcome = Pusher(self).after_commit(result["branch"], result["commit_sha"])
-        result["pushed"], result["push_error"] = outcome.pushed, outcome.error
-        if outcome.notes:
-            result["push_notes"] = outcome.notes
+            outcome = Pusher(self).after_commit(result["branch"], result["commit_sha"])
+            result["pushed"], result["push_error"] = outcome.pushed, outcome.error
+            if outcome.notes:
+                result["push_notes"] = outcome.notes
+        if result["created"] and self.config.event_sinks:
+            sha = result["commit_sha"]
+            data = version_data(result, metadata)
+            subject = str(data["correlation_id"] or sha)
+            event_id, branch = f"artifact.committed:{sha}", result["branch"]
+            self.queue_event("artifact.committed", event_id, branch, subject, data, first=True)
+        self.publish_queued(result)
         return result
 
     def fetch(
@@ -63,7 +73,9 @@ class ArtifactStore(Committing, Reverting, Archiving, Approving):
         """
         from pytest_artifact_store.remote.push import Pusher
 
-        return Pusher(self).push_pending(remote, timeout, verify=verify)
+        result = Pusher(self).push_pending(remote, timeout, verify=verify)
+        self.publish_queued(result)
+        return result
 
 
 def open_store(repo_path: Path | str | None = None, **overrides: Any) -> ArtifactStore:

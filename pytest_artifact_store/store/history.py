@@ -20,7 +20,8 @@ from pytest_artifact_store.git import (
 )
 from pytest_artifact_store.remote.facts import JOIN_TRAILER, JOIN_VERSION_TRAILER
 from pytest_artifact_store.store import approvals, index
-from pytest_artifact_store.store.base import TIMESTAMP_TRAILER, TRAILERS, StoreBase
+from pytest_artifact_store.store.base import TIMESTAMP_TRAILER, TRAILERS
+from pytest_artifact_store.store.publish import Publishing
 from pytest_artifact_store.timestamps import parse_utc
 
 _TAG_LOOKUPS = 64  # a lookup's metadata and tags go to git in one round trip up to this
@@ -53,7 +54,7 @@ class Tip:
     also: list[str] = field(default_factory=list)  # the remote-tracking tip, when it differs
 
 
-class History(StoreBase):
+class History(Publishing):
     """Reading versions back: walk, list, look up."""
 
     def _branches(
