@@ -337,6 +337,22 @@ def test_publishing_the_same_event_again_keeps_its_record(repo: Path, git_dir: P
     assert again.created == first.created and again.envelope == first.envelope
 
 
+@pytest.mark.parametrize(
+    "event_id", ["artifact.pushed:origin/mirror:abc", "../../escape", ".hidden", "é" * 200]
+)
+def test_any_event_id_is_one_file_in_the_outbox(repo: Path, git_dir: Path, event_id: str) -> None:
+    outbox = git_dir / "artifact-store" / "outbox"
+    publish(
+        git_dir, repo, [f"http://127.0.0.1:{free_port()}/"], "artifact.pushed",
+        event_id=event_id, source="s", subject="s", data={}, timeout=0,
+    )  # fmt: skip
+    [path] = outbox.glob("*.json")
+    assert path.parent == outbox and not path.name.startswith(".")
+    assert [e.id for e in pending(git_dir)] == [event_id]
+    assert drop(git_dir, [event_id]) == [event_id]
+    assert list(outbox.iterdir()) == [outbox / ".lock"]
+
+
 def test_without_sinks_nothing_is_written(repo: Path, git_dir: Path) -> None:
     report = _publish(repo, [])
     assert report.ok and report.queued is None
@@ -446,7 +462,7 @@ def test_an_invalid_event_is_refused_before_anything_is_queued(repo: Path, git_d
         _publish(repo, ["events.jsonl"], kind="deleted")
     with pytest.raises(ArtifactStoreError, match="event id"):
         publish(
-            git_dir, repo, ["events.jsonl"], "artifact.committed", event_id="../x",
+            git_dir, repo, ["events.jsonl"], "artifact.committed", event_id="two words",
             source="s", subject="s", data={},
         )  # fmt: skip
     with pytest.raises(ArtifactStoreError, match="JSON cannot carry"):
@@ -606,3 +622,6 @@ def test_cli_bad_sink_configuration_is_an_error(
     code, out, err = _cli(capsys, repo, "deliver")
     assert code == 1 and out == ""
     assert "event sink 'smtp://mail.example.com' is not understood" in err
+    code, out, err = _cli(capsys, repo)  # listing still works, with a warning
+    assert (code, out) == (0, "no events waiting\n")
+    assert err.startswith("artifact-store: warning: event sink 'smtp://mail.example.com'")

@@ -61,24 +61,18 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     drop.set_defaults(func=cmd_drop)
 
 
-def _open(args: argparse.Namespace) -> ArtifactStore:
-    return commands._open(args)
-
-
 def cmd_events(args: argparse.Namespace) -> int:
-    from pytest_artifact_store.events import parse_sinks, pending
+    from pytest_artifact_store.events import pending
 
-    with _open(args) as store:
+    with commands._open(args) as store:
         entries = pending(store.repo.common_dir)
-        cfg = store.config
-        base = store.repo.work_tree or cfg.repo_path
-        keys = {s.key for s in parse_sinks(cfg.event_sinks, base=base)}
+        keys = _configured(store)
     if args.json:
         commands._print_json(
             [
                 {
                     **entry.as_dict(),
-                    "unconfigured": [k for k in entry.owed if k not in keys],
+                    "unconfigured": [k for k in entry.owed if keys is not None and k not in keys],
                 }
                 for entry in entries
             ]
@@ -93,7 +87,19 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_entry(entry: Entry, configured: set[str]) -> None:
+def _configured(store: ArtifactStore) -> set[str] | None:
+    """The keys of the configured sinks (None, with a warning, if they are invalid)."""
+    from pytest_artifact_store.events import parse_sinks
+
+    base = store.repo.work_tree or store.config.repo_path
+    try:
+        return {s.key for s in parse_sinks(store.config.event_sinks, base=base)}
+    except ArtifactStoreError as exc:  # still list what is queued
+        print(f"artifact-store: warning: {exc}", file=sys.stderr)
+        return None
+
+
+def _print_entry(entry: Entry, configured: set[str] | None) -> None:
     age = commands.fmt_age(entry.created)
     print(f"{entry.status:8} {entry.id}  {entry.type or '-'}  {entry.subject or '-'}  {age}")
     if entry.error:
@@ -106,7 +112,7 @@ def _print_entry(entry: Entry, configured: set[str]) -> None:
         else:
             when = commands.fmt_age(state.last_attempt)
             status = f"failed ({state.attempts} attempt(s), last {when} ago): {state.last_error}"
-        if not state.delivered and key not in configured:
+        if not state.delivered and configured is not None and key not in configured:
             status += " [sink no longer configured]"
         print(f"    {key}  {status}")
 
@@ -114,7 +120,7 @@ def _print_entry(entry: Entry, configured: set[str]) -> None:
 def cmd_deliver(args: argparse.Namespace) -> int:
     from pytest_artifact_store.events import deliver
 
-    with _open(args) as store:
+    with commands._open(args) as store:
         cfg = store.config
         timeout = cfg.event_timeout if args.timeout is None else args.timeout
         report = deliver(
@@ -156,7 +162,7 @@ def cmd_drop(args: argparse.Namespace) -> int:
 
     if bool(args.ids) == bool(args.all):
         raise ArtifactStoreError("name the events to drop (ID...) or give --all, not both")
-    with _open(args) as store:
+    with commands._open(args) as store:
         dropped = drop(store.repo.common_dir, None if args.all else args.ids)
     for event_id in dropped:
         print(f"dropped {event_id}")

@@ -153,15 +153,15 @@ def drop(git_dir: Path, ids: Sequence[str] | None = None, *, wait: float = 10.0)
             raise ArtifactStoreError(
                 f"another process is delivering the events in {outbox.dir}; try again"
             )
-        queued = [entry.id for entry in outbox.entries()]
-        wanted = queued if ids is None else list(dict.fromkeys(ids))
+        queued = {entry.id: entry for entry in outbox.entries()}
+        wanted = list(queued) if ids is None else list(dict.fromkeys(ids))
         unknown = [i for i in wanted if i not in queued]
         if unknown:
             raise ArtifactStoreError(
                 f"no queued event {', '.join(map(repr, unknown))} "
                 "(artifact-store events lists them)"
             )
-        return [i for i in wanted if outbox.remove(i)]
+        return [i for i in wanted if outbox.remove(queued[i])]
 
 
 def _budget(timeout: object) -> float:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,8 +25,7 @@ EVENT_TYPES = ("artifact.committed", "artifact.pushed", "artifact.approved")
 CONTENT_TYPE = "application/cloudevents+json"  # the structured mode's media type
 DATA_CONTENT_TYPE = "application/json"
 
-# Event ids name outbox files: no separators, no leading dot, bounded.
-_EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}")
+ID_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -42,11 +40,17 @@ class Envelope:
 
 
 def check_event_id(value: object) -> str:
-    """``value`` if it can be an event id (it names the event's outbox file)."""
-    if not isinstance(value, str) or not _EVENT_ID.fullmatch(value):
+    """``value`` if it can be an event id: 1-200 printable characters, no spaces."""
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= ID_MAX
+        or not value.isprintable()
+        or any(c.isspace() for c in value)
+    ):
         raise ArtifactStoreError(
-            f"event id {value!r} is not valid: use 1-200 letters, digits and ._:@+=- "
-            "starting with a letter or digit (e.g. 'artifact.committed:<commit sha>')"
+            f"event id {value!r} is not valid: use 1-{ID_MAX} printable characters without "
+            "spaces, the same each time the same event is published "
+            "(e.g. 'artifact.committed:<commit sha>')"
         )
     return value
 

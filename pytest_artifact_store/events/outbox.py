@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -22,12 +23,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from pytest_artifact_store.events.envelope import Envelope, read_envelope
 from pytest_artifact_store.timestamps import format_utc, parse_utc, utc_now
 
 FORMAT = 1
 MAX_ENTRY_BYTES = 16 << 20  # a larger file is not one of ours
+_NAME_MAX = 240  # bytes of a file name, below the usual 255
 STALE_TEMP = 3600.0  # a temporary file this old was left by a killed writer
 
 
@@ -157,17 +160,20 @@ class Outbox:
                 raw = fh.read(MAX_ENTRY_BYTES + 1)
             if len(raw) > MAX_ENTRY_BYTES:
                 raise ValueError(f"larger than {MAX_ENTRY_BYTES} bytes")
-            return _parse(path, json.loads(raw))
+            entry = _parse(path, json.loads(raw))
+            if self._path(entry.id) != path:
+                raise ValueError(f"the event's id {entry.id!r} is not the file's name")
+            return entry
         except FileNotFoundError:
             raise
         except (OSError, ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
             text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return Entry(path.stem, path, error=f"not a valid outbox entry: {text[:200]}")
+            return Entry(_event_id(path), path, error=f"not a valid outbox entry: {text[:200]}")
 
-    def remove(self, event_id: str) -> bool:
-        """Forget the event (delivered or not); False if it was not queued."""
+    def remove(self, entry: Entry) -> bool:
+        """Forget ``entry`` (delivered or not); False if it was gone already."""
         try:
-            self._path(event_id).unlink()
+            entry.path.unlink()
         except FileNotFoundError:
             return False
         return True
@@ -197,7 +203,16 @@ class Outbox:
             os.close(fd)  # releases the lock
 
     def _path(self, event_id: str) -> Path:
-        return self.dir / f"{event_id}.json"
+        """The file of ``event_id``: percent-encoded where the id has ``/``, ``%`` or
+        a leading dot, so any id makes one plain file name (a long one is shortened
+        and made unique with a hash)."""
+        name = quote(event_id, safe="_.-~:@+=,")
+        if name.startswith("."):
+            name = "%2E" + name[1:]
+        if len(name) > _NAME_MAX:
+            digest = hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:16]
+            name = f"{name[: _NAME_MAX - 17]}~{digest}"
+        return self.dir / f"{name}.json"
 
     def _write_temp(self, entry: Entry) -> str:
         assert entry.envelope is not None
@@ -207,7 +222,7 @@ class Outbox:
             "event": entry.envelope.body,
             "sinks": {key: state.as_dict() for key, state in entry.sinks.items()},
         }
-        fd, temp = tempfile.mkstemp(prefix=f".tmp-{entry.id}-", dir=self.dir)
+        fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=self.dir)
         try:
             os.write(fd, json.dumps(record, indent=1).encode("utf-8"))
             os.fsync(fd)
@@ -239,8 +254,6 @@ def _parse(path: Path, record: Any) -> Entry:
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ValueError(f"not a format-{FORMAT} outbox record")
     envelope = read_envelope(record.get("event"))
-    if envelope.id != path.stem:
-        raise ValueError(f"the event's id {envelope.id!r} is not the file's name")
     created = record.get("created")
     if parse_utc(created) is None:
         raise ValueError("'created' is not a UTC timestamp")
@@ -254,6 +267,11 @@ def _parse(path: Path, record: Any) -> Entry:
         envelope,
         {str(key): _state(key, value) for key, value in sinks.items()},
     )
+
+
+def _event_id(path: Path) -> str:
+    """The id a file's name stands for (what an unreadable file is listed under)."""
+    return unquote(path.name.removesuffix(".json"))
 
 
 def _state(key: str, value: Any) -> SinkState:

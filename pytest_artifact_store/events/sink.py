@@ -12,7 +12,6 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from pytest_artifact_store.events.envelope import Envelope
 from pytest_artifact_store.git import redact
-from pytest_artifact_store.scan import mask_secrets
 
 REQUEST_TIMEOUT = 5.0  # one request's limit, clipped to what is left of the budget
 MAX_ATTEMPTS = 4  # per event and sink in one delivery round
@@ -81,7 +80,13 @@ class Sink(ABC):
 
 def safe_text(text: str) -> str:
     """A message fit to show and store: credentials in URLs and secret literals masked."""
-    return mask_secrets(redact(text))
+    return _mask(redact(text))
+
+
+def _mask(text: str) -> str:
+    from pytest_artifact_store.scan import mask_secrets  # the scanner loads on first use
+
+    return mask_secrets(text)
 
 
 def without_userinfo(parts: SplitResult) -> str:
@@ -103,7 +108,7 @@ def _unmasked(url: str) -> str:
 def safe_url(url: str) -> str:
     """``url`` fit to show: userinfo replaced by ``***``, token-like query values and
     secret literals (a Slack webhook's path) masked."""
-    return mask_secrets(_unmasked(url))
+    return _mask(_unmasked(url))
 
 
 def url_key(url: str) -> str:
@@ -111,7 +116,7 @@ def url_key(url: str) -> str:
     fingerprint when a secret literal was masked (two masked webhooks stay two sinks; 32
     bits of a hash tell nothing about a secret)."""
     plain = _unmasked(url)
-    shown = mask_secrets(plain)
+    shown = _mask(plain)
     if shown != plain:
         shown += " #" + hashlib.sha256(url.encode()).hexdigest()[:8]
     return shown

@@ -15,17 +15,17 @@ import base64
 import functools
 import hashlib
 import hmac
-import http.client
 import os
-import urllib.error
-import urllib.request
-from email.message import Message
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.events.envelope import CONTENT_TYPE, Envelope
 from pytest_artifact_store.events.sink import SendFailed, Sink, safe_url, url_key, without_userinfo
+
+if TYPE_CHECKING:  # urllib.request (and http, email, ssl) load on the first delivery
+    import urllib.request
+    from email.message import Message
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _RETRY_STATUS = {408, 429}
@@ -64,6 +64,10 @@ class WebhookSink(Sink):
         self._secret_env = secret_env
 
     def attempt(self, envelope: Envelope, timeout: float) -> None:
+        import http.client
+        import urllib.error
+        import urllib.request
+
         body = envelope.body.encode("utf-8")
         headers = {"Content-Type": CONTENT_TYPE, "User-Agent": _USER_AGENT}
         secret = os.environ.get(self._secret_env)
@@ -115,11 +119,12 @@ def _retry_after(value: str | None) -> float | None:
     return None if seconds is None or seconds < 0 else min(seconds, _MAX_RETRY_AFTER)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the 3xx surfaces as an HTTPError
-
-
 @functools.lru_cache(maxsize=1)
 def _opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(_NoRedirect)
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # the 3xx surfaces as an HTTPError
+
+    return urllib.request.build_opener(NoRedirect)
