@@ -224,13 +224,13 @@ class Outbox:
         }
         fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=self.dir)
         try:
-            os.write(fd, json.dumps(record, indent=1).encode("utf-8"))
-            os.fsync(fd)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(json.dumps(record, indent=1).encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
         except BaseException:
             os.unlink(temp)
             raise
-        finally:
-            os.close(fd)
         return temp
 
     def _sync_dir(self) -> None:
@@ -241,8 +241,7 @@ class Outbox:
             os.close(fd)
 
     def _sweep(self) -> None:
-        """Remove temporary files killed writers left (under the lock, so none is live
-        long enough to be mistaken for one)."""
+        """Remove temporary files over an hour old: writers that were killed left them."""
         cutoff = time.time() - STALE_TEMP
         for temp in self.dir.glob(".tmp-*"):
             with contextlib.suppress(OSError):
