@@ -3,7 +3,8 @@
 Inert unless ``--artifact-store`` is given: then the store's worker process is started
 (:mod:`.worker`: the store lives there, not in pytest's process), the settings are
 validated, and the repository is known good before any test runs.
-``--artifact-fail-on`` alone judges the run against its baseline and commits nothing.
+``--artifact-fail-on`` alone judges the run against its baseline and commits nothing;
+``--artifact-export=DIR`` writes what would be committed into DIR and commits nothing.
 ``-p no:artifact_store`` removes the plugin.
 """
 
@@ -24,6 +25,12 @@ if TYPE_CHECKING:  # imported only when a baseline is asked for
 
 def _enabled(config: pytest.Config) -> bool:
     return bool(config.getoption("artifact_store", default=False))
+
+
+def _exporting(config: pytest.Config) -> bool:
+    setting = settings.BY_NAME["export"]
+    given = getattr(config.option, setting.dest, None)
+    return bool(given or os.environ.get(setting.env_var, "").strip())
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -54,6 +61,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     namespace = early_config.known_args_namespace
     if not getattr(namespace, "artifact_store", False) or os.environ.get("PYTEST_XDIST_WORKER"):
         return
+    export = settings.BY_NAME["export"]
+    if getattr(namespace, export.dest, None) or os.environ.get(export.env_var, "").strip():
+        return  # an export opens no store
     if getattr(namespace, "help", False) or getattr(namespace, "version", False):
         return
     from pytest_artifact_store.pytest_plugin.worker import StoreClient
@@ -69,7 +79,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.getoption("help", default=False) or config.getoption("version", default=False):
         return
-    if _enabled(config):
+    if _exporting(config):
+        from pytest_artifact_store.pytest_plugin.export import start_export
+
+        start_export(config, config.stash[RECORDER])
+    elif _enabled(config):
         from pytest_artifact_store.pytest_plugin.session import start
 
         start(config, config.stash[RECORDER], client)
@@ -86,7 +100,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         client.close()
     recorder = config.stash.get(RECORDER, None)
     if recorder is not None:  # a worker of a committing session leaves its files for the controller
-        recorder.cleanup(keep_own=_is_worker(config) and _enabled(config))
+        committing = _enabled(config) or _exporting(config)
+        recorder.cleanup(keep_own=_is_worker(config) and committing)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -120,8 +135,8 @@ def artifact_store(pytestconfig: pytest.Config) -> ArtifactRecorder:
     """Record files, metrics and metadata to commit when the session passes.
 
     ``artifact_store.add(path, name=None)``, ``artifact_store.record_metric(name, value)``,
-    ``artifact_store.set_metadata(key, value)``. Without ``--artifact-store`` the calls
-    are still checked, but nothing is committed.
+    ``artifact_store.set_metadata(key, value)``, ``artifact_store.record_seed(name, value)``.
+    Without ``--artifact-store`` the calls are still checked, but nothing is committed.
     """
     return pytestconfig.stash[RECORDER]
 

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from pytest_artifact_store.backtest import BacktestRecord
 
 # Keys the plugin writes itself: recording them by hand would be silently overwritten.
-RESERVED_METADATA = frozenset({"test_metrics", "test_status", "baseline", "partial", "selection"})
+RESERVED_METADATA = frozenset(
+    {"test_metrics", "test_status", "baseline", "partial", "selection", "capsule"}
+)
 REPORT_NAME = "test_report.json"
 
 WORKER_OUTPUT_KEY = "artifact_store"  # config.workeroutput key: a worker's files and metrics
@@ -46,6 +48,7 @@ class ArtifactRecorder:
     files: dict[str, Path] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    seeds: dict[str, int | str] = field(default_factory=dict)  # the capsule's ``seeds``
     # name -> other sources of that name seen in xdist workers (compared at commit time).
     alternates: dict[str, list[Path]] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
@@ -172,6 +175,29 @@ class ArtifactRecorder:
         _check_json(f"metric {name!r}", value)
         self.metrics[name] = value
 
+    def record_seed(self, name: str, value: int | str) -> None:
+        """Record the seed a test drew its randomness from (``random.seed``,
+        ``numpy.random.default_rng``...) as the capsule's ``seeds[name]``, so that a later
+        ``artifact-store reproduce`` knows it and a reader can tell what was random.
+
+        ``value`` is an int or a string; the same name recorded twice (by two tests or two
+        xdist workers) must have the same value.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError("artifact_store.record_seed(): name must be a non-empty string")
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise TypeError(
+                f"artifact_store.record_seed(): seed {name!r} must be an int or a str, "
+                f"got {type(value).__name__}"
+            )
+        known = self.seeds.get(name)
+        if known is not None and known != value:
+            raise ValueError(
+                f"artifact_store.record_seed(): seed {name!r} was recorded as {known!r}; "
+                f"give {value!r} another name"
+            )
+        self.seeds[name] = value
+
     def set_metadata(self, key: str, value: Any) -> None:
         """Add ``key: value`` (a JSON value) to the commit's metadata.json.
 
@@ -226,6 +252,7 @@ class ArtifactRecorder:
             "files": {name: str(path) for name, path in self.files.items()},
             "metrics": dict(self.metrics),
             "metadata": dict(self.metadata),
+            "seeds": dict(self.seeds),
             "deselected": self.deselected,
             "baseline_used": self.baseline_used,
             "last_failed": self.last_failed,
@@ -253,6 +280,13 @@ class ArtifactRecorder:
                     f"(in worker {worker})"
                 )
             self.metrics.setdefault(key, value)
+        for key, value in wire.get("seeds", {}).items():
+            if key in self.seeds and self.seeds[key] != value:
+                self.conflicts.append(
+                    f"seed {key!r} was recorded as {self.seeds[key]!r} and as {value!r} "
+                    f"(in worker {worker}); name each worker's seed apart"
+                )
+            self.seeds.setdefault(key, value)
         for key, value in wire.get("metadata", {}).items():
             # Values are not shown: metadata may hold what the secret scan must judge first.
             if key in self.metadata and self.metadata[key] != value:

@@ -10,7 +10,6 @@ files, a generated ``test_report.json`` and the recorded metrics become one comm
 from __future__ import annotations
 
 import filecmp
-import glob
 import json
 import os
 import platform
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_artifact_store import naming
+from pytest_artifact_store.capsule import capture
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.pytest_plugin import keys
 from pytest_artifact_store.pytest_plugin import settings as settings_mod
@@ -78,13 +78,36 @@ def start(
         for f in fields(store_config)
         for value in [getattr(store_config, f.name)]
     }
+    request = capsule_request(config, resolved)
     client = client or StoreClient()
-    client.configure(kwargs, resolved.get("workflow_id"), resolved.get("task_id"), dict(os.environ))
+    client.configure(
+        kwargs,
+        resolved.get("workflow_id"),
+        resolved.get("task_id"),
+        dict(os.environ),
+        capsule=None if request is None else request.to_wire(),
+    )
     source = baseline_source(config, resolved, store_config)
     session = ArtifactSession(config, resolved, store_config, client, recorder, source)
+    session.capsule_request = request
     config.pluginmanager.register(session, PLUGIN_NAME)
     register_xdist(config, recorder, source)
     return session
+
+
+def capsule_request(config: pytest.Config, resolved: Settings) -> capture.Request | None:
+    """What the capsule's costly half needs (None: ``artifact_store_capsule = false``).
+    Untracked files written from now on are the session's outputs, not its code."""
+    if resolved.get("capsule") is False:
+        return None
+    inputs = resolved["inputs"]
+    return capture.Request(
+        rootdir=os.fspath(config.rootpath),
+        invocation_dir=os.fspath(config.invocation_params.dir),
+        inputs=list(inputs.value or []),
+        input_base=os.fspath(inputs.base),
+        started_ns=session_start_ns(),
+    )
 
 
 def start_gate(config: pytest.Config, recorder: ArtifactRecorder) -> GateSession:
@@ -296,13 +319,13 @@ class ArtifactSession(GateSession):
         config: pytest.Config,
         resolved: Settings,
         store_config: ArtifactStoreConfig,
-        client: StoreClient,
+        client: StoreClient | None,
         recorder: ArtifactRecorder,
         source: BaselineSource,
     ) -> None:
         super().__init__(config, resolved, recorder, source)
         self.store_config = store_config
-        self.client = client
+        self.client = client  # None: no worker (an export)
         self.local: ArtifactStore | None = None  # when the worker cannot be used
         self.tests: dict[str, OutcomeRecord] = {}
         self.collection_errors = 0
@@ -312,6 +335,9 @@ class ArtifactSession(GateSession):
         self.started = time.time()
         self.started_perf = time.perf_counter()
         self.pending: Pending | None = None
+        self.capsule_request: capture.Request | None = None
+        # read now: a test may change the environment (and monkeypatch restore it)
+        self.capsule_env = capture.environment(resolved.get("capsule_env") or [])
 
     # -- the repository ----------------------------------------------------------------
 
@@ -321,13 +347,19 @@ class ArtifactSession(GateSession):
         try:
             # the usual case: a repository is there, so the tests need not wait for the
             # worker's imports; when none is plausible, its exact reason is awaited
+            client = self.worker()
             plausible = looks_like_a_repository(self.store_config.repo_path)
-            error = None if plausible and not self.client.answered() else self.client.wait_ready()
+            error = None if plausible and not client.answered() else client.wait_ready()
         except WorkerGone:
             error = self._open_locally()
         if error is not None:
             repo = self.settings["repo"]
             raise settings_mod.usage_error(repo, str(repo.value), error)
+
+    def worker(self) -> StoreClient:
+        if self.client is None:
+            raise WorkerGone
+        return self.client
 
     def _open_locally(self) -> str | None:
         """The store in this process (no worker): None, or why the repository is no good."""
@@ -412,7 +444,8 @@ class ArtifactSession(GateSession):
                 self.finish(self.pending)
         finally:
             self.summary.show(config)
-            self.client.close()
+            if self.client is not None:
+                self.client.close()
             if self.local is not None:
                 self.local.close()
 
@@ -431,6 +464,10 @@ class ArtifactSession(GateSession):
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             shutil.rmtree(pending.staging, ignore_errors=True)
+        self.announce(session, result)
+
+    def announce(self, session: pytest.Session, result: dict[str, Any]) -> None:
+        """Say what was committed, and tell the ``pytest_artifact_store_committed`` hooks."""
         self.summary.lines.extend(describe_result(result, self.store_config.remote_name))
         try:
             self.config.hook.pytest_artifact_store_committed(config=self.config, result=result)
@@ -443,7 +480,8 @@ class ArtifactSession(GateSession):
 
     def interrupted(self, session: pytest.Session) -> None:
         """Say whether the version landed; exit status 2 as pytest's own interrupts."""
-        landed = self.local.last_commit if self.local is not None else self.client.landed
+        landed = self.local.last_commit if self.local is not None else None
+        landed = landed or (self.client.landed if self.client is not None else None)
         if landed:
             get = self.settings.get
             branch = naming.branch_name(
@@ -514,6 +552,8 @@ class ArtifactSession(GateSession):
         metadata["partial"] = self.selection.partial
         if self.selection.partial:
             metadata["selection"] = self.selection.record(len(self.tests))
+        if self.capsule_request is not None:
+            metadata[capture.CAPSULE_KEY] = self.capsule(self.capsule_request)
         try:
             self.config.hook.pytest_artifact_store_metadata(config=self.config, metadata=metadata)
         except Exception as exc:
@@ -521,6 +561,27 @@ class ArtifactSession(GateSession):
                 f"pytest_artifact_store_metadata hook failed: {_one_line(exc)}"
             ) from None
         return metadata
+
+    def capsule(self, request: capture.Request) -> dict[str, Any]:
+        """The reproducibility capsule: the worker's half (captured while the tests ran;
+        in this process when there is no worker) and what this process knows."""
+        try:
+            try:
+                captured = self.worker().capsule()
+            except WorkerGone:
+                captured = capture.capture(request)
+        except (ArtifactStoreError, OSError) as exc:
+            raise CommitRefused(f"cannot record the capsule: {_one_line(exc)}") from None
+        for pattern in (captured.get("inputs") or {}).get("unmatched") or []:
+            self.summary.lines.append(f"note: input {pattern} matched no files")
+        return capture.assemble(
+            captured,
+            args=self.selection.args,
+            node_ids=self.tests,
+            pytest_version=pytest.__version__,
+            seeds=self.recorder.seeds,
+            env=self.capsule_env,
+        )
 
     def store_commit(self, files: dict[str, Path], metadata: dict[str, Any]) -> dict[str, Any]:
         get = self.settings.get
@@ -535,7 +596,7 @@ class ArtifactSession(GateSession):
         try:
             if self.local is None:
                 try:
-                    return self.client.commit(**arguments)
+                    return self.worker().commit(**arguments)
                 except WorkerGone:  # it ended (or never started): commit in this process
                     error = self._open_locally()
                     if error is not None:
@@ -593,8 +654,8 @@ class ArtifactSession(GateSession):
             patterns = self.settings[setting]
             for pattern in patterns.value or []:
                 where = f"{pattern} (in {patterns.origin})"
-                matches = _glob(pattern, patterns.base)
-                if not matches and (setting == "outputs" or not _has_magic(pattern)):
+                matches = capture.glob_files(pattern, patterns.base)
+                if not matches and (setting == "outputs" or not capture.has_magic(pattern)):
                     missing = f"{where} does not exist in {patterns.base}"
                     if setting == "outputs":
                         missing += " (an output the tests must write during the session)"
@@ -649,39 +710,6 @@ def _plugin_versions(config: pytest.Config) -> dict[str, str]:
         name = getattr(dist, "project_name", None) or dist.metadata["Name"]
         found[str(name)] = str(dist.version)
     return dict(sorted(found.items()))
-
-
-def _glob(pattern: str, base: Path) -> list[tuple[str, Path]]:
-    """(name in the task directory, file) for each match; a directory gives its files."""
-    expanded = os.path.expanduser(pattern)
-    if _has_magic(expanded):
-        found = glob.glob(expanded, root_dir=base, recursive=True)
-        matches = sorted(base / m for m in found)
-    else:
-        path = Path(expanded) if os.path.isabs(expanded) else base / expanded
-        matches = [path] if path.exists() else []
-    out: list[tuple[str, Path]] = []
-    for match in matches:
-        if match.is_dir():
-            out.extend(_files_under(match))
-        elif match.is_file():
-            out.append((match.name, match))
-    return out
-
-
-def _files_under(top: Path) -> list[tuple[str, Path]]:
-    # Like the library's directory arguments: files at their paths relative to ``top``.
-    out = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
-        for name in sorted(filenames):
-            path = Path(dirpath, name)
-            out.append((path.relative_to(top).as_posix(), path))
-    return out
-
-
-def _has_magic(pattern: str) -> bool:
-    return any(c in pattern for c in "*?[")
 
 
 def _put(files: dict[str, Path], name: str, path: Path, where: str) -> None:

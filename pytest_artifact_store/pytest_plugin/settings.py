@@ -33,6 +33,7 @@ Kind = Literal[
     "count",
     "globs",
     "words",
+    "names",
     "rules",
     "sinks",
     "correlation",
@@ -118,6 +119,32 @@ SETTINGS: tuple[Setting, ...] = (
         "globs",
         "files the tests write, as glob patterns like artifact_store_files: each must have "
         "been written during this session (a file left by an earlier run is refused)",
+    ),
+    Setting(
+        "inputs",
+        "globs",
+        "files the session reads (price data, parameter files), as glob patterns like "
+        "artifact_store_files: their sha256 is recorded in the capsule, they are not committed",
+    ),
+    _bool(
+        "capsule",
+        "record the reproducibility capsule in metadata.json: the code's commit and dirty "
+        "state, the command, Python, packages, inputs, seeds (default: on)",
+        None,
+    ),
+    Setting(
+        "capsule_env",
+        "names",
+        "environment variables whose values the capsule records (one name per line in ini; "
+        "no other variable's value is ever recorded)",
+    ),
+    Setting(
+        "export",
+        "path",
+        "write what a passing session would commit (its files and metadata.json) into this "
+        "empty directory instead of committing anything (command line or environment only; "
+        "used by 'artifact-store reproduce')",
+        in_ini=False,
     ),
     _bool(
         "allow_partial",
@@ -236,7 +263,13 @@ SETTINGS: tuple[Setting, ...] = (
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 # list settings: the option may be repeated, the ini key takes one value per line
-_LISTS = {"globs": "GLOB", "words": "NAME:DIRECTION", "rules": "RULE", "sinks": "URI"}
+_LISTS = {
+    "globs": "GLOB",
+    "words": "NAME:DIRECTION",
+    "names": "NAME",
+    "rules": "RULE",
+    "sinks": "URI",
+}
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -397,6 +430,11 @@ def _convert(value: Value, raw: Any) -> Any:
 
                 for item in items:
                     parse_direction(item)
+            if kind == "names":
+                from pytest_artifact_store.capsule.capture import check_env_name
+
+                for item in items:
+                    check_env_name(item)
             return items
         if kind == "path":
             return (value.base / os.path.expanduser(str(raw))).resolve()

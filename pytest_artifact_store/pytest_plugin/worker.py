@@ -6,8 +6,13 @@ on the other CPU, while the tests run -- then waits for the one commit request. 
 pytest process imports none of that, so what ``--artifact-store`` adds to a session is
 a process start and the commit itself (:class:`StoreClient`, the pytest side).
 
-Protocol: JSON lines. In: ``{"config": {...}, "workflow_id", "task_id"}``, then
-``{"commit": {...commit_artifacts arguments...}}``. Out: ``{"ready": true}`` or
+It also records the costly half of the reproducibility capsule
+(:func:`pytest_artifact_store.capsule.capture.capture`: git, the installed distributions,
+the inputs' digests) in a thread of its own, started with the configuration.
+
+Protocol: JSON lines. In: ``{"config": {...}, "workflow_id", "task_id", "capsule": {...} |
+null}``, then ``{"capsule": true}`` (answered ``{"capsule": {...}}`` or ``{"error"}``)
+and ``{"commit": {...commit_artifacts arguments...}}``. Out: ``{"ready": true}`` or
 ``{"ready": false, "error"}``, then ``{"result": {...}}``, ``{"error"}`` or
 ``{"interrupted": true, "landed": sha | null}``. End of input: the process ends.
 """
@@ -64,6 +69,7 @@ def _serve(source: IO[bytes], sink: IO[str]) -> int:
     if request.get("environ") is not None:  # as pytest's process has it now
         os.environ.clear()
         os.environ.update(request["environ"])
+    capsule = _Capsule(request.get("capsule"))
     try:
         store = ArtifactStore(ArtifactStoreConfig(**request["config"]))
     except ArtifactStoreError as exc:
@@ -74,8 +80,12 @@ def _serve(source: IO[bytes], sink: IO[str]) -> int:
         store.warm_up(request.get("workflow_id"), request.get("task_id"))
     try:
         while line := source.readline():
+            message = json.loads(line)
+            if "capsule" in message:
+                _send(sink, capsule.answer())
+                continue
             try:
-                result = store.commit_artifacts(**json.loads(line)["commit"])
+                result = store.commit_artifacts(**message["commit"])
             except KeyboardInterrupt:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # one interrupt is enough
                 _send(sink, {"interrupted": True, "landed": store.last_commit})
@@ -89,6 +99,30 @@ def _serve(source: IO[bytes], sink: IO[str]) -> int:
     finally:
         store.close()
     return 0
+
+
+class _Capsule:
+    """The capsule's costly half, captured in a thread while the tests run."""
+
+    def __init__(self, wire: dict[str, Any] | None) -> None:
+        self._result: dict[str, Any] = {"error": "no capsule was asked for"}
+        self._thread: threading.Thread | None = None
+        if wire is not None:
+            self._thread = threading.Thread(target=self._run, args=(wire,), daemon=True)
+            self._thread.start()
+
+    def _run(self, wire: dict[str, Any]) -> None:
+        from pytest_artifact_store.capsule.capture import Request, capture
+
+        try:
+            self._result = {"capsule": capture(Request.from_wire(wire))}
+        except Exception as exc:  # an unreadable input: pytest's side says so
+            self._result = {"error": f"{type(exc).__name__}: {exc}"}
+
+    def answer(self) -> dict[str, Any]:
+        if self._thread is not None:
+            self._thread.join()
+        return self._result
 
 
 class WorkerGone(Exception):
@@ -179,10 +213,16 @@ class StoreClient:
         workflow_id: str | None,
         task_id: str | None,
         environ: dict[str, str] | None = None,
+        capsule: dict[str, Any] | None = None,
     ) -> None:
         """The store's settings (and the environment its git commands see): the worker
-        opens the repository and warms up."""
-        message = {"config": config, "workflow_id": workflow_id, "task_id": task_id}
+        opens the repository and warms up, and captures the capsule's ``capsule`` request."""
+        message = {
+            "config": config,
+            "workflow_id": workflow_id,
+            "task_id": task_id,
+            "capsule": capsule,
+        }
         try:
             self._write({**message, "environ": environ})
         except WorkerGone:
@@ -204,6 +244,17 @@ class StoreClient:
             if not self._ready:
                 return str(reply.get("error"))
         return None
+
+    def capsule(self) -> dict[str, Any]:
+        """The capsule's half the worker captured (waiting for it if need be);
+        ArtifactStoreError when capturing failed, WorkerGone when the worker is."""
+        self.wait_ready()
+        self._write({"capsule": True})
+        reply = self._read()
+        if "error" in reply:
+            raise ArtifactStoreError(str(reply["error"]))
+        captured: dict[str, Any] = reply["capsule"]
+        return captured
 
     def commit(self, **arguments: Any) -> dict[str, Any]:
         """commit_artifacts in the worker: its result, ArtifactStoreError for a refusal,
