@@ -625,3 +625,135 @@ def test_cli_bad_sink_configuration_is_an_error(
     code, out, err = _cli(capsys, repo)  # listing still works, with a warning
     assert (code, out) == (0, "no events waiting\n")
     assert err.startswith("artifact-store: warning: event sink 'smtp://mail.example.com'")
+
+
+# ---------------------------------------------------------------- the store's events
+def _store_events(received: list[Received]) -> list[tuple[str, str]]:
+    return [(r.event["type"], r.event["id"]) for r in received]
+
+
+def test_the_store_publishes_committed_pushed_and_approved_once_each(
+    repo: Path,
+    bare_remote: Path,
+    artifacts: dict[str, Path],
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+
+    monkeypatch.setenv("TEST_EVENTS_SECRET", SECRET)
+    config = ArtifactStoreConfig(
+        repo_path=repo,
+        event_sinks=[receiver.url, "events.jsonl"],
+        webhook_secret_env="TEST_EVENTS_SECRET",
+    )
+    with ArtifactStore(config) as store:
+        result = store.commit_artifacts(
+            "wf",
+            "t1",
+            list(artifacts.values()),
+            {"test_status": "passed", "test_metrics": {"sharpe": 1.25}},
+            "c1",
+            "abcdef12",
+        )
+        again = store.commit_artifacts(  # an idempotent repeat: nothing new to say
+            "wf",
+            "t1",
+            list(artifacts.values()),
+            {"test_status": "passed", "test_metrics": {"sharpe": 1.25}},
+            "c1",
+            "abcdef12",
+        )
+        approval = store.approve("c1", "prod")
+    sha = result["commit_sha"]
+    assert result["pushed"] and not again["created"]
+    assert result["events"]["pending"] == [] and len(result["events"]["delivered"]) == 2
+    tag_sha = subprocess.run(
+        ["git", "rev-parse", approval["tag"]], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+    assert _store_events(receiver.requests) == [
+        ("artifact.committed", f"artifact.committed:{sha}"),
+        ("artifact.pushed", f"artifact.pushed:origin:{sha}"),
+        ("artifact.approved", f"artifact.approved:{tag_sha}"),
+    ]  # the approval's push had nothing new for the branch: it still landed, once more
+    committed = receiver.requests[0]
+    expected = hmac.new(SECRET.encode(), committed.body, hashlib.sha256).hexdigest()
+    assert committed.headers["X-Hub-Signature-256"] == f"sha256={expected}"
+    event = committed.event
+    assert event["specversion"] == "1.0" and event["source"] == "/ai/generated/wf/t1"
+    assert event["subject"] == "corr_c1"
+    assert event["data"] == {
+        "branch": "ai/generated/wf/t1",
+        "commit_sha": sha,
+        "tags": ["corr_c1", "prompt_abcdef12"],
+        "pushed": True,
+        "correlation_id": "corr_c1",
+        "workflow_id": "wf",
+        "task_id": "t1",
+        "prompt_hash": "abcdef12",
+        "metrics": {"sharpe": 1.25},
+    }
+    approved = receiver.requests[2].event["data"]
+    assert approved["approval"]["stage"] == "prod" and approved["approved"] is True
+    lines = (repo / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [r.event["id"] for r in receiver.requests]
+    assert pending(repo / ".git") == []
+
+
+def test_a_receiver_outage_keeps_the_commit_and_delivers_later_exactly_once(
+    repo: Path, artifacts: dict[str, Path], receiver: Receiver
+) -> None:
+    from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+
+    receiver.plan = [503] * 8  # down for every retry within the budget
+    config = ArtifactStoreConfig(
+        repo_path=repo, auto_push=False, event_sinks=[receiver.url], event_timeout=1.5
+    )
+    started = time.monotonic()
+    with ArtifactStore(config) as store:
+        result = store.commit_artifacts("wf", "t1", list(artifacts.values()), None, "c1")
+    assert time.monotonic() - started < 1.5 + 5  # the budget, with slack for a slow machine
+    event_id = f"artifact.committed:{result['commit_sha']}"
+    assert result["success"] and result["events"]["pending"] == [event_id]
+    assert [e.status for e in pending(repo / ".git")] == ["failed"]
+    receiver.plan = []  # back up
+    with ArtifactStore(config) as store:  # the next commit retries the waiting event first
+        second = store.commit_artifacts("wf", "t1", list(artifacts.values())[:2], None, "c2")
+    assert second["events"]["pending"] == []
+    assert sorted(receiver.accepted) == sorted(
+        [event_id, f"artifact.committed:{second['commit_sha']}"]
+    )  # each once
+    assert pending(repo / ".git") == []
+
+
+def test_a_bad_sink_refuses_the_commit_before_anything_lands(
+    repo: Path, artifacts: dict[str, Path]
+) -> None:
+    from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+
+    config = ArtifactStoreConfig(repo_path=repo, auto_push=False, event_sinks=["smtp://x"])
+    with ArtifactStore(config) as store, pytest.raises(ArtifactStoreError, match="smtp://x"):
+        store.commit_artifacts("wf", "t1", list(artifacts.values()), None, "c1")
+    out = subprocess.run(["git", "for-each-ref"], cwd=repo, capture_output=True, text=True).stdout
+    assert "corr_c1" not in out and "ai/generated" not in out
+
+
+def test_the_plugin_publishes_the_sessions_version_to_a_jsonl_file_beside_the_ini(
+    pytester_git: None, pytester: pytest.Pytester, repo: Path, receiver: Receiver
+) -> None:
+    pytester.makeini(
+        f"[pytest]\nartifact_store_repo = {repo}\nartifact_store_workflow_id = wf\n"
+        f"artifact_store_task_id = t1\nartifact_store_events =\n    {receiver.url}\n"
+        "    out/events.jsonl\n"
+    )
+    pytester.makepyfile(
+        "def test_ok(artifact_store):\n    artifact_store.record_metric('sharpe', 2)\n"
+    )
+    result = pytester.runpytest_subprocess("--artifact-store", "--artifact-correlation-id=p1")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*events: 1 delivered*"])
+    line = json.loads((pytester.path / "out" / "events.jsonl").read_text())
+    assert line["type"] == "artifact.committed" and line["data"]["metrics"] == {"sharpe": 2}
+    assert [r.event["id"] for r in receiver.requests] == [line["id"]]
+    bad = pytester.runpytest_subprocess("--artifact-store", "--artifact-events=smtp://x")
+    assert bad.ret == 4 and "smtp://x" in bad.stderr.str()

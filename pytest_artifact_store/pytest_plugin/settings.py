@@ -415,8 +415,14 @@ def _convert(value: Value, raw: Any) -> Any:
                 raise ValueError("use a positive whole number")
             return int(str(raw))
         if kind == "sinks":
+            from pytest_artifact_store.events import parse_sinks
+
             words = raw if isinstance(raw, list) else [raw]
-            return [w for item in words for w in re.split(r"[\s,]+", str(item)) if w]
+            sinks = [w for item in words for w in re.split(r"[\s,]+", str(item)) if w]
+            # a .jsonl path is relative to the ini file (or where pytest runs), as paths are
+            sinks = [w if ":" in w else str(value.base / os.path.expanduser(w)) for w in sinks]
+            parse_sinks(sinks, base=value.base)  # a bad sink stops the run before any test
+            return sinks
         if kind in _LISTS:
             patterns = shlex.split(raw) if isinstance(raw, str) else list(raw)
             items = [p for p in (str(p).strip() for p in patterns) if p]

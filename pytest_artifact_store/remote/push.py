@@ -380,6 +380,7 @@ class Pusher:
         skip: set[str] = set()  # tags the remote holds for other commits: theirs stand
         known: tuple[str, list[str]] | None = None  # the last tip checked, and its tags
         atomic = True
+        seen = self.repo.resolve([f"refs/remotes/{remote}/{branch}"])[0]  # before this push
         try:
             while True:
                 outcome.attempts += 1
@@ -420,7 +421,8 @@ class Pusher:
                 if res.returncode == 0:
                     self._remember(remote, branch, tip, tags)
                     outcome.pushed, outcome.tip, outcome.tags = True, tip, tags
-                    self.store.pushed(remote, branch, tip, tags)
+                    if tip != seen:  # news for the remote's branch: one event per tip
+                        self.store.pushed(remote, branch, tip, tags)
                     if outcome.waiting:
                         outcome.notes.append(
                             "held back until approved (require_approval): "

@@ -38,6 +38,7 @@ class Approving(History):
         'approved', 'holds_stage', 'pushed', 'push_error'}``.
         """
         stage = approvals.check_stage(stage)
+        self.check_sinks()
         if note is not None and (not isinstance(note, str) or "\0" in note):
             raise ArtifactStoreError("the approval note must be text")
         entry = self.find_version(ref) if isinstance(ref, str) else None

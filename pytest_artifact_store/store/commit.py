@@ -110,6 +110,7 @@ class Committing(History):
         correlation_id: str | None = None,
         prompt_hash: str | None = None,
     ) -> dict[str, Any]:
+        self.check_sinks()
         plan = self._plan(workflow_id, task_id, files, metadata, correlation_id, prompt_hash)
         with self.repo.packing():
             commit, meta, tags = self._land(plan)

@@ -73,6 +73,7 @@ class ArtifactStore(Committing, Reverting, Archiving, Approving):
         """
         from pytest_artifact_store.remote.push import Pusher
 
+        self.check_sinks()
         result = Pusher(self).push_pending(remote, timeout, verify=verify)
         self.publish_queued(result)
         return result

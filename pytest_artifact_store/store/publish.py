@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pytest_artifact_store.store.base import StoreBase
@@ -26,6 +27,21 @@ class Publishing(StoreBase):
             local.queue = []
         queue: list[tuple[str, str, str, str, dict[str, Any]]] = local.queue
         return queue
+
+    @property
+    def events_base(self) -> Path:
+        """Where relative ``.jsonl`` sinks start (the CLI and the store agree)."""
+        return self.repo.work_tree or self.config.repo_path
+
+    def check_sinks(self) -> None:
+        """Refuse a bad sink list before an operation that publishes, not after a
+        commit landed (checked once per store)."""
+        if self.config.event_sinks and not self.__dict__.get("_sinks_checked"):
+            from pytest_artifact_store.events import parse_sinks
+
+            cfg = self.config
+            parse_sinks(cfg.event_sinks, base=self.events_base, secret_env=cfg.webhook_secret_env)
+            self.__dict__["_sinks_checked"] = True
 
     def pushed(self, remote: str, branch: str, tip: str, tags: list[str]) -> None:
         """A push landed (called by the remote layer): queue ``artifact.pushed``."""
@@ -84,20 +100,20 @@ class Publishing(StoreBase):
         for kind, event_id, branch, subject, data in queued:
             report = publish(
                 self.repo.common_dir,
-                self.config.repo_path,
+                self.events_base,
                 self.config.event_sinks,
                 kind,
                 event_id=event_id,
                 source=f"/{branch}",
                 subject=subject,
                 data=data,
-                timeout=max(0.001, deadline - time.monotonic()),
+                timeout=max(0.0, deadline - time.monotonic()),
                 secret_env=self.config.webhook_secret_env,
             )
             summary = report.as_dict()
             waiting = list(summary["remaining"])
             delivered += [d["id"] for d in summary["deliveries"] if d["id"] not in waiting]
-            problems += summary["problems"]
+            problems += [p for p in summary["problems"] if p not in problems]
         result["events"] = {
             "delivered": sorted(set(delivered)),
             "pending": waiting,
