@@ -1,0 +1,477 @@
+"""Re-running a version's session and comparing its outputs (``artifact-store reproduce``).
+
+The recorded commit is checked out into a temporary linked worktree (``git worktree add
+--detach``: the user's work tree, index and HEAD are never touched), the recorded pytest
+command runs there with this interpreter and ``ARTIFACT_STORE_EXPORT`` set (the plugin
+writes what it would commit and commits nothing), and the export is compared with the
+stored version: every file byte for byte (``test_report.json`` by its tests' outcomes:
+its durations and times always differ), every metric exactly or within the given rules.
+The worktree is removed afterwards, also on an error, Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_artifact_store.capsule.capture import code_state
+from pytest_artifact_store.capsule.verify import (
+    Difference,
+    capsule_of,
+    compare_inputs,
+    compare_packages,
+    compare_python,
+    short,
+)
+from pytest_artifact_store.compare.diff import (
+    Rule,
+    evaluate_rule,
+    metric_rows,
+    parse_rule,
+    resolve,
+    task_files,
+)
+from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.naming import DEFAULT_METADATA_FILENAME
+
+if TYPE_CHECKING:
+    from pytest_artifact_store.store import ArtifactStore
+
+REPORT = "test_report.json"
+EXPORT_ENV = "ARTIFACT_STORE_EXPORT"
+_TOLERANCE = re.compile(r"(?P<metric>[^:\s]+):(?P<sign>[+-]?)(?P<amount>\d+(?:\.\d*)?|\.\d+)%?")
+_SUMMARY = re.compile(
+    r"\b\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected)\b.* in [\d.]+s"
+    r"|no tests ran.*"
+)
+
+
+# ---------------------------------------------------------------- rules
+def parse_tolerance(text: str) -> list[Rule]:
+    """``METRIC:N%`` or ``METRIC:N``: the metric may move N (percent) either way;
+    ``METRIC:+N%``/``-N%``: one way only, as a ``--fail-on`` rule. METRIC ``*``: every
+    metric without a rule of its own."""
+    match = _TOLERANCE.fullmatch(text.strip())
+    if match is None:
+        raise ArtifactStoreError(
+            f"invalid tolerance {text!r}: expected METRIC:N% or METRIC:N (either way), "
+            "METRIC:+N% or METRIC:-N% (one way); METRIC * means every metric"
+        )
+    if match["sign"]:
+        return [parse_rule(text)]
+    unsigned = text.strip().replace(":", ":+", 1)
+    return [parse_rule(unsigned), parse_rule(unsigned.replace(":+", ":-", 1))]
+
+
+def rules_for(rules: Sequence[Rule], metric: str) -> list[Rule]:
+    """The rules judging ``metric``: its own, else the ``*`` ones (named after it)."""
+    own = [r for r in rules if r.metric == metric]
+    return own or [replace(r, metric=metric) for r in rules if r.metric == "*"]
+
+
+# ---------------------------------------------------------------- results
+@dataclass(frozen=True)
+class FileResult:
+    name: str
+    status: str  # identical, same outcomes, differs, outcomes differ, missing, added
+    detail: str | None = None
+    ignored: bool = False  # --ignore: reported, not counted
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("identical", "same outcomes") or self.ignored
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    name: str
+    stored: Any
+    new: Any
+    delta: float | int | None
+    status: str  # same, within tolerance, differs, missing, added
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("same", "within tolerance")
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+@dataclass
+class Reproduction:
+    """What a re-run gave, against the stored version."""
+
+    entry: dict[str, Any]
+    commit: str
+    command: list[str]
+    cwd: str
+    exit_code: int | None = None
+    summary: str | None = None
+    output_tail: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    environment: list[Difference] = field(default_factory=list)
+    files: list[FileResult] = field(default_factory=list)
+    metrics: list[MetricResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    kept: str | None = None
+
+    @property
+    def reproduced(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.entry.get("correlation_id") or self.entry.get("commit_sha"),
+            "commit_sha": self.entry.get("commit_sha"),
+            "workflow_id": self.entry.get("workflow_id"),
+            "task_id": self.entry.get("task_id"),
+            "code_commit": self.commit,
+            "command": self.command,
+            "cwd": self.cwd,
+            "pytest": {"exit_code": self.exit_code, "summary": self.summary},
+            "reproduced": self.reproduced,
+            "problems": self.problems,
+            "notes": self.notes,
+            "environment": [d.to_json() for d in self.environment],
+            "files": [f.to_json() for f in self.files],
+            "metrics": [m.to_json() for m in self.metrics],
+            "output_tail": self.output_tail,
+            "kept": self.kept,
+        }
+
+
+# ---------------------------------------------------------------- comparing
+def first_difference(stored: bytes, new: bytes) -> str:
+    """Where two versions of a file part: ``line 3: '…' → '…'`` (or sizes, if binary)."""
+    try:
+        a, b = stored.decode("utf-8").splitlines(), new.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return f"binary, {len(stored):,} → {len(new):,} bytes"
+    from pytest_artifact_store.scan import mask_secrets
+
+    for number, (x, y) in enumerate(zip(a, b, strict=False), 1):
+        if x != y:
+            return f"line {number}: {mask_secrets(_clip(x))!r} → {mask_secrets(_clip(y))!r}"
+    if len(a) != len(b):
+        return f"{len(a)} lines → {len(b)} lines"
+    return "line endings differ"
+
+
+def _clip(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _outcomes(data: bytes) -> dict[str, str] | None:
+    try:
+        report = json.loads(data)
+        return {str(t["nodeid"]): str(t["outcome"]) for t in report["tests"]}
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def compare_reports(stored: bytes, new: bytes) -> FileResult:
+    """``test_report.json`` by its tests' outcomes (durations and times always differ)."""
+    a, b = _outcomes(stored), _outcomes(new)
+    if a is None or b is None:
+        return FileResult(REPORT, "differs", "cannot be read as a test report")
+    if a == b:
+        counts: dict[str, int] = {}
+        for outcome in a.values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        text = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
+        return FileResult(REPORT, "same outcomes", text or "no tests")
+    changed = [
+        f"{node}: {a.get(node, 'not run')} → {b.get(node, 'not run')}"
+        for node in sorted(set(a) | set(b))
+        if a.get(node) != b.get(node)
+    ]
+    more = f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
+    return FileResult(REPORT, "outcomes differ", "; ".join(changed[:3]) + more)
+
+
+def compare_files(
+    stored: Mapping[str, bytes | None], new: Mapping[str, bytes], ignore: Sequence[str]
+) -> list[FileResult]:
+    results = []
+    for name in sorted(set(stored) | set(new)):
+        a, b = stored.get(name), new.get(name)
+        if a is None:
+            result = FileResult(name, "added", "written by the re-run, not in the version")
+        elif b is None:
+            result = FileResult(name, "missing", "not written by the re-run")
+        elif name == REPORT:
+            result = compare_reports(a, b)
+        elif a == b:
+            result = FileResult(name, "identical")
+        else:
+            result = FileResult(name, "differs", first_difference(a, b))
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in ignore):
+            result = replace(result, ignored=True)
+        results.append(result)
+    return results
+
+
+def compare_metrics(
+    stored: Mapping[str, Any], new: Mapping[str, Any], rules: Sequence[Rule]
+) -> list[MetricResult]:
+    """Every metric: the same, within its rules, or not."""
+    rows = metric_rows(stored, new)
+    results = []
+    for name, row in rows.items():
+        a, b = row["a"], row["b"]
+        if a is None or b is None:
+            status = "added" if a is None else "missing"
+            results.append(MetricResult(name, a, b, None, status))
+            continue
+        if a == b:
+            results.append(MetricResult(name, a, b, row["delta"], "same"))
+            continue
+        verdicts = [evaluate_rule(rule, rows) for rule in rules_for(rules, name)]
+        broken = [v.message for v in verdicts if not v.holds]
+        status = "within tolerance" if verdicts and not broken else "differs"
+        results.append(
+            MetricResult(name, a, b, row["delta"], status, broken[0] if broken else None)
+        )
+    numeric = set(rows)
+    for name in sorted(set(stored) | set(new)):  # strings, lists, None: equal or not
+        if name in numeric or any(key.startswith(f"{name}.") for key in numeric):
+            continue
+        a, b = stored.get(name), new.get(name)
+        results.append(MetricResult(name, a, b, None, "same" if a == b else "differs"))
+    return results
+
+
+def unknown_rules(rules: Sequence[Rule], metrics: Sequence[MetricResult]) -> list[str]:
+    names = {m.name for m in metrics}
+    return [
+        f"rule {rule} names no metric of this version"
+        for rule in rules
+        if rule.metric != "*" and rule.metric not in names
+    ]
+
+
+# ---------------------------------------------------------------- the worktree and the run
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a CI cancel) interrupts like Ctrl-C, so the worktree is removed."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def worktree(checkout: Path, commit: str, *, keep: bool = False) -> Iterator[Path]:
+    """A temporary directory holding ``tree/``, a linked worktree of ``checkout`` at
+    ``commit`` (detached; the user's hooks do not run); removed afterwards unless ``keep``."""
+    from pytest_artifact_store.git.process import run_git
+
+    top = Path(tempfile.mkdtemp(prefix="artifact-store-reproduce-"))
+    tree = top / "tree"
+    try:
+        with _sigterm_interrupts():
+            add = ["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet"]
+            run_git([*add, str(tree), commit], cwd=checkout)
+            yield top
+    finally:
+        if not keep:
+            run_git(["worktree", "remove", "--force", str(tree)], cwd=checkout, check=False)
+            shutil.rmtree(top, ignore_errors=True)
+            run_git(["worktree", "prune"], cwd=checkout, check=False)
+
+
+def place_inputs(recorded: Mapping[str, Any], tree: Path, checkout: Path) -> list[str]:
+    """Inputs the commit lacks (data kept out of git) are copied from the checkout; a
+    note says so, or that one is nowhere. (Their digests are judged from the re-run's
+    capsule.)"""
+    notes = []
+    for key in recorded.get("sha256") or {}:
+        if os.path.isabs(key) or (tree / key).is_file():
+            continue
+        if (checkout / key).is_file():
+            (tree / key).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(checkout / key, tree / key)
+            notes.append(f"input {key}: not in the commit: copied from your checkout")
+        else:
+            notes.append(f"input {key}: not in the commit, nor in your checkout")
+    return notes
+
+
+def child_environment(recorded_env: Mapping[str, Any], export: Path) -> dict[str, str]:
+    """This environment without the plugin's settings, with the recorded values of the
+    variables the capsule lists, and the export directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARTIFACT_STORE_")}
+    for name, value in recorded_env.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = str(value)
+    env[EXPORT_ENV] = os.fspath(export)
+    return env
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    proc = subprocess.run(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
+    )
+    return proc.returncode, proc.stdout.decode("utf-8", "replace")
+
+
+def _read_export(directory: Path) -> tuple[dict[str, bytes], dict[str, Any] | None]:
+    files: dict[str, bytes] = {}
+    metadata = None
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        name = path.relative_to(directory).as_posix()
+        if name == DEFAULT_METADATA_FILENAME:
+            metadata = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            files[name] = path.read_bytes()
+    return files, metadata
+
+
+def _run_directory(code: Mapping[str, Any]) -> str:
+    """Where pytest ran, relative to the checkout's top (its rootdir if that was outside)."""
+    for key in ("invocation_dir", "rootdir"):
+        value = code.get(key)
+        if isinstance(value, str) and not os.path.isabs(value) and ".." not in value.split("/"):
+            return value
+    return "."
+
+
+# ---------------------------------------------------------------- the whole
+def reproduce(
+    store: ArtifactStore,
+    ref: str,
+    *,
+    code_dir: Path | None = None,
+    rules: Sequence[Rule] = (),
+    ignore: Sequence[str] = (),
+    keep: bool = False,
+    python: str | None = None,
+) -> Reproduction:
+    """Re-run the session of the version ``ref`` names and compare its outputs."""
+    entry = resolve(store, ref)
+    capsule = capsule_of(entry)
+    code = capsule["code"]
+    commit = code.get("commit")
+    if not commit:
+        raise ArtifactStoreError(
+            "the version's code was not in a git repository "
+            f"({code.get('problem') or 'no commit'}): there is no commit to check out"
+        )
+    state = code_state(code_dir or Path.cwd())
+    if state.root is None:
+        raise ArtifactStoreError(
+            f"{state.problem}: pass --code DIR, a checkout of the code under test"
+        )
+    checkout = state.root
+    from pytest_artifact_store.git.process import run_git
+
+    if run_git(["cat-file", "-e", f"{commit}^{{commit}}"], cwd=checkout, check=False).returncode:
+        raise ArtifactStoreError(
+            f"commit {commit[:10]} (the version's code) is not in {checkout}: fetch it, or "
+            "pass --code DIR, a checkout that has it"
+        )
+    where = _run_directory(code)
+    args = [str(a) for a in (capsule.get("pytest") or {}).get("args") or []]
+    command = [python or sys.executable, "-m", "pytest", *args]
+    result = Reproduction(dict(entry), str(commit), command, where)
+    if code.get("dirty"):
+        result.problems.append(
+            f"the version was recorded from a dirty work tree (diff sha256 "
+            f"{short(code.get('diff_sha256'))}: {code.get('changed_files', '?')} changed, "
+            f"{code.get('untracked_files', '?')} untracked files): uncommitted changes are not "
+            "recorded, so the re-run uses the commit alone and cannot reproduce it exactly"
+        )
+    with worktree(checkout, str(commit), keep=keep) as top:
+        tree, export = top / "tree", top / "export"
+        if keep:
+            result.kept = os.fspath(top)
+        if isinstance(capsule.get("inputs"), Mapping):
+            result.notes += place_inputs(capsule["inputs"], tree, checkout)
+        env = child_environment(capsule.get("env") or {}, export)
+        result.exit_code, output = _run(command, tree / where, env)
+        lines = output.rstrip().splitlines()
+        found = [m.group(0) for line in lines if (m := _SUMMARY.search(line))]
+        result.summary = found[-1] if found else None
+        new_files, new_meta = _read_export(export) if export.is_dir() else ({}, None)
+        if new_meta is None:
+            result.output_tail = lines[-15:]
+            result.problems.append(
+                f"the re-run exported nothing: pytest exited {result.exit_code} "
+                f"({result.summary or 'see its output'})"
+            )
+            return result
+    judge(store, result, new_files, new_meta, rules, ignore)
+    return result
+
+
+def judge(
+    store: ArtifactStore,
+    result: Reproduction,
+    new_files: Mapping[str, bytes],
+    new_meta: Mapping[str, Any],
+    rules: Sequence[Rule],
+    ignore: Sequence[str],
+) -> None:
+    """Compare the re-run's export with the stored version; fill in ``result``."""
+    entry = result.entry
+    capsule = capsule_of(entry)
+    stored = {name: store.read_version_file(entry, name) for name in task_files(store, entry)}
+    result.files = compare_files(stored, new_files, ignore)
+    result.metrics = compare_metrics(
+        entry.get("test_metrics") or {}, new_meta.get("test_metrics") or {}, rules
+    )
+    found = new_meta.get("capsule")
+    rerun: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    result.environment = compare_python(capsule.get("python") or {}, rerun.get("python") or {})
+    result.environment += compare_packages(
+        capsule.get("packages") or {}, rerun.get("packages") or {}
+    )
+    recorded_inputs, rerun_inputs = capsule.get("inputs"), rerun.get("inputs")
+    if isinstance(recorded_inputs, Mapping) and isinstance(rerun_inputs, Mapping):
+        result.environment += compare_inputs(recorded_inputs, rerun_inputs.get("sha256") or {})
+    stored_report = stored.get(REPORT)
+    was = _exit_status(stored_report) if stored_report else 0
+    if result.exit_code != was:
+        result.problems.append(f"pytest exited {result.exit_code} (the version's session: {was})")
+    differing = [f for f in result.files if not f.ok]
+    if differing:
+        result.problems.append(f"{len(differing)} of {len(result.files)} files differ")
+    off = [m for m in result.metrics if not m.ok]
+    if off:
+        result.problems.append(f"{len(off)} of {len(result.metrics)} metrics differ")
+    result.problems += unknown_rules(rules, result.metrics)
+
+
+def _exit_status(report: bytes) -> int:
+    try:
+        return int(json.loads(report).get("exitstatus", 0))
+    except (ValueError, TypeError, AttributeError):
+        return 0
