@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,8 +140,13 @@ def test_revert_makes_one_commit_replacing_only_the_task_directory(repo, git):
         "commit_sha": git(repo, "rev-parse", "main"),
         "reverted_to": "corr_c1",
         "branch": "main",
+        "changed": True,
     }
     assert git(repo, "rev-parse", "main^") == main_before
+    # the user's branch, the user's commit (the bot identity is for artifact branches)
+    assert git(repo, "log", "-1", "--format=%an <%ae>|%cn <%ce>", "main") == (
+        "Test User <test@example.com>|Test User <test@example.com>"
+    )
     assert git(repo, "rev-parse", f"main:{TASK_DIR}") == git(
         repo, "rev-parse", f"{v1['commit_sha']}:{TASK_DIR}"
     )
@@ -351,3 +358,48 @@ def test_a_limited_listing_over_many_branches_is_the_head_of_the_full_one(tmp_pa
     for limit in (1, 3, 5, 11, 12, 13, 39, 40, 41):
         fresh = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
         assert [e["commit_sha"] for e in fresh.list_artifacts(limit=limit)] == full[:limit]
+
+
+def test_revert_to_the_version_in_place_changes_nothing_and_says_so(repo, git):
+    store = make_store(repo)
+    version(store, "wf", "task_001", "c1", "v1\n")
+    version(store, "wf", "task_001", "c2", "v2\n")
+    first = store.revert_to_tag("c1")
+    before = git(repo, "rev-parse", "main")
+    assert first["changed"] is True and first["commit_sha"] == before
+    again = store.revert_to_tag("c1")
+    assert again == {
+        "success": True,
+        "commit_sha": before,
+        "reverted_to": "corr_c1",
+        "branch": "main",
+        "changed": False,
+    }
+    assert git(repo, "rev-parse", "main") == before
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "revert", "c1"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0
+    assert out.stdout.startswith("nothing to revert: main already holds corr_c1")
+
+
+def test_revert_defaults_to_the_repositorys_default_branch(tmp_path, git):
+    repo = tmp_path / "legacy"
+    git(tmp_path, "init", "-q", "-b", "master", str(repo))
+    (repo / "README.md").write_text("x\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "init")
+    store = make_store(repo)
+    version(store, "wf", "task_001", "c1", "v1\n")
+    result = store.revert_to_tag("c1")
+    assert result["branch"] == "master" and result["changed"]
+    assert git(repo, "rev-parse", f"master:{TASK_DIR}") == git(
+        repo, "rev-parse", f"corr_c1^{{commit}}:{TASK_DIR}"
+    )
+    # a clone follows its remote's HEAD
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    git(clone, "branch", "-q", "main")  # a local main is not the default here
+    assert make_store(clone).default_branch() == "master"

@@ -469,6 +469,11 @@ def cmd_revert(args: argparse.Namespace) -> int:
         result = store.revert_to_tag(args.tag, target_branch=args.target)
     if args.json:
         _print_json(result)
+    elif not result["changed"]:
+        print(
+            f"nothing to revert: {result['branch']} already holds {result['reverted_to']} "
+            f"(at {str(result['commit_sha'])[:10]}; no commit made)"
+        )
     else:
         print(
             f"reverted {result['branch']} to {result['reverted_to']}: "
@@ -693,10 +698,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "revert",
         help="restore a tagged version's task directory on a branch",
         description="Make one new commit on the target branch whose task directory is the "
-        "tagged version's (SPEC §5). Never pushes.",
+        "tagged version's, authored by you (your git identity). Nothing is committed when "
+        "the branch already holds that version's directory. Never pushes.",
     )
     p.add_argument("tag", metavar="TAG", help="corr_ID, ID, prompt_HASH or any artifact tag")
-    p.add_argument("--target", default="main", metavar="BRANCH", help="default: main")
+    p.add_argument(
+        "--target",
+        default=None,
+        metavar="BRANCH",
+        help="default: the repository's default branch (origin/HEAD, else main or master, "
+        "else the checked-out branch)",
+    )
     _add_common(p)
     p.set_defaults(func=_guarded(cmd_revert))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from typing import Any
 
@@ -53,7 +52,7 @@ class Approving(History):
             findings = self.scanner.scan_bytes(note.encode(), "the approval note")
             if findings:
                 raise SecretDetectedError(findings)
-        tagger = self._approver()
+        tagger = self.user_ident("approve")
         version = str(entry.get("correlation_id") or commit_sha[:12])
         stamp = utc_now()
         name = (
@@ -114,23 +113,6 @@ class Approving(History):
             contains=result["commit_sha"],
         )
         result["pushed"], result["push_error"] = outcome.pushed, outcome.error
-
-    def _approver(self) -> bytes:
-        """The user's git identity, as git would write it into a tag (``git var``)."""
-        # git's own identity variables, as `git tag` would see them (the store's git
-        # calls drop inherited GIT_* variables; GIT_AUTHOR_* names the bot, not you)
-        who = {
-            k: v for k in ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL") if (v := os.environ.get(k))
-        }
-        res = self.repo.run(["var", "GIT_COMMITTER_IDENT"], check=False, env=who)
-        ident = res.stdout.strip()
-        if res.returncode or not ident:
-            raise ArtifactStoreError(
-                "approve needs your git identity (the approver): set it with "
-                "'git config --global user.name \"Your Name\"' and "
-                "'git config --global user.email you@example.com'"
-            )
-        return ident.encode()
 
     def _sign_tags(self) -> bool:
         """Signed when the store signs (sign_commits) or git signs tags (tag.gpgSign)."""

@@ -3,6 +3,7 @@ naming (branches, task directories, identities) and tree surgery along one path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -77,6 +78,25 @@ class StoreBase:
         cfg = self.config
         who = f"{cfg.commit_author_name} <{cfg.commit_author_email}>"
         return f"{who} {int(ts.timestamp())} +0000".encode()
+
+    def user_ident(self, purpose: str) -> bytes:
+        """The user's own git identity with the time now, as ``git commit``/``git tag``
+        would write it (``git var``): an approver, or the author of a revert on the
+        user's branch (the bot identity is for artifact branches)."""
+        # git's own identity variables count (the store's git calls drop inherited
+        # GIT_* variables; GIT_AUTHOR_* names the bot in the seed's configuration)
+        who = {
+            k: v for k in ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL") if (v := os.environ.get(k))
+        }
+        res = self.repo.run(["var", "GIT_COMMITTER_IDENT"], check=False, env=who)
+        ident = res.stdout.strip()
+        if res.returncode or not ident:
+            raise ArtifactStoreError(
+                f"{purpose} needs your git identity: set it with "
+                "'git config --global user.name \"Your Name\"' and "
+                "'git config --global user.email you@example.com'"
+            )
+        return ident.encode()
 
     @property
     def scanner(self) -> Scanner:

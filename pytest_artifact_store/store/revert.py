@@ -16,13 +16,16 @@ from pytest_artifact_store.git import (
 from pytest_artifact_store.store import approvals
 from pytest_artifact_store.store.base import MAX_ATTEMPTS
 from pytest_artifact_store.store.history import History, task_of
-from pytest_artifact_store.timestamps import utc_now
 
 
 class Reverting(History):
     """revert_to_tag."""
 
-    def revert_to_tag(self, tag: str, target_branch: str = "main") -> dict[str, Any]:
+    def revert_to_tag(self, tag: str, target_branch: str | None = None) -> dict[str, Any]:
+        """One commit on ``target_branch`` (default: the repository's default branch)
+        restoring the task directory to the version ``tag`` names (SPEC §5); when the
+        branch already holds exactly that directory, nothing is written and the result
+        says ``changed: False``."""
         if not isinstance(tag, str) or not tag or "\n" in tag:
             raise ArtifactStoreError(f"invalid tag {tag!r}")
         name = tag
@@ -56,6 +59,8 @@ class Reverting(History):
         if ids is None:
             raise ArtifactStoreError(f"tag {name!r} does not point at an artifact commit")
         workflow_id, task_id = ids
+        if target_branch is None:
+            target_branch = self.default_branch()
         naming.check_ref_prefix("target_branch", target_branch)
         self._check_rollback_depth(name, commit, workflow_id, task_id)
         task_dir = self.task_dir(task_id)
@@ -79,13 +84,21 @@ class Reverting(History):
                 raise ArtifactStoreError(
                     f"target branch {target_branch!r} does not exist; create it first"
                 )
+            if self.repo.resolve([f"{tip}:{task_dir}"])[0] == subtree:
+                return {
+                    "success": True,
+                    "commit_sha": tip,
+                    "reverted_to": name,
+                    "branch": target_branch,
+                    "changed": False,
+                }
             message = (
                 f"revert({workflow_id}/{task_id}): restore {name}\n\n"
                 f"Restores {task_dir}/ to artifact commit {commit.sha}.\n\n"
                 f"Reverted-To: {name}\nReverted-Commit: {commit.sha}\n"
             ).encode()
             with self.repo.packing():  # packed and kept until the ref moves, as a version
-                ident = self.ident(utc_now())
+                ident = self.user_ident("revert")  # the user's branch: the user's commit
                 root = self.replace_path(tip, task_dir, subtree)
                 new = self.repo.write_commit(
                     root, [tip], ident, ident, message, sign=self.config.sign_commits
@@ -105,7 +118,35 @@ class Reverting(History):
             self.repo.run(
                 ["restore", f"--source={new}", "--staged", "--worktree", "--", task_dir], cwd=wt
             )
-        return {"success": True, "commit_sha": new, "reverted_to": name, "branch": target_branch}
+        return {
+            "success": True,
+            "commit_sha": new,
+            "reverted_to": name,
+            "branch": target_branch,
+            "changed": True,
+        }
+
+    def default_branch(self) -> str:
+        """The repository's default branch: the remote's HEAD (a clone's), else a local
+        ``main`` or ``master``, else the branch checked out here."""
+        remote = self.config.remote_name
+        res = self.repo.run(
+            ["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"], check=False
+        )
+        if not res.returncode and res.stdout.strip().startswith(f"{remote}/"):
+            name = res.stdout.strip().removeprefix(f"{remote}/")
+            if self.repo.resolve([f"refs/heads/{name}"])[0]:
+                return name
+        for name in ("main", "master"):
+            if self.repo.resolve([f"refs/heads/{name}"])[0]:
+                return name
+        head = self.repo.run(["symbolic-ref", "--quiet", "--short", "HEAD"], check=False)
+        if not head.returncode and head.stdout.strip():
+            return head.stdout.strip()
+        raise ArtifactStoreError(
+            "no default branch to revert on (no main, master or checked-out branch): "
+            "name one with target_branch / --target"
+        )
 
     def _check_rollback_depth(
         self, name: str, commit: Commit, workflow_id: str, task_id: str
