@@ -16,6 +16,7 @@ from pytest_artifact_store.git import (
 from pytest_artifact_store.store import approvals
 from pytest_artifact_store.store.base import MAX_ATTEMPTS
 from pytest_artifact_store.store.history import History, task_of
+from pytest_artifact_store.timestamps import utc_now
 
 
 class Reverting(History):
@@ -98,7 +99,11 @@ class Reverting(History):
                 f"Reverted-To: {name}\nReverted-Commit: {commit.sha}\n"
             ).encode()
             with self.repo.packing():  # packed and kept until the ref moves, as a version
-                ident = self.user_ident("revert")  # the user's branch: the user's commit
+                # the user's branch: the user's commit (the bot's where git knows no user)
+                try:
+                    ident = self.user_ident("revert")
+                except ArtifactStoreError:
+                    ident = self.ident(utc_now())
                 root = self.replace_path(tip, task_dir, subtree)
                 new = self.repo.write_commit(
                     root, [tip], ident, ident, message, sign=self.config.sign_commits
