@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from pytest_artifact_store.errors import ArtifactStoreError
@@ -90,7 +91,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
         ScanLimitError,
         allowlist,
         iter_files,
-        mask_secrets,
         parallel,
     )
     from pytest_artifact_store.scan.rules import rule_ids
@@ -101,12 +101,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not args.paths:
         print("artifact-store scan: error: give one or more PATHs to scan", file=sys.stderr)
         return 2
-    missing = [p for p in args.paths if not os.path.exists(p)]
-    if missing:
-        print(
-            f"artifact-store scan: error: no such file or directory: {mask_secrets(missing[0])}",
-            file=sys.stderr,
-        )
+    if _missing(args.paths, "scan"):
         return 2
     if args.update_allowlist:
         args.show_low = True  # record what --show-low would list too
@@ -164,6 +159,9 @@ def _allowlist_home(path: str) -> str:
 def cmd_check_metadata(args: argparse.Namespace) -> int:
     from pytest_artifact_store.metadata import check_metadata_file
 
+    if _missing(args.paths, "check-metadata"):
+        return 2  # as scan: a missing path is a usage error, not a finding
+
     problems = [(path, p) for path in args.paths for p in check_metadata_file(path)]
     if args.json:
         print(json.dumps([{"path": path, "problem": p} for path, p in problems], indent=2))
@@ -183,3 +181,17 @@ def cmd_install_hooks(args: argparse.Namespace) -> int:
     for line in githooks.install_hooks(repo, names=names, force=args.force, chain=args.chain):
         print(line)
     return 0
+
+
+def _missing(paths: Sequence[str], command: str) -> bool:
+    """Say so (usage error, exit 2) when a path given does not exist."""
+    from pytest_artifact_store.scan import mask_secrets
+
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        print(
+            f"artifact-store {command}: error: no such file or directory: "
+            f"{mask_secrets(missing[0])}",
+            file=sys.stderr,
+        )
+    return bool(missing)

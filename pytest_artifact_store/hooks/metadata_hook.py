@@ -324,6 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.staged:
             problems = check_staged(scope, skipped)
         else:
+            missing = [f for f in args.filenames if not os.path.exists(f)]
+            if missing:
+                raise ArtifactStoreError(f"{missing[0]}: no such file or directory")
             problems = check_files(args.filenames, scope, skipped)
     except ArtifactStoreError as exc:
         print(f"artifact-store-metadata: error: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 
-from pytest_artifact_store.errors import ArtifactStoreError
+from pytest_artifact_store.errors import ArtifactStoreError, false_positive_hint
 from pytest_artifact_store.hooks import githooks
 from pytest_artifact_store.hooks.approval_hook import report_unapproved, unapproved_pushed
 from pytest_artifact_store.hooks.options import add_scanner_options
@@ -79,16 +79,22 @@ def scan_pushed(scanner: Scanner, remote: str | None, updates: Sequence[str]) ->
     return _scan_blobs(scanner, githooks.pushed_blobs(updates, remote))
 
 
-def report(findings: Sequence[Finding], *, where: str) -> int:
+def report(findings: Sequence[Finding], *, where: str, pushed: bool = False) -> int:
     for finding in findings:
         print(finding)
     blocking = [f for f in findings if f.blocking]
     if blocking:
+        remove = "Remove them (read secrets from the environment)"
+        if pushed:
+            remove = (
+                "They are already in your local history, so a new commit that deletes them "
+                "is not enough: rewrite the commits before pushing (e.g. 'git rebase -i' onto "
+                "the remote's branch and edit them, or 'git reset --soft' to it and commit "
+                "again), and rotate each secret"
+            )
         print(
-            f"artifact-store-secrets: {len(blocking)} possible secret(s) in {where}. Remove them "
-            "(read secrets from the environment), or mark a false positive with "
-            "'# pragma: allowlist secret' on that line, or record it in "
-            f"{allowlist.FILENAME} (artifact-store scan --update-allowlist PATH).",
+            f"artifact-store-secrets: {len(blocking)} possible secret(s) in {where}. {remove}; "
+            + false_positive_hint(f.path for f in blocking),
             file=sys.stderr,
         )
         return 1
@@ -119,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.pre_push is not None:
             updates = sys.stdin.read().splitlines()
             remote = args.pre_push or None
-            found = report(scan_pushed(scanner, remote, updates), where="the pushed commits")
+            found = report(
+                scan_pushed(scanner, remote, updates), where="the pushed commits", pushed=True
+            )
             return found or report_unapproved(unapproved_pushed(updates, remote))
         return report(scan_files(scanner, args.filenames), where="the files")
     except ArtifactStoreError as exc:

@@ -455,8 +455,9 @@ def _rule_for(words: list[str], family: str) -> str:
     if "aws" in words and family in {"secret", "key"}:
         return "aws-secret-access-key"
     if family == "key":
-        private = "private" in words or "priv" in words or "wallet" in words
-        return "private-key-assignment" if private else "api-key-assignment"
+        if "private" in words or "priv" in words or "wallet" in words:
+            return "private-key-assignment"
+        return "secret-assignment" if "secret" in words else "api-key-assignment"
     return f"{family}-assignment"
 
 

@@ -53,8 +53,10 @@ class Reverting(History):
             if found is not None:
                 name, commit = found
         if commit is None:
+            tried = [tag] if tag.startswith(naming.CORR_PREFIX) else [tag, naming.CORR_PREFIX + tag]
             raise ArtifactStoreError(
-                f"unknown tag {tag!r}: no tag {tag!r} or corr_{tag} in this repository"
+                f"unknown tag {tag!r}: no tag {' or '.join(tried)} in this repository (see "
+                "'artifact-store list'; a stage is named <workflow>/<task>@<stage>)"
             )
         ids = task_of(commit)
         if ids is None:
