@@ -168,14 +168,19 @@ def first_difference(stored: bytes, new: bytes) -> str:
 
     for number, (x, y) in enumerate(zip(a, b, strict=False), 1):
         if x != y:
-            return f"line {number}: {mask_secrets(_clip(x))!r} → {mask_secrets(_clip(y))!r}"
+            at = next((i for i, (c, d) in enumerate(zip(x, y, strict=False)) if c != d), 0)
+            x, y = _around(x, at), _around(y, at)
+            return f"line {number}: {mask_secrets(x)!r} → {mask_secrets(y)!r}"
     if len(a) != len(b):
         return f"{len(a)} lines → {len(b)} lines"
     return "line endings differ"
 
 
-def _clip(text: str, size: int = 60) -> str:
-    return text if len(text) <= size else text[: size - 1] + "…"
+def _around(text: str, at: int, size: int = 40) -> str:
+    """The part of a long line where it starts to differ (``…`` marks what is left out)."""
+    start = max(0, min(at - 12, len(text) - size))
+    part = ("…" if start else "") + text[start : start + size]
+    return part + ("…" if start + size < len(text) else "")
 
 
 def _outcomes(data: bytes) -> dict[str, str] | None:

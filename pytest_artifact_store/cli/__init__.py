@@ -12,7 +12,13 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pytest_artifact_store.cli import approval_commands, commands, event_commands, scan_commands
+from pytest_artifact_store.cli import (
+    approval_commands,
+    capsule_commands,
+    commands,
+    event_commands,
+    scan_commands,
+)
 from pytest_artifact_store.errors import ArtifactStoreError
 
 Command = Callable[[argparse.Namespace], int]
@@ -47,6 +53,7 @@ _REGISTRY: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     approval_commands.register,
     scan_commands.register,
     event_commands.register,
+    capsule_commands.register,
 ]
 
 
