@@ -82,6 +82,7 @@ class PushOutcome:
     waiting: list[str] = field(default_factory=list)  # unapproved versions held back
     tip: str | None = None  # what the remote's branch now is, once pushed
     tags: list[str] = field(default_factory=list)  # the tags that push carried
+    moved: bool = False  # the push changed a ref of the remote (not all "up to date")
 
 
 def awaiting_approval(names: list[str], contains: str | None = None) -> str:
@@ -97,6 +98,12 @@ def awaiting_approval(names: list[str], contains: str | None = None) -> str:
         f"not pushed: require_approval is on and {shown} awaits approval; "
         "'artifact-store approve REF --stage NAME' records one and pushes it"
     )
+
+
+def record_order(tag: str) -> tuple[str, str]:
+    """Approval records of a task, oldest first: by the time in the name
+    (``<stage>/<time>-<nonce>``), not by the stage, which comes first."""
+    return (tag.rpartition("/")[2], tag)
 
 
 class Pusher:
@@ -192,7 +199,9 @@ class Pusher:
                     continue
             if outcome.notes:
                 result.setdefault("notes", {})[branch] = outcome.notes
-            if outcome.pushed:
+            if outcome.pushed and not outcome.moved:  # held back, or another push was first
+                result["up_to_date"].append(branch)
+            elif outcome.pushed:
                 result["pushed"].append(branch)
             else:
                 result["errors"][branch] = outcome.error
@@ -381,6 +390,9 @@ class Pusher:
         known: tuple[str, list[str]] | None = None  # the last tip checked, and its tags
         atomic = True
         seen = self.repo.resolve([f"refs/remotes/{remote}/{branch}"])[0]  # before this push
+        # tips an earlier try may have landed before it failed: this push's, and the one
+        # whose tags a server without atomic pushes has not confirmed (branch first)
+        tried = {t for t in self.repo.resolve([f"{_PENDING_TAGS}/{remote}/{branch}"]) if t}
         try:
             while True:
                 outcome.attempts += 1
@@ -418,10 +430,17 @@ class Pusher:
                 if atomic and res.returncode and NO_ATOMIC in res.stderr:
                     atomic = False
                     continue
+                if res.returncode and porcelain(res.stdout).get(ref, ("?", ""))[0] != "!":
+                    tried.add(tip)  # not refused: it may have landed before the answer was lost
                 if res.returncode == 0:
                     self._remember(remote, branch, tip, tags)
                     outcome.pushed, outcome.tip, outcome.tags = True, tip, tags
-                    if tip != seen:  # news for the remote's branch: one event per tip
+                    said = porcelain(res.stdout)
+                    outcome.moved = {flag for flag, _ in said.values()} != {"="}
+                    # news for the remote's branch, one event per tip: this push moved it
+                    # (not another process or clone, whose tip a join caught up with), or
+                    # an earlier try did before its answer was lost
+                    if tip in tried or (tip != seen and said.get(ref, ("=", ""))[0] != "="):
                         self.store.pushed(remote, branch, tip, tags)
                     if outcome.waiting:
                         outcome.notes.append(
@@ -515,7 +534,10 @@ class Pusher:
         res = self._push(link, [f"{tip}:{ref}"], atomic=False, step="push to")
         if res.returncode == 0 and tags:
             refspecs = [f"refs/tags/{t}:refs/tags/{t}" for t in tags]
+            branch_said = res.raw
             res = self._push(link, refspecs, atomic=False, step="push tags to")
+            # what happened to the branch, with the tags' lines (porcelain reads both)
+            res = GitResult(res.returncode, branch_said + res.raw, res.stderr, res.timed_out)
         if res.returncode == 0 and old is not None:
             self.repo.transaction([(marker, self.repo.null_sha, old)], "artifact-store: tags sent")
         return res
@@ -526,7 +548,7 @@ class Pusher:
         approvals marker at the newest approval the push carried."""
         tracking = f"refs/remotes/{remote}/{branch}"
         names = [tracking]
-        sent = sorted(t for t in tags if t.startswith(APPROVAL_PREFIX))
+        sent = sorted((t for t in tags if t.startswith(APPROVAL_PREFIX)), key=record_order)
         marker = f"{APPROVALS_SENT}/{remote}/{branch}"
         if sent:
             names += [marker, f"refs/tags/{sent[-1]}"]
@@ -549,7 +571,9 @@ class Pusher:
             parts = ref.removeprefix(f"refs/tags/{APPROVAL_PREFIX}").split("/")
             if len(parts) == 4:
                 branch = f"{prefix}/{parts[0]}/{parts[1]}"
-                newest[branch] = max(newest.get(branch, ("", "")), (ref, sha))
+                newest[branch] = max(
+                    newest.get(branch, ("", "")), (ref, sha), key=lambda r: record_order(r[0])
+                )
         space = f"{APPROVALS_SENT}/{remote}/"
         sent = self._task_refs(space, space)
         return {b: ref for b, (ref, sha) in newest.items() if sent.get(b) != sha}

@@ -1,0 +1,160 @@
+"""Attacks on approval before push and on the store's events (issue 18), with real git
+repositories, a real bare remote and real clones: what an approval must publish, what
+it must never publish, and each event once per id."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from conftest import GitRunner
+
+from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+
+WF, TASK = "wf", "t1"
+BRANCH = f"ai/generated/{WF}/{TASK}"
+
+
+def _store(repo: Path, **kw: Any) -> ArtifactStore:
+    kw.setdefault("auto_push", True)
+    return ArtifactStore(ArtifactStoreConfig(repo_path=repo, **kw))
+
+
+def _commit(store: ArtifactStore, artifacts: dict[str, Path], corr: str, pnl: float = 1.0) -> Any:
+    return store.commit_artifacts(
+        WF,
+        TASK,
+        list(artifacts.values()),
+        {"test_status": "passed", "test_metrics": {"pnl": pnl}},
+        corr,
+    )
+
+
+def _remote_refs(git: GitRunner, bare: Path) -> dict[str, str]:
+    out = git(bare, "for-each-ref", "--format=%(objectname) %(refname)")
+    return {ref: sha for sha, ref in (line.split() for line in out.splitlines())}
+
+
+def _ids(*jsonl: Path) -> list[str]:
+    return [json.loads(line)["id"] for f in jsonl for line in f.read_text().splitlines()]
+
+
+# ---------------------------------------------------------------- approvals published
+
+
+def test_an_approval_for_a_stage_named_before_one_already_pushed_is_pushed_later(
+    repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    """push_pending must see an approval made without a push whatever its stage's name
+    ('dev' sorts before 'prod', whose record was pushed already)."""
+    with _store(repo, require_approval=True) as store:
+        _commit(store, artifacts, "c1")
+        assert store.approve("c1", "prod")["pushed"]
+        dev = store.approve("c1", "dev", push=False)
+        assert f"refs/tags/{dev['tag']}" not in _remote_refs(git, bare_remote)
+        result = store.push_pending()
+    assert result["pushed"] == [BRANCH], result
+    assert f"refs/tags/{dev['tag']}" in _remote_refs(git, bare_remote)
+
+
+def test_push_pending_does_not_call_a_branch_pushed_when_only_holding_back(
+    repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    with _store(repo, require_approval=True) as store:
+        v1 = _commit(store, artifacts, "c1")
+        assert store.approve("c1", "prod")["pushed"]
+        _commit(store, artifacts, "c2", pnl=2)  # unapproved: held back
+        result = store.push_pending()
+        assert result["pushed"] == [] and result["up_to_date"] == [BRANCH], result
+        assert result["awaiting_approval"] == {BRANCH: ["corr_c2"]}
+    assert _remote_refs(git, bare_remote)[f"refs/heads/{BRANCH}"] == v1["commit_sha"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
+        env={**os.environ, "ARTIFACT_STORE_REQUIRE_APPROVAL": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "0 pushed, 1 up to date, 0 failed, 1 awaiting approval" in cli.stdout
+
+
+# ---------------------------------------------------------------- events once per id
+
+
+def test_a_push_that_did_not_move_the_remote_branch_sends_no_pushed_event(
+    tmp_path: Path, repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    """Two clones approving the same task: b's second approval catches up with the tip
+    a pushed (a join of a's version and b's). b moved nothing: no second
+    artifact.pushed for a's tip, from either clone."""
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(other))
+    a_events, b_events = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    with (
+        _store(repo, require_approval=True, event_sinks=[str(a_events)]) as a,
+        _store(other, require_approval=True, event_sinks=[str(b_events)]) as b,
+    ):
+        _commit(b, artifacts, "b1")
+        assert b.approve("b1", "prod")["pushed"]
+        _commit(a, artifacts, "a1", pnl=2)
+        assert a.approve("a1", "prod")["pushed"]
+        again = b.approve("b1", "staging")
+        assert again["pushed"], again["push_error"]
+    tip = _remote_refs(git, bare_remote)[f"refs/heads/{BRANCH}"]
+    ids = _ids(a_events, b_events)
+    assert [i for i, n in Counter(ids).items() if n > 1] == []
+    assert f"artifact.pushed:origin:{tip}" in _ids(a_events)
+    assert f"artifact.pushed:origin:{tip}" not in _ids(b_events)
+
+
+def test_a_second_process_pushing_the_same_tip_sends_no_second_pushed_event(
+    repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    """Another process of this clone pushed the tip already (its remote-tracking ref not
+    yet moved when this one looked): the remote's branch did not move again."""
+    events = repo / "events.jsonl"
+    with _store(repo, event_sinks=[str(events)]) as store:
+        v1 = _commit(store, artifacts, "c1")
+        assert v1["pushed"]
+        git(repo, "update-ref", "-d", f"refs/remotes/origin/{BRANCH}")  # the other's view
+        approval = store.approve("c1", "prod")  # pushes the branch (unchanged) and its record
+        assert approval["pushed"], approval["push_error"]
+    tag_sha = git(repo, "rev-parse", approval["tag"])
+    assert _ids(events) == [
+        f"artifact.committed:{v1['commit_sha']}",
+        f"artifact.pushed:origin:{v1['commit_sha']}",
+        f"artifact.approved:{tag_sha}",
+    ]
+
+
+def test_a_branch_a_non_atomic_server_took_before_refusing_its_tags_is_announced_once(
+    repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    """The branch landed, its tags did not: the next push_pending only sends the tags,
+    and that is when the push is complete -- artifact.pushed then, once."""
+    git(bare_remote, "config", "receive.advertiseAtomic", "false")
+    gate = bare_remote / "refuse-tags"
+    gate.write_text("")
+    hook = bare_remote / "hooks" / "pre-receive"
+    hook.write_text(
+        f"#!/bin/sh\nwhile read old new ref; do case $ref in refs/tags/*)\n"
+        f"  [ -e {gate} ] && echo 'tags are frozen' >&2 && exit 1;; esac; done\nexit 0\n"
+    )
+    hook.chmod(0o755)
+    events = repo / "events.jsonl"
+    with _store(repo, event_sinks=[str(events)]) as store:
+        v1 = _commit(store, artifacts, "c1")
+        assert v1["pushed"] is False and "tags are frozen" in v1["push_error"]
+        gate.unlink()
+        assert store.push_pending()["pushed"] == [BRANCH]
+        assert store.push_pending()["up_to_date"] == [BRANCH]
+    assert _ids(events) == [
+        f"artifact.committed:{v1['commit_sha']}",
+        f"artifact.pushed:origin:{v1['commit_sha']}",
+    ]
