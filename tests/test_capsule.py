@@ -40,13 +40,18 @@ def code(tmp_path: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch) -> Pat
         if source.is_file() and source.suffix in (".py", ".csv", ".ini"):
             shutil.copy(source, path / source.name)
     (path / "test_seed.py").write_text(SEED_TEST)
+    monkeypatch.delenv("RSI_OVERSOLD", raising=False)
+    return checkout(path, git, monkeypatch)
+
+
+def checkout(path: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``path`` committed as a git checkout of its own; its sessions run apart from ours."""
     (path / ".gitignore").write_text("__pycache__/\n")
     git(path, "init", "-q", "-b", "main")
     git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "the strategy")
+    git(path, "commit", "-q", "-m", "the code under test")
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # a session of its own
-    monkeypatch.delenv("RSI_OVERSOLD", raising=False)
     return path
 
 
@@ -301,13 +306,7 @@ def noisy(tmp_path: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch) -> Pa
         "[pytest]\nartifact_store_workflow_id = wf_noise\nartifact_store_task_id = t_noise\n"
     )
     (path / "test_noise.py").write_text(NOISY)
-    (path / ".gitignore").write_text("__pycache__/\n")
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "noise")
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
-    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
-    return path
+    return checkout(path, git, monkeypatch)
 
 
 def record_noisy(noisy: Path) -> None:

@@ -34,6 +34,7 @@ from pytest_artifact_store.capsule.verify import (
     compare_packages,
     compare_python,
     short,
+    version_summary,
 )
 from pytest_artifact_store.compare.diff import (
     Rule,
@@ -138,10 +139,7 @@ class Reproduction:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "ref": self.entry.get("correlation_id") or self.entry.get("commit_sha"),
-            "commit_sha": self.entry.get("commit_sha"),
-            "workflow_id": self.entry.get("workflow_id"),
-            "task_id": self.entry.get("task_id"),
+            **version_summary(self.entry),
             "code_commit": self.commit,
             "command": self.command,
             "cwd": self.cwd,

@@ -12,7 +12,7 @@ change the numbers).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,16 @@ class Difference:
 
 def short(digest: object, size: int = 12) -> str:
     return str(digest)[:size] if digest else "-"
+
+
+def version_summary(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """How a report names the version it is about."""
+    return {
+        "ref": entry.get("correlation_id") or entry.get("commit_sha"),
+        "commit_sha": entry.get("commit_sha"),
+        "workflow_id": entry.get("workflow_id"),
+        "task_id": entry.get("task_id"),
+    }
 
 
 def capsule_of(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,12 +136,17 @@ def compare_python(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[
     return out
 
 
+def changed(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> Iterator[tuple[str, Any, Any]]:
+    """(key, recorded value, value now) of each key whose values differ, in key order."""
+    for key in sorted(set(recorded) | set(now)):
+        was, current = recorded.get(key), now.get(key)
+        if was != current:
+            yield key, was, current
+
+
 def compare_packages(recorded: Mapping[str, Any], now: Mapping[str, str]) -> list[Difference]:
     out = []
-    for name in sorted(set(recorded) | set(now)):
-        was, current = recorded.get(name), now.get(name)
-        if was == current:
-            continue
+    for name, was, current in changed(recorded, now):
         if current is None:
             message, matters = f"package {name}: {was} → not installed", True
         elif was is None:
@@ -163,12 +178,8 @@ def current_inputs(recorded: Mapping[str, Any], root: Path) -> dict[str, str | N
 
 def compare_inputs(recorded: Mapping[str, Any], now: Mapping[str, str | None]) -> list[Difference]:
     """The recorded inputs' digests against ``now`` ({path: sha256, None: missing})."""
-    was_all: Mapping[str, Any] = recorded.get("sha256") or {}
     out = []
-    for key in sorted(set(was_all) | set(now)):
-        was, current = was_all.get(key), now.get(key)
-        if was == current:
-            continue
+    for key, was, current in changed(recorded.get("sha256") or {}, now):
         if current is None:
             message = f"input {key}: missing (recorded sha256 {short(was)})"
         elif was is None:
@@ -211,10 +222,7 @@ class Verification:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "ref": self.entry.get("correlation_id") or self.entry.get("commit_sha"),
-            "commit_sha": self.entry.get("commit_sha"),
-            "workflow_id": self.entry.get("workflow_id"),
-            "task_id": self.entry.get("task_id"),
+            **version_summary(self.entry),
             "matches": self.matches,
             "checkout": None if self.code.root is None else os.fspath(self.code.root),
             "differences": [d.to_json() for d in self.differences if d.matters],
