@@ -408,9 +408,11 @@ def test_an_interrupted_reproduce_removes_its_worktree(
 def test_export_writes_what_would_be_committed_and_commits_nothing(
     noisy: Path, git: GitRunner, tmp_path: Path
 ) -> None:
+    pytest.importorskip("xdist")
+    (noisy / "test_seed.py").write_text(SEED_TEST)  # recorded in another xdist worker
     out = tmp_path / "out"
     proc = subprocess.run(
-        [*PYTEST, "--artifact-store", f"--artifact-export={out}"],
+        [*PYTEST, "-n", "2", "--artifact-store", f"--artifact-export={out}"],
         cwd=noisy,
         capture_output=True,
         text=True,
@@ -427,6 +429,11 @@ def test_export_writes_what_would_be_committed_and_commits_nothing(
     ]
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["test_status"] == "passed" and meta["capsule"]["code"]["commit"]
+    assert meta["capsule"]["seeds"] == {"numpy": 42}
+    assert meta["capsule"]["pytest"]["node_ids"] == [
+        "test_noise.py::test_noise",
+        "test_seed.py::test_seeded",
+    ]
     assert git(noisy, "for-each-ref", "refs/heads/ai", "refs/tags") == ""
 
     again = subprocess.run(
@@ -543,3 +550,13 @@ def test_seeds_are_checked_and_merged_from_xdist_workers() -> None:
 )
 def test_where_a_file_starts_to_differ(stored: bytes, new: bytes, said: str) -> None:
     assert reproduce.first_difference(stored, new) == said
+
+
+@pytest.mark.usefixtures("pytester_git")
+def test_capsule_env_takes_variable_names(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nartifact_store_capsule_env =\n    SEED\n    BAD-NAME\n")
+    pytester.makepyfile("def test_a():\n    pass\n")
+    result = pytester.runpytest(f"--artifact-export={pytester.path / 'out'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    why = "'BAD-NAME' is not an environment variable name"
+    result.stderr.fnmatch_lines([f"*invalid artifact_store_capsule_env * from *.ini: {why}"])
