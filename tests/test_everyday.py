@@ -94,3 +94,105 @@ def test_the_pre_push_refusal_says_the_secret_is_in_local_history(
     assert push.returncode != 0
     assert "already in your local history" in push.stderr and "rotate" in push.stderr
     assert STRIPE not in push.stderr + push.stdout
+
+
+# ---------------------------------------------------------------- the plugin
+def _session(pytester: pytest.Pytester, repo: Path, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "--artifact-store",
+        f"--artifact-repo={repo}",
+        "--artifact-workflow-id=wf",
+        "--artifact-task-id=t1",
+        "--artifact-no-push",
+        *args,
+    )
+
+
+def test_the_users_own_test_report_is_kept_beside_the_plugins(
+    pytester_git: None, pytester: pytest.Pytester, repo: Path, git: GitRunner
+) -> None:
+    out = pytester.path / "output"
+    out.mkdir()
+    (out / "test_report.json").write_text('{"tester": "agent", "verdict": "pass"}\n')
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = _session(
+        pytester, repo, "--artifact-correlation-id=r1", "--artifact-files=output/test_report.json"
+    )
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*note: test_report.json is yours; the plugin's report is pytest_report.json*"]
+    )
+    task = "Backtest/codes/t1"
+    assert (
+        git(repo, "show", f"corr_r1:{task}/test_report.json")
+        == '{"tester": "agent", "verdict": "pass"}'
+    )
+    assert '"passed": 1' in git(repo, "show", f"corr_r1:{task}/pytest_report.json")
+
+
+def test_a_ci_rerun_with_the_same_correlation_id_is_an_idempotent_repeat(
+    pytester_git: None,
+    pytester: pytest.Pytester,
+    repo: Path,
+    git: GitRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (pytester.path / "trades.csv").write_text("t,side\n1,buy\n")
+    pytester.makepyfile(
+        """
+        import os, time
+        def test_ok(artifact_store):
+            time.sleep(0.01)  # the report's durations differ from run to run
+            artifact_store.record_metric("sharpe", float(os.environ.get("SHARPE", "1.5")))
+        """
+    )
+    args = ("--artifact-correlation-id=ci-1", "--artifact-files=trades.csv")
+    first = _session(pytester, repo, *args)
+    assert first.ret == 0, first.stdout.str()
+    sha = git(repo, "rev-parse", "corr_ci-1^{commit}")
+    again = _session(pytester, repo, *args)
+    assert again.ret == 0, again.stdout.str()
+    again.stdout.fnmatch_lines(
+        [f"already committed as corr_ci-1 ({sha[:10]}) on ai/generated/wf/t1*"]
+    )
+    assert git(repo, "rev-parse", "ai/generated/wf/t1") == sha
+    (pytester.path / "trades.csv").write_text("t,side\n1,sell\n")
+    changed = _session(pytester, repo, *args)
+    assert changed.ret != 0
+    changed.stdout.fnmatch_lines(["*its files differ: trades.csv (changed)*"])
+    (pytester.path / "trades.csv").write_text("t,side\n1,buy\n")
+    monkeypatch.setenv("SHARPE", "2.0")
+    metric = _session(pytester, repo, *args)
+    assert metric.ret != 0
+    metric.stdout.fnmatch_lines(["*its metadata differs: test_metrics.sharpe (changed)*"])
+    assert git(repo, "rev-parse", "ai/generated/wf/t1") == sha
+
+
+def test_files_from_the_command_line_add_to_the_configured_ones(
+    pytester_git: None, pytester: pytest.Pytester, repo: Path, git: GitRunner
+) -> None:
+    (pytester.path / "strategy.py").write_text("x = 1\n")
+    (pytester.path / "trades.csv").write_text("t\n1\n")
+    extra = pytester.path / "extra"
+    extra.mkdir()
+    (extra / "notes.txt").write_text("why\n")
+    pytester.makeini("[pytest]\nartifact_store_files =\n    strategy.py\n    trades.csv\n")
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = _session(
+        pytester, repo, "--artifact-correlation-id=a1", "--artifact-files=extra/notes.txt"
+    )
+    assert result.ret == 0, result.stdout.str()
+    names = git(repo, "ls-tree", "--name-only", "corr_a1:Backtest/codes/t1").split()
+    assert {"strategy.py", "trades.csv", "notes.txt", "test_report.json"} <= set(names)
+    # -o replaces the configured list when that is what is wanted
+    only = _session(
+        pytester,
+        repo,
+        "--artifact-correlation-id=a2",
+        "-o",
+        "artifact_store_files=",
+        "--artifact-files=extra/notes.txt",
+    )
+    assert only.ret == 0, only.stdout.str()
+    names = git(repo, "ls-tree", "--name-only", "corr_a2:Backtest/codes/t1").split()
+    assert "strategy.py" not in names and "notes.txt" in names

@@ -74,7 +74,9 @@ class ExportSession(ArtifactSession):
     def judge(self, metrics: dict[str, Any]) -> None:
         return None
 
-    def store_commit(self, files: dict[str, Path], metadata: dict[str, Any]) -> dict[str, Any]:
+    def store_commit(
+        self, files: dict[str, Path], metadata: dict[str, Any], volatile: list[str]
+    ) -> dict[str, Any]:
         if DEFAULT_METADATA_FILENAME in files:
             raise CommitRefused(
                 f"{files[DEFAULT_METADATA_FILENAME]} would be exported as "

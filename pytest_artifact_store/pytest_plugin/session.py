@@ -39,6 +39,7 @@ from pytest_artifact_store.pytest_plugin.baseline import (
     gate_lines,
 )
 from pytest_artifact_store.pytest_plugin.recorder import (
+    ALT_REPORT_NAME,
     REPORT_NAME,
     WORKER_OUTPUT_KEY,
     ArtifactRecorder,
@@ -533,17 +534,31 @@ class ArtifactSession(GateSession):
             raise CommitRefused(self.recorder.conflicts[0])
         files = self.collect_files(pending.files)
         report = self.test_report(pending)
-        report_path = pending.staging / REPORT_NAME
+        name = REPORT_NAME
+        if REPORT_NAME in files:  # the user's own report: kept, ours goes beside it
+            name = ALT_REPORT_NAME
+            if name in files:
+                raise CommitRefused(
+                    f"both {REPORT_NAME} and {ALT_REPORT_NAME} are among the files, and the "
+                    "plugin writes its report under one of them: rename one of yours"
+                )
+            self.summary.lines.append(
+                f"note: {REPORT_NAME} is yours; the plugin's report is {ALT_REPORT_NAME}"
+            )
+        report_path = pending.staging / name
         try:
             report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             raise CommitRefused(_no_temp(exc)) from None
-        files[REPORT_NAME] = report_path
+        files[name] = report_path
         metadata = self.metadata(pending.status)
         result = self.judge(metadata["test_metrics"])
         if result is not None:
             metadata["baseline"] = result.record()
-        return self.store_commit(files, metadata)
+        # a CI re-run with the same correlation id, same files and metrics, is a repeat:
+        # the report's durations and what the plugin records about the run may differ
+        volatile = [name, "baseline", "partial", "selection", capture.CAPSULE_KEY]
+        return self.store_commit(files, metadata, volatile)
 
     def metadata(self, status: str) -> dict[str, Any]:
         metadata = dict(self.recorder.metadata)
@@ -583,9 +598,12 @@ class ArtifactSession(GateSession):
             env=self.capsule_env,
         )
 
-    def store_commit(self, files: dict[str, Path], metadata: dict[str, Any]) -> dict[str, Any]:
+    def store_commit(
+        self, files: dict[str, Path], metadata: dict[str, Any], volatile: list[str]
+    ) -> dict[str, Any]:
         get = self.settings.get
         arguments = {
+            "volatile": volatile,
             "workflow_id": get("workflow_id"),
             "task_id": get("task_id"),
             "files": {name: os.fspath(path) for name, path in files.items()},
@@ -755,8 +773,14 @@ def describe_result(result: dict[str, Any], remote: str) -> list[str]:
     sha = str(result.get("commit_sha", ""))[:10]
     files = result.get("files") or []
     tags = ", ".join(result.get("tags") or []) or "no tags"
-    verb = "committed" if result.get("created", True) else "already committed (same content)"
-    lines = [f"{verb} {len(files)} files to {result.get('branch')} at {sha} ({tags})"]
+    if result.get("created", True):
+        lines = [f"committed {len(files)} files to {result.get('branch')} at {sha} ({tags})"]
+    else:
+        name = next(iter(result.get("tags") or []), sha)
+        lines = [
+            f"already committed as {name} ({sha}) on {result.get('branch')}: this run's files "
+            "and metrics are the same (an idempotent repeat; nothing new committed)"
+        ]
     if result.get("pushed"):
         lines.append(f"push: pushed to {remote}")
     else:

@@ -11,6 +11,7 @@ This module imports no git code: it is loaded on every pytest run.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shlex
@@ -477,6 +478,11 @@ def _raw(
     env = environ.get(setting.env_var, "")
     if env.strip():
         return env.strip(), "environment", invocation_dir
+    return _ini_raw(config, setting)
+
+
+def _ini_raw(config: pytest.Config, setting: Setting) -> tuple[Any, str, Path]:
+    """The ini file's raw value (None, "default" when unset), its source and directory."""
     ini_dir = config.inipath.parent if config.inipath else config.rootpath
     if setting.in_ini:
         try:
@@ -503,10 +509,29 @@ def resolve(
         value = Value(setting, None, source, base)
         if raw is not None:
             value = Value(setting, _convert(value, raw), source, base)
+        if setting.kind == "globs" and source in ("command line", "environment"):
+            value = _with_ini(config, value)
         settings.values[setting.name] = value
     if committing:
         _require(settings)
     return settings
+
+
+def _with_ini(config: pytest.Config, given: Value) -> Value:
+    """File globs from the command line (or environment) ADD to the ini file's list: a
+    user adds a file for one run without losing the configured ones (override the ini
+    list with ``-o artifact_store_files=`` to replace it)."""
+    setting = given.setting
+    ini_raw, ini_source, ini_dir = _ini_raw(config, setting)
+    if ini_raw is None:
+        return given
+    ini = _convert(Value(setting, None, ini_source, ini_dir), ini_raw)
+    added = [
+        p if os.path.isabs(os.path.expanduser(p)) else os.path.join(glob.escape(str(given.base)), p)
+        for p in given.value
+    ]
+    combined = list(dict.fromkeys([*ini, *added]))
+    return Value(setting, combined, f"{ini_source} and the {given.source}", ini_dir)
 
 
 def _require(settings: Settings) -> None:

@@ -61,7 +61,7 @@ def _alpaca_id(value: str) -> bool:
     digits = sum(ch.isdigit() for ch in body)
     if value.startswith("AKIA") or digits > 15:
         return False
-    return _values().entropy(body) >= (3.2 if digits >= 3 else 3.6)
+    return bool(_values().entropy(body) >= (3.2 if digits >= 3 else 3.6))
 
 
 PROVIDERS: tuple[_Provider, ...] = (

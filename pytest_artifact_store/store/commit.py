@@ -8,7 +8,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -61,6 +61,7 @@ class _Plan:
     artifacts: list[ArtifactFile]
     blob_shas: dict[str, str]
     branch: str
+    volatile: frozenset[str] = frozenset()  # what a repeat may change (commit_artifacts)
 
     @property
     def branch_ref(self) -> str:
@@ -109,9 +110,16 @@ class Committing(History):
         metadata: Mapping[str, Any] | None = None,
         correlation_id: str | None = None,
         prompt_hash: str | None = None,
+        *,
+        volatile: Collection[str] = (),
     ) -> dict[str, Any]:
+        """Commit one artifact version (SPEC §2). ``volatile``: names of files and
+        metadata keys that may differ when a run is repeated with the same correlation id
+        (a generated report's durations, a comparison with a baseline): a repeat that
+        differs only there is an idempotent repeat, returning the version made first."""
         self.check_sinks()
         plan = self._plan(workflow_id, task_id, files, metadata, correlation_id, prompt_hash)
+        plan.volatile = frozenset(volatile)
         with self.repo.packing():
             commit, meta, tags = self._land(plan)
         if meta is None:  # the correlation id is taken: an idempotent repeat, or an error
@@ -418,12 +426,15 @@ class Committing(History):
         else:
             stored = self.repo.ls_tree_blobs(f"{commit.sha}:{self.task_dir(plan.task_id)}")
             stored_meta = stored.pop(self.config.metadata_filename, None)
-            if stored != plan.blob_shas:
-                differs = "its files differ"
+            files = _differing(stored, plan.blob_shas, plan.volatile)
+            if files:
+                differs = f"its files differ: {', '.join(files)}"
             elif stored_meta is not None:
                 ours = self._build_metadata(plan, utc_now(), None)
-                if _content(self._load_metadata(stored_meta)) != _content(ours):
-                    differs = "its metadata differs"
+                theirs = _content(self._load_metadata(stored_meta), plan.volatile) or {}
+                keys = _differing(theirs, _content(ours, plan.volatile) or {}, ())
+                if keys:
+                    differs = f"its metadata differs: {', '.join(keys)}"
         if differs or commit is None:
             raise ArtifactStoreError(
                 f"correlation id {plan.corr_tag} is already used by commit {commit_sha[:12]} "
@@ -484,7 +495,34 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _content(meta: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _content(
+    meta: Mapping[str, Any] | None, volatile: Collection[str] = ()
+) -> dict[str, Any] | None:
     if meta is None:
         return None
-    return {k: v for k, v in meta.items() if k not in _VOLATILE}
+    content = {k: v for k, v in meta.items() if k not in _VOLATILE and k not in volatile}
+    hashes = content.get("file_sha256")
+    if volatile and isinstance(hashes, Mapping):  # a volatile file's hash is volatile too
+        content["file_sha256"] = {k: v for k, v in hashes.items() if k not in volatile}
+    return content
+
+
+def _differing(
+    old: Mapping[str, Any], new: Mapping[str, Any], volatile: Collection[str]
+) -> list[str]:
+    """The names whose values differ, each said how: ``trades.csv (changed)``,
+    ``events.log (only in the new run)``; metrics named one by one."""
+    out = []
+    for name in sorted(old.keys() | new.keys()):
+        if name in volatile or old.get(name) == new.get(name):
+            continue
+        if name not in new:
+            out.append(f"{name} (only in the stored version)")
+        elif name not in old:
+            out.append(f"{name} (only in the new run)")
+        elif isinstance(old[name], Mapping) and isinstance(new[name], Mapping):
+            inner = _differing(old[name], new[name], ())
+            out += [f"{name}.{item}" for item in inner]
+        else:
+            out.append(f"{name} (changed)")
+    return out
