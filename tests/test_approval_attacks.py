@@ -12,9 +12,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import GitRunner
 
-from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
+from pytest_artifact_store.cli import main as cli_main
 
 WF, TASK = "wf", "t1"
 BRANCH = f"ai/generated/{WF}/{TASK}"
@@ -158,3 +160,122 @@ def test_a_branch_a_non_atomic_server_took_before_refusing_its_tags_is_announced
         f"artifact.committed:{v1['commit_sha']}",
         f"artifact.pushed:origin:{v1['commit_sha']}",
     ]
+
+
+# ---------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize(
+    "remote",
+    ["https://ci-bot:hunter2-pass@git.example.com/x.git", "../elsewhere", "--upload-pack=x"],
+)
+def test_approve_to_a_url_or_path_is_refused_before_anything_and_shows_no_credential(
+    repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner, remote: str
+) -> None:
+    with _store(repo, auto_push=False) as store:
+        _commit(store, artifacts, "c1")
+        with pytest.raises(ArtifactStoreError, match="name of a configured git remote") as exc:
+            store.approve("c1", "prod", remote=remote)
+    assert "hunter2" not in str(exc.value)
+    assert git(repo, "for-each-ref", "refs/tags/approval/") == ""
+
+
+def test_a_signature_block_in_a_note_does_not_make_the_record_signed(
+    repo: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    note = "looks fine\n-----BEGIN PGP SIGNATURE-----\n\niQEzBAAB\n-----END PGP SIGNATURE-----"
+    with _store(repo, auto_push=False) as store:
+        v1 = _commit(store, artifacts, "c1")
+        approval = store.approve("c1", "prod", note=note, push=False)
+        recorded = store.approvals_of(v1["commit_sha"], WF, TASK)
+    assert approval["signed"] is False and recorded[0]["signed"] is False
+    assert recorded[0]["note"] == note  # all of it, not cut at the fake block
+    assert "Stage: prod" in git(repo, "cat-file", "tag", approval["tag"])
+
+
+@pytest.mark.parametrize(
+    "note",
+    ["\x1b[2J\x1b[31mAPPROVED BY CEO\x1b[0m", "ok\rfaked line", "bell\x07", "c1\x9bm"],
+)
+def test_a_note_with_control_characters_is_refused_before_anything(
+    repo: Path, artifacts: dict[str, Path], git: GitRunner, note: str
+) -> None:
+    with _store(repo, auto_push=False) as store:
+        _commit(store, artifacts, "c1")
+        with pytest.raises(ArtifactStoreError, match="control character"):
+            store.approve("c1", "prod", note=note, push=False)
+        ok = store.approve("c1", "prod", note="line one\r\nline two\twith a tab", push=False)
+    assert ok["note"] == "line one\nline two\twith a tab"
+    assert len(git(repo, "for-each-ref", "refs/tags/approval/").splitlines()) == 1
+
+
+def test_a_huge_note_is_refused_before_anything(
+    repo: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    with _store(repo, auto_push=False, event_sinks=[str(repo / "events.jsonl")]) as store:
+        _commit(store, artifacts, "c1")
+        with pytest.raises(ArtifactStoreError, match="note is too long"):
+            store.approve("c1", "prod", note="why " * 500_000, push=False)
+    assert git(repo, "for-each-ref", "refs/tags/approval/") == ""
+    assert not list((repo / ".git" / "artifact-store" / "outbox").glob("*.json"))
+
+
+def test_show_and_stages_print_a_fetched_records_control_characters_escaped(
+    repo: Path, artifacts: dict[str, Path], git: GitRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record made elsewhere (by hand, by another tool) can hold anything: a terminal
+    must not run it."""
+    with _store(repo, auto_push=False) as store:
+        v1 = _commit(store, artifacts, "c1")
+    message = "approve wf/t1 corr_c1 for prod\n\n\x1b]0;owned\x07evil\x1b[2J\n\nStage: prod\n"
+    git(
+        repo,
+        "tag",
+        "-a",
+        "-m",
+        message,
+        "--cleanup=verbatim",
+        f"approval/{WF}/{TASK}/prod/20260101T000000000000Z-abcdef",
+        v1["commit_sha"],
+    )
+    assert cli_main(["--repo", str(repo), "show", "c1"]) == 0
+    assert cli_main(["--repo", str(repo), "stages", "--history"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;owned\\x07evil\\x1b[2J" in out
+
+
+@pytest.mark.parametrize(
+    "tagger",
+    [
+        b"tagger X <x@example.com> 99999999999999999999 +0000",
+        b"tagger X <x@example.com> -99999999999999 +0000",
+        b"tagger X <x\xff@example.com> 1700000000 +0000",
+    ],
+)
+def test_a_malformed_record_from_elsewhere_breaks_no_command(
+    repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner, tagger: bytes
+) -> None:
+    """Anyone who can push a tag can put an approval/... record on the remote: a date no
+    clock had, an email that is not UTF-8. Reading records must not fail on it."""
+    with _store(repo, require_approval=True) as store:
+        v1 = _commit(store, artifacts, "c1")
+        name = f"approval/{WF}/{TASK}/prod/20260101T000000000000Z-abcdef"
+        body = (
+            f"object {v1['commit_sha']}\ntype commit\ntag {name}\n".encode()
+            + tagger
+            + b"\n\napprove\n\nStage: prod\n"
+        )
+        made = subprocess.run(
+            ["git", "hash-object", "-t", "tag", "-w", "--stdin", "--literally"],
+            cwd=repo,
+            input=body,
+            capture_output=True,
+            check=True,
+        )
+        git(repo, "update-ref", f"refs/tags/{name}", made.stdout.decode().strip())
+        store.stages(WF, TASK)
+        store.approvals_of(v1["commit_sha"], WF, TASK)
+        approval = store.approve("c1", "prod", note="Version: 2 beats 1\nStage: prod is next")
+        assert approval["pushed"], approval["push_error"]
+    assert approval["note"] == "Version: 2 beats 1\nStage: prod is next"

@@ -12,6 +12,7 @@ from pytest_artifact_store.cli.commands import (
     _open,
     _print_json,
     approval_line,
+    printable,
 )
 
 
@@ -53,7 +54,7 @@ def cmd_stages(args: argparse.Namespace) -> int:
         print(f"{task['workflow_id']}/{task['task_id']}")
         for stage, held in task["stages"].items():
             name = held["correlation_id"] or held["commit_sha"][:12]
-            who = ", ".join(held["approvers"])
+            who = printable(", ".join(held["approvers"]))
             print(f"  {stage:<12} {name:<24} since {held['since']}  by {who}")
         if args.history:
             for record in task["history"]:

@@ -280,11 +280,21 @@ def _partial(entry: Mapping[str, Any]) -> str | None:
     return "yes: " + "; ".join(map(str, why)) if why else "yes"
 
 
+def printable(text: object) -> str:
+    """``text`` on one line, fit for a terminal: what an approval record made elsewhere
+    holds is shown, never run (control characters escaped, lines joined by `` / ``)."""
+    lines = str(text).split("\n")
+    return " / ".join(
+        "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in line)
+        for line in lines
+    )
+
+
 def approval_line(record: Mapping[str, Any]) -> str:
     """``prod by Ann <ann@x> 2026-12-07T05:50:00Z (signed): note`` for one record."""
     signed = " (signed)" if record.get("signed") else ""
-    note = f": {record['note']}" if record.get("note") else ""
-    return f"{record['stage']} by {record['approver']} {record['time']}{signed}{note}"
+    note = f": {printable(record['note'])}" if record.get("note") else ""
+    return f"{record['stage']} by {printable(record['approver'])} {record['time']}{signed}{note}"
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ follows the task's approvals, not the repository's tags.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,15 +27,41 @@ from pytest_artifact_store.git import Repository
 from pytest_artifact_store.naming import APPROVAL_PREFIX
 
 STAGE_MAX = 40
+NOTE_MAX = 64 << 10  # bytes: a reason, not a document (and an event a receiver takes)
 _TAGGER = re.compile(rb"^tagger (.*) <([^>]*)> (-?\d+) ([+-]\d{4})$", re.M)
 _STAGE_TRAILER = "Stage"
 _VERSION_TRAILER = "Version"
+_TRAILER = re.compile(rf"({_STAGE_TRAILER}|{_VERSION_TRAILER}): ")
 _SIGNATURE = re.compile(rb"\n-----BEGIN [A-Z ]*SIGNATURE-----\n", re.M)
+_SIGNATURE_END = re.compile(rb"\n-----END [A-Z ]*SIGNATURE-----\n*$")
 
 
 def check_stage(stage: object) -> str:
     """A stage name: the id rules, at most 40 characters (``prod``, ``staging``)."""
     return naming.check_id("stage", stage, STAGE_MAX)
+
+
+def check_note(note: object) -> str | None:
+    """An approval's note: text of at most 64 KiB, without control characters other
+    than newlines and tabs (a note is shown in terminals); CRLF line ends become LF."""
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        raise ArtifactStoreError("the approval note must be text")
+    note = note.replace("\r\n", "\n")
+    bad = next((c for c in note if unicodedata.category(c) == "Cc" and c not in "\n\t"), None)
+    if bad is not None:
+        raise ArtifactStoreError(
+            f"the approval note holds the control character {bad!r}: write plain text "
+            "(newlines and tabs are fine)"
+        )
+    size = len(note.encode("utf-8", "surrogatepass"))
+    if size > NOTE_MAX:
+        raise ArtifactStoreError(
+            f"the approval note is too long ({size} bytes, at most {NOTE_MAX}): say why in "
+            "a few lines and link to the rest"
+        )
+    return note
 
 
 def task_space(workflow_id: str | None = None, task_id: str | None = None) -> str:
@@ -95,12 +122,20 @@ def parse_record(name: str, tag_sha: str, data: bytes) -> Approval | None:
     tagger = _TAGGER.search(head)
     if target is None or tagger is None:
         return None
-    signed = _SIGNATURE.search(b"\n" + message) is not None
+    # git appends a tag's signature after the message: the last block, closing it
+    begins = list(_SIGNATURE.finditer(b"\n" + message))
+    signed = bool(begins) and _SIGNATURE_END.search(message) is not None
     if signed:
-        message = _SIGNATURE.split(b"\n" + message, 1)[0].removeprefix(b"\n")
-    lines = message.decode("utf-8", "replace").strip("\n").split("\n")
-    body = [ln for ln in lines[1:] if not re.match(rf"({_STAGE_TRAILER}|{_VERSION_TRAILER}): ", ln)]
-    who, email = tagger.group(1).decode("utf-8", "replace"), tagger.group(2).decode()
+        message = (b"\n" + message)[: begins[-1].start()].removeprefix(b"\n")
+    body = message.decode("utf-8", "replace").strip("\n").split("\n")[1:]
+    last = max((i for i, line in enumerate(body) if not line.strip()), default=-1) + 1
+    if all(_TRAILER.match(line) for line in body[last:]):
+        del body[last:]  # the trailers closing the message, not a line of the note like them
+    who, email = (tagger.group(i).decode("utf-8", "replace") for i in (1, 2))
+    try:
+        when = datetime.fromtimestamp(int(tagger.group(3)), timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None  # a date no clock had: not a record this store made
     return Approval(
         tag=name,
         tag_sha=tag_sha,
@@ -110,7 +145,7 @@ def parse_record(name: str, tag_sha: str, data: bytes) -> Approval | None:
         stage=stage,
         approver=f"{who} <{email}>",
         email=email.lower(),
-        time=datetime.fromtimestamp(int(tagger.group(3)), timezone.utc),
+        time=when,
         note="\n".join(body).strip(),
         signed=signed,
     )

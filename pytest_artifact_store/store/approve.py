@@ -38,8 +38,11 @@ class Approving(History):
         """
         stage = approvals.check_stage(stage)
         self.check_sinks()
-        if note is not None and (not isinstance(note, str) or "\0" in note):
-            raise ArtifactStoreError("the approval note must be text")
+        note = approvals.check_note(note)
+        if push and remote is not None:  # a URL or an option is refused before the record
+            from pytest_artifact_store.remote.link import check_remote_name
+
+            check_remote_name(remote)
         entry = self.find_version(ref) if isinstance(ref, str) else None
         if entry is None:
             raise ArtifactStoreError(
