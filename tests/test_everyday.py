@@ -196,3 +196,21 @@ def test_files_from_the_command_line_add_to_the_configured_ones(
     assert only.ret == 0, only.stdout.str()
     names = git(repo, "ls-tree", "--name-only", "corr_a2:Backtest/codes/t1").split()
     assert "strategy.py" not in names and "notes.txt" in names
+
+
+def test_agent_and_llm_versions_come_from_settings_and_duration_is_recorded(
+    pytester_git: None, pytester: pytest.Pytester, repo: Path, git: GitRunner
+) -> None:
+    import json
+
+    pytester.makeini("[pytest]\nartifact_store_agent_version = coder-v1.0\n")
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = _session(
+        pytester, repo, "--artifact-correlation-id=v1", "--artifact-llm-version=gpt-4"
+    )
+    assert result.ret == 0, result.stdout.str()
+    meta = json.loads(git(repo, "show", "corr_v1:Backtest/codes/t1/metadata.json"))
+    assert (meta["agent_version"], meta["llm_version"]) == ("coder-v1.0", "gpt-4")
+    assert isinstance(meta["test_metrics"]["duration_seconds"], float)
+    body = git(repo, "log", "-1", "--format=%B", "corr_v1")
+    assert "Agent-Version: coder-v1.0" in body and "LLM-Version: gpt-4" in body

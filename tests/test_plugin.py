@@ -123,6 +123,8 @@ def test_passing_session_commits_files_report_and_metrics(
         "test_bt.py::test_skipped": "skipped",
     }
     meta = show_json(git, repo, "metadata.json")
+    duration = meta["test_metrics"].pop("duration_seconds")  # the seed's metric: wall time
+    assert isinstance(duration, float) and 0 <= duration < 600
     assert meta["test_metrics"] == {"total_trades": 1, "net_pnl": 12.5}
     assert meta["test_status"] == "passed"
     assert meta["llm_version"] == "gpt-4"
@@ -629,6 +631,7 @@ def test_hooks_amend_metadata_and_see_the_result(
     assert run(pytester).ret == 0
     meta = show_json(git, repo, "metadata.json")
     assert meta["agent_version"] == "tester-v1.0"
+    assert meta["test_metrics"].pop("duration_seconds") >= 0
     assert meta["test_metrics"] == {"sharpe": 1.5, "from_hook": 1}
     result = json.loads(seen.read_text())
     assert result["commit_sha"] == git(repo, "rev-parse", BRANCH)
@@ -790,6 +793,7 @@ def test_xdist_workers_send_files_and_metrics_to_one_commit(
     assert workers <= {"gw0", "gw1"}
     assert len(workers) == 2  # both workers contributed
     meta = show_json(git, repo, "metadata.json")
+    assert meta["test_metrics"].pop("duration_seconds") >= 0
     assert meta["test_metrics"] == {"initial_equity": 10000, **{f"part{i}": i for i in range(6)}}
     assert show_json(git, repo, "test_report.json")["passed"] == 6
     assert git(repo, "rev-list", "--count", BRANCH) == "2"  # one commit on top of main

@@ -551,18 +551,24 @@ class ArtifactSession(GateSession):
         except OSError as exc:
             raise CommitRefused(_no_temp(exc)) from None
         files[name] = report_path
-        metadata = self.metadata(pending.status)
+        metadata = self.metadata(pending.status, pending.duration)
         result = self.judge(metadata["test_metrics"])
         if result is not None:
             metadata["baseline"] = result.record()
         # a CI re-run with the same correlation id, same files and metrics, is a repeat:
         # the report's durations and what the plugin records about the run may differ
         volatile = [name, "baseline", "partial", "selection", capture.CAPSULE_KEY]
+        volatile.append("test_metrics.duration_seconds")
         return self.store_commit(files, metadata, volatile)
 
-    def metadata(self, status: str) -> dict[str, Any]:
+    def metadata(self, status: str, duration: float) -> dict[str, Any]:
         metadata = dict(self.recorder.metadata)
+        for key in ("agent_version", "llm_version"):  # set_metadata() wins over settings
+            if self.settings.get(key) is not None:
+                metadata.setdefault(key, self.settings.get(key))
         metadata["test_metrics"] = dict(self.recorder.metrics)
+        # the seed's metric: the session's wall time (a metric of the tests' own wins)
+        metadata["test_metrics"].setdefault("duration_seconds", round(duration, 3))
         metadata["test_status"] = status
         metadata["partial"] = self.selection.partial
         if self.selection.partial:

@@ -172,6 +172,17 @@ SETTINGS: tuple[Setting, ...] = (
         "better) or NAME:magnitude (smaller magnitude is better), for rules and reports",
     ),
     Setting(
+        "agent_version",
+        "text",
+        "version of the agent that wrote the code under test, recorded as agent_version "
+        "in metadata.json and a commit trailer (default: not recorded: null)",
+    ),
+    Setting(
+        "llm_version",
+        "text",
+        "model that wrote the code under test, recorded as llm_version (default: null)",
+    ),
+    Setting(
         "root",
         "text",
         "directory in the tree holding one sub-directory per task "

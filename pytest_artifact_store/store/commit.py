@@ -115,7 +115,8 @@ class Committing(History):
     ) -> dict[str, Any]:
         """Commit one artifact version (SPEC §2). ``volatile``: names of files and
         metadata keys that may differ when a run is repeated with the same correlation id
-        (a generated report's durations, a comparison with a baseline): a repeat that
+        (a generated report's durations, a comparison with a baseline; ``outer.inner``
+        names one key of a mapping, e.g. ``test_metrics.duration_seconds``): a repeat that
         differs only there is an idempotent repeat, returning the version made first."""
         self.check_sinks()
         plan = self._plan(workflow_id, task_id, files, metadata, correlation_id, prompt_hash)
@@ -504,6 +505,10 @@ def _content(
     hashes = content.get("file_sha256")
     if volatile and isinstance(hashes, Mapping):  # a volatile file's hash is volatile too
         content["file_sha256"] = {k: v for k, v in hashes.items() if k not in volatile}
+    for dotted in volatile:  # "test_metrics.duration_seconds": one key of a mapping
+        outer, _, inner = dotted.partition(".")
+        if inner and isinstance(content.get(outer), Mapping):
+            content[outer] = {k: v for k, v in content[outer].items() if k != inner}
     return content
 
 
