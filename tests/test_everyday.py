@@ -214,3 +214,20 @@ def test_agent_and_llm_versions_come_from_settings_and_duration_is_recorded(
     assert isinstance(meta["test_metrics"]["duration_seconds"], float)
     body = git(repo, "log", "-1", "--format=%B", "corr_v1")
     assert "Agent-Version: coder-v1.0" in body and "LLM-Version: gpt-4" in body
+
+
+def test_removing_the_plugin_keeps_tests_that_use_its_fixtures_running(
+    pytester_git: None, pytester: pytest.Pytester
+) -> None:
+    pytester.makepyfile(
+        """
+        def test_uses_both(artifact_store, artifact_baseline, tmp_path):
+            assert artifact_baseline is None
+            artifact_store.record_metric("sharpe", 1.0)
+            (tmp_path / "a.csv").write_text("a")
+            artifact_store.add(tmp_path / "a.csv")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:artifact_store")
+    result.assert_outcomes(passed=1)
+    assert "-- artifact-store --" not in result.stdout.str()  # no summary: nothing committed

@@ -706,6 +706,8 @@ def test_disabled_with_p_no(pytester: pytest.Pytester, repo: Path) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unrecognized arguments: --artifact-store*"])
     result = pytester.runpytest("-p", "no:artifact_store")
+    result.assert_outcomes(passed=1)  # the fixtures are a plugin of their own: still there
+    result = pytester.runpytest("-p", "no:artifact_store", "-p", "no:artifact_store_fixtures")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'artifact_store' not found*"])
 

@@ -123,7 +123,7 @@ def test_fixture_gives_metrics_files_curve_and_trades_of_the_newest_version(
                     b.metrics["sortino"]
                 except KeyError as exc:
                     assert "has no metric 'sortino'" in str(exc)
-                    assert "its metrics: max_drawdown_pct, sharpe" in str(exc)
+                    assert "its metrics: duration_seconds, max_drawdown_pct, sharpe" in str(exc)
                 else:
                     raise AssertionError("no KeyError")
             """

@@ -5,22 +5,20 @@ Inert unless ``--artifact-store`` is given: then the store's worker process is s
 validated, and the repository is known good before any test runs.
 ``--artifact-fail-on`` alone judges the run against its baseline and commits nothing;
 ``--artifact-export=DIR`` writes what would be committed into DIR and commits nothing.
-``-p no:artifact_store`` removes the plugin.
+``-p no:artifact_store`` removes the plugin; its fixtures (:mod:`.fixtures`, a plugin of
+their own) stay, recording nothing.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from pytest_artifact_store.pytest_plugin import hookspecs, settings
-from pytest_artifact_store.pytest_plugin.keys import BASELINE, CLIENT, RECORDER
+from pytest_artifact_store.pytest_plugin.keys import CLIENT, RECORDER
 from pytest_artifact_store.pytest_plugin.recorder import WORKER_OUTPUT_KEY, ArtifactRecorder
-
-if TYPE_CHECKING:  # imported only when a baseline is asked for
-    from pytest_artifact_store.compare.baseline import Baseline
 
 
 def _enabled(config: pytest.Config) -> bool:
@@ -128,46 +126,3 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if _is_worker(config) and RECORDER in config.stash:
         workeroutput: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
         workeroutput[WORKER_OUTPUT_KEY] = config.stash[RECORDER].to_wire()
-
-
-@pytest.fixture(scope="session")
-def artifact_store(pytestconfig: pytest.Config) -> ArtifactRecorder:
-    """Record files, metrics and metadata to commit when the session passes.
-
-    ``artifact_store.add(path, name=None)``, ``artifact_store.record_metric(name, value)``,
-    ``artifact_store.set_metadata(key, value)``, ``artifact_store.record_seed(name, value)``.
-    Without ``--artifact-store`` the calls are still checked, but nothing is committed.
-    """
-    return pytestconfig.stash[RECORDER]
-
-
-@pytest.fixture(scope="session")
-def artifact_baseline(pytestconfig: pytest.Config) -> Baseline | None:
-    """The version this run is judged against, or None when there is none (a first run).
-
-    By default the newest version of this workflow/task; ``--artifact-baseline=REF``
-    (or ``artifact_store_baseline``) names another. It has ``metrics``, ``files``,
-    ``read(name)``, ``csv(name)``, ``json(name)``, ``equity_curve`` and ``trades``::
-
-        def test_not_worse(artifact_baseline, artifact_store):
-            if artifact_baseline is None:
-                pytest.skip("no earlier version to compare with")
-            assert sharpe >= artifact_baseline.metrics["sharpe"] * 0.9
-    """
-    from pytest_artifact_store.pytest_plugin.baseline import BaselineError
-
-    source = pytestconfig.stash.get(BASELINE, None)
-    if source is None:
-        from pytest_artifact_store.pytest_plugin.resolve import resolve_store
-        from pytest_artifact_store.pytest_plugin.session import baseline_source
-
-        try:
-            resolved, store_config = resolve_store(pytestconfig, committing=False)
-        except pytest.UsageError as exc:
-            pytest.fail(f"artifact_baseline: {exc}", pytrace=False)
-        source = baseline_source(pytestconfig, resolved, store_config)
-    pytestconfig.stash[RECORDER].baseline_used = True
-    try:
-        return source.baseline()
-    except BaselineError as exc:
-        pytest.fail(f"artifact_baseline: {exc}", pytrace=False)
