@@ -231,3 +231,22 @@ def test_removing_the_plugin_keeps_tests_that_use_its_fixtures_running(
     result = pytester.runpytest_subprocess("-p", "no:artifact_store")
     result.assert_outcomes(passed=1)
     assert "-- artifact-store --" not in result.stdout.str()  # no summary: nothing committed
+
+
+def test_no_remote_is_said_once_then_quietly(
+    pytester_git: None, pytester: pytest.Pytester, repo: Path
+) -> None:
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    base = ("--artifact-store", f"--artifact-repo={repo}", "--artifact-workflow-id=wf")
+    first = pytester.runpytest_subprocess(
+        *base, "--artifact-task-id=t1", "--artifact-correlation-id=n1"
+    )
+    assert first.ret == 0, first.stdout.str()
+    first.stdout.fnmatch_lines(
+        ["push: not pushed (no remote named 'origin'; add it with*(said once*"]
+    )
+    second = pytester.runpytest_subprocess(
+        *base, "--artifact-task-id=t1", "--artifact-correlation-id=n2"
+    )
+    second.stdout.fnmatch_lines(["push: local only (no remote 'origin')"])
+    assert "git remote add" not in second.stdout.str()

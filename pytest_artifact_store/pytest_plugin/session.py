@@ -9,6 +9,7 @@ files, a generated ``test_report.json`` and the recorded metrics become one comm
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import json
 import os
@@ -453,6 +454,13 @@ class ArtifactSession(GateSession):
     def finish(self, pending: Pending) -> None:
         session = pending.session
         previous = _sigterm_interrupts()
+        cfg = self.store_config
+        if cfg.auto_push and sys.stderr.isatty():  # a push may take up to push_timeout
+            sys.stderr.write(
+                f"artifact-store: committing, then pushing to {cfg.remote_name} "
+                f"(up to {cfg.push_timeout:g} s)...\n"
+            )
+            sys.stderr.flush()
         try:
             result = self.commit(pending)
         except CommitRefused as exc:
@@ -469,11 +477,33 @@ class ArtifactSession(GateSession):
 
     def announce(self, session: pytest.Session, result: dict[str, Any]) -> None:
         """Say what was committed, and tell the ``pytest_artifact_store_committed`` hooks."""
-        self.summary.lines.extend(describe_result(result, self.store_config.remote_name))
+        lines = describe_result(result, self.store_config.remote_name)
+        if str(result.get("push_error") or "").startswith("no remote named"):
+            lines = [*lines[:1], self.no_remote_line(lines[1])]
+        self.summary.lines.extend(lines)
         try:
             self.config.hook.pytest_artifact_store_committed(config=self.config, result=result)
         except Exception as exc:
             self.refuse(session, f"pytest_artifact_store_committed hook failed: {_one_line(exc)}")
+
+    def no_remote_line(self, full: str) -> str:
+        """With auto_push on and no remote (a repository that stays local), the advice is
+        given once per repository; later sessions say it in three words."""
+        from pytest_artifact_store import git
+
+        res = git.run_git(
+            ["rev-parse", "--git-common-dir"], cwd=self.store_config.repo_path, check=False
+        )
+        if res.returncode:
+            return full
+        marker = Path(self.store_config.repo_path, res.stdout.strip(), "artifact-store")
+        marker = marker / "no-remote-said"
+        if marker.exists():
+            return f"push: local only (no remote {self.store_config.remote_name!r})"
+        with contextlib.suppress(OSError):
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        return full + " (said once; or --artifact-no-push)"
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.pending is None:  # nothing left to do: say so now

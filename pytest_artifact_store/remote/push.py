@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,10 +109,12 @@ def record_order(tag: str) -> tuple[str, str]:
 class Pusher:
     """Pushes a store's artifact branches and tags to one of its remotes."""
 
-    def __init__(self, store: VersionFacts) -> None:
+    def __init__(self, store: VersionFacts, progress: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.repo = store.repo
         self.config = store.config
+        # told what is being pushed where, as it starts (the command line, on a terminal)
+        self.progress = progress
 
     # ------------------------------------------------------------------ entry points
     def after_commit(self, branch: str, commit_sha: str) -> PushOutcome:
@@ -422,6 +424,10 @@ class Pusher:
                     tags += self._approvals_in(branch, tip)
                 known = (tip, tags)
                 tags = [t for t in tags if t not in skip]
+                if self.progress is not None:
+                    again = f", try {outcome.attempts}" if outcome.attempts > 1 else ""
+                    left = deadline_left(link.deadline)
+                    self.progress(f"pushing {branch} to {link.where()} ({left:.0f} s left{again})")
                 res = (
                     self._push_atomic(link, tip, ref, tags)
                     if atomic
