@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,78 @@ def test_a_malformed_record_from_elsewhere_breaks_no_command(
         approval = store.approve("c1", "prod", note="Version: 2 beats 1\nStage: prod is next")
         assert approval["pushed"], approval["push_error"]
     assert approval["note"] == "Version: 2 beats 1\nStage: prod is next"
+
+
+# ---------------------------------------------------------------- at least once, killed
+
+
+_KILLED = """
+import sys
+import time
+from pathlib import Path
+from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig
+repo, events, what = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, push_timeout=60, event_sinks=[events]))
+if what == "commit":
+    (repo.parent / "r.json").write_text("{}")
+    store.commit_artifacts("wf", "t1", [repo.parent / "r.json"], None, "k1")
+else:
+    store.approve("k1", "prod")
+"""
+
+
+@pytest.mark.parametrize("what", ["commit", "approve"])
+def test_a_process_killed_while_its_push_hangs_keeps_the_event_of_what_landed(
+    repo: Path, git: GitRunner, silent_server: int, what: str
+) -> None:
+    """The commit (or the approval record) landed, then the push hung on a remote that
+    never answers and the process was killed: the event is in the outbox, delivered by
+    the next 'events deliver', once."""
+    from pytest_artifact_store.events import deliver, pending
+
+    events = repo.parent / "events.jsonl"
+    if what == "approve":
+        with _store(repo, auto_push=False) as store:
+            (repo.parent / "r.json").write_text("{}")
+            store.commit_artifacts(WF, TASK, [repo.parent / "r.json"], None, "k1")
+    git(repo, "remote", "add", "origin", f"git://127.0.0.1:{silent_server}/x.git")
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED, str(repo), str(events), what])
+    try:
+        landed = "refs/tags/corr_k1" if what == "commit" else "refs/tags/approval/"
+        for _ in range(400):
+            if git(repo, "for-each-ref", landed):
+                break
+            assert proc.poll() is None
+            time.sleep(0.025)
+        time.sleep(0.5)  # well into the push, which waits for the silent remote
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+    kind = "committed" if what == "commit" else "approved"
+    waiting = [e.id for e in pending(repo / ".git")]
+    assert [i.split(":")[0] for i in waiting] == [f"artifact.{kind}"], waiting
+    report = deliver(repo / ".git", repo, [str(events)], timeout=5)
+    assert report.ok, report.as_dict()
+    assert _ids(events) == waiting
+
+
+def test_an_event_too_large_for_the_outbox_is_reported_not_left_as_a_corrupt_file(
+    repo: Path,
+) -> None:
+    from pytest_artifact_store.events import pending, publish
+
+    report = publish(
+        repo / ".git",
+        repo,
+        [str(repo / "events.jsonl")],
+        "artifact.committed",
+        event_id="artifact.committed:" + "a" * 40,
+        source="/ai/generated/wf/t1",
+        subject="corr_big",
+        data={"metrics": {"curve": '"x",' * (5 << 20)}},  # 20 MiB, quotes escaped again
+    )
+    assert report.remaining == ["artifact.committed:" + "a" * 40]
+    assert "more than an outbox entry holds" in report.problems[0]
+    assert pending(repo / ".git") == []
+    assert not (repo / "events.jsonl").exists()

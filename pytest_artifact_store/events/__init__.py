@@ -4,7 +4,8 @@ to webhooks (HMAC-signed), Redis streams and JSON-lines files through a durable 
 in the repository's git dir.
 
 A layer-2 package: it uses only the base modules, ``git`` (redaction) and ``scan``
-(masking); the store calls :func:`publish` after a commit, a push and an approval.
+(masking); the store queues each event with :func:`enqueue` as soon as what it reports
+has happened (a commit, a push, an approval), then sends them with :func:`deliver`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pytest_artifact_store.events.delivery import (
     Report,
     deliver,
     drop,
+    enqueue,
     pending,
     publish,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "SinkState",
     "deliver",
     "drop",
+    "enqueue",
     "make_envelope",
     "parse_sinks",
     "pending",

@@ -109,19 +109,66 @@ def publish(
         return Report()
     deadline = time.monotonic() + _budget(timeout)
     configured = parse_sinks(sinks, base=base, secret_env=secret_env)
+    report = _enqueue(git_dir, configured, kind, event_id, source, subject, data, refresh=False)
+    if report.problems:
+        return report
+    return _deliver(
+        Outbox(git_dir), configured, deadline, wait=0.0, first=[event_id], report=report
+    )
+
+
+def enqueue(
+    git_dir: Path,
+    base: Path,
+    sinks: Sequence[str],
+    kind: str,
+    *,
+    event_id: str,
+    source: str,
+    subject: str,
+    data: Mapping[str, Any],
+    secret_env: str = DEFAULT_SECRET_ENV,
+    refresh: bool = False,
+) -> Report:
+    """Queue the event ``kind`` in the outbox without sending it: durable at once, sent
+    by the next :func:`deliver` or :func:`publish` (what an operation that has more to do
+    before it delivers calls, so a process killed meanwhile loses no event). ``refresh``:
+    the same event is queued already; put this picture of it in place while no sink has
+    been tried with it (else it is left as it is). With no sinks, does nothing."""
+    if not sinks:
+        return Report()
+    configured = parse_sinks(sinks, base=base, secret_env=secret_env)
+    return _enqueue(git_dir, configured, kind, event_id, source, subject, data, refresh=refresh)
+
+
+def _enqueue(
+    git_dir: Path,
+    sinks: list[Sink],
+    kind: str,
+    event_id: str,
+    source: str,
+    subject: str,
+    data: Mapping[str, Any],
+    *,
+    refresh: bool,
+) -> Report:
     envelope = make_envelope(kind, event_id=event_id, source=source, subject=subject, data=data)
     outbox = Outbox(git_dir)
     report = Report(queued=envelope.id)
     try:
-        outbox.add(envelope, [sink.key for sink in configured])
+        if not refresh:
+            outbox.add(envelope, [sink.key for sink in sinks])
+        else:
+            with outbox.locked(0.0) as held:  # a deliverer at work has read it: as it was
+                if held:
+                    outbox.refresh(envelope)
     except OSError as exc:
         report.remaining.append(envelope.id)
         report.problems.append(
             f"event {envelope.id} was not queued nor sent: cannot write {outbox.dir}: "
             f"{exc.strerror or exc}"
         )
-        return report
-    return _deliver(outbox, configured, deadline, wait=0.0, first=envelope.id, report=report)
+    return report
 
 
 def deliver(
@@ -131,12 +178,14 @@ def deliver(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     secret_env: str = DEFAULT_SECRET_ENV,
+    first: Sequence[str] = (),
 ) -> Report:
-    """Deliver every queued event, oldest first, within ``timeout`` seconds (waiting
-    for another deliverer to finish, within the same budget)."""
+    """Deliver every queued event within ``timeout`` seconds: those named in ``first``
+    (in that order), then the others, oldest first (waiting for another deliverer to
+    finish, within the same budget)."""
     deadline = time.monotonic() + _budget(timeout)
     configured = parse_sinks(sinks, base=base, secret_env=secret_env)
-    return _deliver(Outbox(git_dir), configured, deadline, wait=timeout, first=None)
+    return _deliver(Outbox(git_dir), configured, deadline, wait=timeout, first=first)
 
 
 def pending(git_dir: Path) -> list[Entry]:
@@ -178,7 +227,7 @@ def _deliver(
     deadline: float,
     *,
     wait: float,
-    first: str | None,
+    first: Sequence[str],
     report: Report | None = None,
 ) -> Report:
     report = report or Report()
@@ -195,7 +244,7 @@ def _deliver(
 
 
 def _rounds(
-    outbox: Outbox, sinks: dict[str, Sink], deadline: float, first: str | None, report: Report
+    outbox: Outbox, sinks: dict[str, Sink], deadline: float, first: Sequence[str], report: Report
 ) -> None:
     """Deliver what is queued; again for events queued meanwhile, while time is left."""
     seen: set[str] = set()
@@ -216,7 +265,8 @@ def _rounds(
                 batch.append(entry)
         if not batch:
             break
-        batch.sort(key=lambda e: e.id != first)  # stable: the new event, then oldest first
+        rank = {event_id: i for i, event_id in enumerate(first)}
+        batch.sort(key=lambda e: rank.get(e.id, len(rank)))  # stable: new ones, then oldest
         _round(outbox, batch, sinks, deadline, report)
     for key, count in unconfigured.items():
         report.problems.append(

@@ -132,6 +132,21 @@ class Outbox:
         self._sync_dir()
         return entry
 
+    def refresh(self, envelope: Envelope) -> bool:
+        """Put ``envelope`` in place of the queued event of the same id while no sink has
+        been tried with it (a truer picture of the same event, made later); True if it
+        was. The caller holds the deliverers' lock, so no deliverer has read it."""
+        path = self._path(envelope.id)
+        try:
+            entry = self.read(path)
+        except FileNotFoundError:
+            return False  # delivered already: never queued twice
+        if entry.error is not None or any(s.attempts or s.delivered for s in entry.sinks.values()):
+            return False
+        os.replace(self._write_temp(replace(entry, envelope=envelope)), path)
+        self._sync_dir()
+        return True
+
     def save(self, entry: Entry) -> None:
         """Record ``entry``'s new state, or remove it once every sink has it."""
         if not entry.owed:
@@ -222,10 +237,17 @@ class Outbox:
             "event": entry.envelope.body,
             "sinks": {key: state.as_dict() for key, state in entry.sinks.items()},
         }
+        data = json.dumps(record, indent=1).encode("utf-8")
+        if len(data) > MAX_ENTRY_BYTES:  # a reader would call it corrupt: never written
+            raise OSError(
+                errno.EFBIG,
+                f"the event takes {len(data)} bytes, more than an outbox entry holds "
+                f"({MAX_ENTRY_BYTES})",
+            )
         fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=self.dir)
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(json.dumps(record, indent=1).encode("utf-8"))
+                fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
         except BaseException:

@@ -19,8 +19,13 @@ class ArtifactStore(Committing, Reverting, Archiving, Approving):
 
     def _auto_push(self, result: dict[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
         """Push after a commit (auto_push); the result gains ``pushed``/``push_error``
-        and, when the remote kept a tag of its own, ``push_notes`` saying so. Then the
-        events: ``artifact.committed`` for a new version, ``artifact.pushed`` for a push."""
+        and, when the remote kept a tag of its own, ``push_notes`` saying so. The events:
+        ``artifact.committed`` for a new version, queued before the push (its ``pushed``
+        brought up to date after it, unless a deliverer has it already), and
+        ``artifact.pushed`` for a push; then they are sent."""
+        created = result["created"] and self.config.event_sinks
+        if created:
+            self._committed_event(result, metadata, refresh=False)
         if not self.config.auto_push:  # the remote layer is not even imported
             result["pushed"], result["push_error"] = False, "auto_push is off"
         else:
@@ -30,14 +35,19 @@ class ArtifactStore(Committing, Reverting, Archiving, Approving):
             result["pushed"], result["push_error"] = outcome.pushed, outcome.error
             if outcome.notes:
                 result["push_notes"] = outcome.notes
-        if result["created"] and self.config.event_sinks:
-            sha = result["commit_sha"]
-            data = version_data(result, metadata)
-            subject = str(data["correlation_id"] or sha)
-            event_id, branch = f"artifact.committed:{sha}", result["branch"]
-            self.queue_event("artifact.committed", event_id, branch, subject, data, first=True)
+        if created and result["pushed"]:
+            self._committed_event(result, metadata, refresh=True)
         self.publish_queued(result)
         return result
+
+    def _committed_event(
+        self, result: dict[str, Any], metadata: Mapping[str, Any], *, refresh: bool
+    ) -> None:
+        sha = result["commit_sha"]
+        data = version_data(result, metadata)
+        subject = str(data["correlation_id"] or sha)
+        event_id, branch = f"artifact.committed:{sha}", result["branch"]
+        self.queue_event("artifact.committed", event_id, branch, subject, data, refresh=refresh)
 
     def fetch(
         self,

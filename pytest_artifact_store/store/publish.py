@@ -2,14 +2,15 @@
 ``artifact.approved``) to the configured sinks, through :mod:`pytest_artifact_store.events`.
 
 Each event's id is fixed by what it reports (the commit, the remote, the approval tag),
-so a receiver de-duplicates a repeat. One budget (``event_timeout``) covers what one
-call of the library publishes: an event not delivered by then waits in the outbox.
+so a receiver de-duplicates a repeat. Each is queued in the outbox as soon as what it
+reports has happened, before the operation goes on (a push may hang, the process may be
+killed: the event waits in the outbox); one budget (``event_timeout``) covers what one
+call of the library then sends: an event not delivered by then waits in the outbox.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,15 +19,16 @@ from pytest_artifact_store.store.base import StoreBase
 
 
 class Publishing(StoreBase):
-    """Events: queued while an operation runs, published when it ends."""
+    """Events: queued in the outbox as soon as what they report has happened (a process
+    killed in a push that hangs loses none), delivered when the operation ends."""
 
-    def _queue(self) -> list[tuple[str, str, str, str, dict[str, Any]]]:
-        """This thread's queue (a store may commit from several threads at once)."""
-        local = self.__dict__.setdefault("_events_local", threading.local())
-        if not hasattr(local, "queue"):
-            local.queue = []
-        queue: list[tuple[str, str, str, str, dict[str, Any]]] = local.queue
-        return queue
+    def _queue(self) -> threading.local:
+        """This thread's queued ids and problems (a store may commit from several
+        threads at once)."""
+        local: threading.local = self.__dict__.setdefault("_events_local", threading.local())
+        if not hasattr(local, "ids"):
+            local.ids, local.problems = [], []
+        return local
 
     @property
     def events_base(self) -> Path:
@@ -75,47 +77,58 @@ class Publishing(StoreBase):
         subject: str,
         data: dict[str, Any],
         *,
-        first: bool = False,
+        refresh: bool = False,
     ) -> None:
-        """Queue an event for :meth:`publish_queued` (``first``: before those queued)."""
+        """Queue an event in the outbox now (durable), for :meth:`publish_queued` to
+        send; ``refresh``: a later picture of an event queued before, put in its place
+        while no sink has been tried with it."""
         if not self.config.event_sinks:
             return
-        event = (kind, event_id, branch, subject, data)
-        self._queue().insert(0 if first else len(self._queue()), event)
+        from pytest_artifact_store.events import enqueue
+
+        report = enqueue(
+            self.repo.common_dir,
+            self.events_base,
+            self.config.event_sinks,
+            kind,
+            event_id=event_id,
+            source=f"/{branch}",
+            subject=subject,
+            data=data,
+            secret_env=self.config.webhook_secret_env,
+            refresh=refresh,
+        )
+        local = self._queue()
+        if event_id not in local.ids:
+            local.ids.append(event_id)
+        local.problems += [p for p in report.problems if p not in local.problems]
 
     def publish_queued(self, result: dict[str, Any]) -> None:
-        """Publish what was queued, within ``event_timeout``; the result gains
-        ``events``: ``{'delivered': [ids], 'pending': [ids], 'problems': [...]}``."""
-        queue = self._queue()
-        queued = list(queue)
-        queue.clear()
-        if not queued:
+        """Send what was queued (first, in order), then older events still waiting,
+        within ``event_timeout``; the result gains ``events``: ``{'delivered': [ids],
+        'pending': [ids], 'problems': [...]}``."""
+        local = self._queue()
+        ids, problems = list(local.ids), list(local.problems)
+        local.ids.clear()
+        local.problems.clear()
+        if not ids:
             return
-        from pytest_artifact_store.events import publish
+        from pytest_artifact_store.events import deliver
 
-        deadline = time.monotonic() + self.config.event_timeout
-        delivered: list[str] = []
-        waiting: list[str] = []
-        problems: list[str] = []
-        for kind, event_id, branch, subject, data in queued:
-            report = publish(
-                self.repo.common_dir,
-                self.events_base,
-                self.config.event_sinks,
-                kind,
-                event_id=event_id,
-                source=f"/{branch}",
-                subject=subject,
-                data=data,
-                timeout=max(0.0, deadline - time.monotonic()),
-                secret_env=self.config.webhook_secret_env,
-            )
-            summary = report.as_dict()
-            waiting = list(summary["remaining"])
-            delivered += [d["id"] for d in summary["deliveries"] if d["id"] not in waiting]
-            problems += [p for p in summary["problems"] if p not in problems]
+        report = deliver(
+            self.repo.common_dir,
+            self.events_base,
+            self.config.event_sinks,
+            timeout=self.config.event_timeout,
+            secret_env=self.config.webhook_secret_env,
+            first=ids,
+        )
+        summary = report.as_dict()
+        waiting = list(summary["remaining"])
+        delivered = {d["id"] for d in summary["deliveries"] if d["id"] not in waiting}
+        problems += [p for p in summary["problems"] if p not in problems]
         result["events"] = {
-            "delivered": sorted(set(delivered)),
+            "delivered": sorted(delivered),
             "pending": waiting,
             "problems": problems,
         }
