@@ -355,3 +355,33 @@ def test_an_event_too_large_for_the_outbox_is_reported_not_left_as_a_corrupt_fil
     assert "more than an outbox entry holds" in report.problems[0]
     assert pending(repo / ".git") == []
     assert not (repo / "events.jsonl").exists()
+
+
+# ---------------------------------------------------------------- archived versions
+
+
+def test_approving_a_version_archived_here_pushes_the_record_when_the_remote_has_it(
+    repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    with _store(repo, require_approval=True) as store:
+        v1 = _commit(store, artifacts, "c1")
+        assert store.approve("c1", "prod")["pushed"]
+        assert [a["branch"] for a in store.archive(0)] == [BRANCH]
+        staging = store.approve("c1", "staging")
+        assert staging["pushed"], staging["push_error"]
+        assert f"refs/tags/{staging['tag']}" in _remote_refs(git, bare_remote)
+        later = store.approve("c1", "dev", push=False)  # recorded here only: push_pending
+        result = store.push_pending()
+        assert result["pushed"] == [BRANCH], result
+        assert f"refs/tags/{later['tag']}" in _remote_refs(git, bare_remote)
+        assert store.push_pending()["pushed"] == []
+        # a version the remote never had stays here, record and all
+        other = store.commit_artifacts(WF, "t2", list(artifacts.values()), None, "d1")
+        assert other["pushed"] is False
+        store.archive(0)
+        held = store.approve("d1", "prod")
+        assert held["pushed"] is False and "archived" in held["push_error"]
+    refs = _remote_refs(git, bare_remote)
+    assert f"refs/tags/{held['tag']}" not in refs and "refs/tags/corr_d1" not in refs
+    assert git(bare_remote, "cat-file", "-t", other["commit_sha"], check=False) == ""
+    assert refs[f"refs/heads/{BRANCH}"] == v1["commit_sha"]

@@ -208,7 +208,43 @@ class Pusher:
             else:
                 result["errors"][branch] = outcome.error
                 result["success"] = False
+        for branch in sorted(approvals.keys() - local.keys()):  # tasks archived here
+            if self.repo.resolve([f"{tracking}{branch}"])[0] is not None:
+                outcome = self.push_records(remote, branch, timeout)
+                if outcome.pushed and outcome.moved:
+                    result["pushed"].append(branch)
         return result
+
+    def push_records(
+        self, remote: str, branch: str, timeout: float, *, contains: str | None = None
+    ) -> PushOutcome:
+        """A task archived here (no local branch): push the approval records of the
+        versions the remote has (its remote-tracking branch holds them), only those --
+        a record of another would publish that version and its history.
+        ``contains``: a version whose records must be among them."""
+        there = self.repo.resolve([f"refs/remotes/{remote}/{branch}"])[0]
+        if there is None or (contains and not self.repo.is_ancestor(contains, there)):
+            what = f"{contains[:12]}" if contains else "its versions"
+            return PushOutcome(
+                False,
+                f"{branch} is archived here and {remote} is not known to have {what}: "
+                "the approval is recorded locally (a record is pushed with its version)",
+            )
+        tags = self._approvals_in(branch, there)
+        with Link(self.repo, remote, timeout) as link:
+            refspecs = [f"refs/tags/{t}:refs/tags/{t}" for t in tags]
+            res = self._push(link, refspecs, atomic=True, step="push to")
+            if res.returncode and NO_ATOMIC in res.stderr:
+                res = self._push(link, refspecs, atomic=False, step="push to")
+            if res.returncode:
+                return PushOutcome(
+                    False,
+                    f"push of the approval records of {branch} to {link.where()} failed: "
+                    f"{failure_words(res.stderr, res.stdout)}",
+                )
+        self._remember(remote, branch, there, tags)
+        said = porcelain(res.stdout)
+        return PushOutcome(True, tip=there, tags=tags, moved={f for f, _ in said.values()} != {"="})
 
     def fetch(
         self,

@@ -109,12 +109,13 @@ class Approving(History):
             result["push_error"] = f"no remote {name!r}: the approval is recorded locally"
             return
         branch = self.branch_for(result["workflow_id"], result["task_id"])
-        outcome = Pusher(self).push_branch(
-            name,
-            branch,
-            self.config.push_timeout if timeout is None else timeout,
-            contains=result["commit_sha"],
-        )
+        seconds = self.config.push_timeout if timeout is None else timeout
+        if self.repo.resolve([f"refs/heads/{branch}"])[0] is None:  # archived here (gc)
+            outcome = Pusher(self).push_records(
+                name, branch, seconds, contains=result["commit_sha"]
+            )
+        else:
+            outcome = Pusher(self).push_branch(name, branch, seconds, contains=result["commit_sha"])
         result["pushed"], result["push_error"] = outcome.pushed, outcome.error
 
     def _sign_tags(self) -> bool:
