@@ -385,3 +385,14 @@ def test_approving_a_version_archived_here_pushes_the_record_when_the_remote_has
     assert f"refs/tags/{held['tag']}" not in refs and "refs/tags/corr_d1" not in refs
     assert git(bare_remote, "cat-file", "-t", other["commit_sha"], check=False) == ""
     assert refs[f"refs/heads/{BRANCH}"] == v1["commit_sha"]
+
+
+def test_the_refusal_names_only_the_versions_that_lack_approval(
+    repo: Path, bare_remote: Path, artifacts: dict[str, Path]
+) -> None:
+    with _store(repo, require_approval=True) as store:
+        _commit(store, artifacts, "v1")
+        _commit(store, artifacts, "v2", pnl=2)
+        held = store.approve("v2", "prod")
+    assert held["pushed"] is False
+    assert "not approved: corr_v1 (" in held["push_error"], held["push_error"]

@@ -439,7 +439,9 @@ class Pusher:
                 if tip is not None and self.config.require_approval:
                     tip, source, outcome.waiting = self._approved_tip(remote, branch, tip)
                     if tip is None or (contains and not self.repo.is_ancestor(contains, tip)):
-                        outcome.error = awaiting_approval(outcome.waiting, contains)
+                        outcome.error = awaiting_approval(
+                            self._unapproved(remote, branch, contains), contains
+                        )
                         return outcome
                 if tip is None or (contains and not self.repo.is_ancestor(contains, tip)):
                     outcome.error = (
@@ -625,11 +627,23 @@ class Pusher:
         tags = self.store.approval_tags(*task_ids(self.store, branch))
         return sorted(t for t, target in tags.items() if self.repo.is_ancestor(target, tip))
 
+    def _unapproved(self, remote: str, branch: str, contains: str | None) -> list[str]:
+        """The names of the versions under ``contains`` (the local branch's tip when
+        None) the remote is not known to have that lack their approvals, newest first:
+        what holds it back."""
+        tip = contains or self.repo.resolve([f"refs/heads/{branch}"])[0]
+        if tip is None:
+            return []
+        _, waiting = publishable(self.store, remote, branch, tip)
+        ok = self.store.approved_versions(*task_ids(self.store, branch))
+        return [c.trailers.get("Correlation-Id") or c.sha[:12] for c in waiting if c.sha not in ok]
+
     def _approved_tip(
         self, remote: str, branch: str, tip: str
     ) -> tuple[str | None, str, list[str]]:
         """Under require_approval: (what a push of ``branch`` may publish, the local ref
-        holding it, the names of the unapproved versions held back)."""
+        holding it, the names of the versions held back: unapproved ones and those
+        above them)."""
         best, waiting = publishable(self.store, remote, branch, tip)
         names = [c.trailers.get("Correlation-Id") or c.sha[:12] for c in waiting]
         ref = f"refs/heads/{branch}"
