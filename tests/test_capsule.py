@@ -331,7 +331,9 @@ def test_a_nondeterministic_test_is_reported_and_tolerances_apply(
     noise = next(line for line in lines if line.startswith("noise "))
     assert noise.endswith("differs")
     assert next(line for line in lines if line.startswith("constant")).endswith("same")
-    assert lines[-2:] == ["  1 of 2 files differ", "  1 of 2 metrics differ"]
+    assert lines[-2:] == ["  1 of 2 files differ", "  1 of 3 metrics differ"]
+    timing = next(line for line in lines if line.startswith("duration_seconds"))
+    assert timing.endswith("not compared (wall time)")  # the plugin's, never the same
 
     status, out = run_cli(capsys, *argv, "--tolerance", "noise:1%")
     assert status == 1
@@ -347,7 +349,11 @@ def test_a_nondeterministic_test_is_reported_and_tolerances_apply(
     files = {f["name"]: (f["status"], f["ignored"]) for f in report["files"]}
     assert files == {"noise.csv": ("differs", True), "test_report.json": ("same outcomes", False)}
     metrics = {m["name"]: m["status"] for m in report["metrics"]}
-    assert metrics == {"constant": "same", "noise": "within tolerance"}
+    assert metrics == {
+        "constant": "same",
+        "duration_seconds": "not compared (wall time)",
+        "noise": "within tolerance",
+    }
 
     status, out = run_cli(capsys, *argv, "--fail-on", "noise:-0.000001", "--ignore", "*.csv")
     assert status in (0, 1)  # one way only: holds when the re-run's value rose
@@ -560,3 +566,20 @@ def test_capsule_env_takes_variable_names(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     why = "'BAD-NAME' is not an environment variable name"
     result.stderr.fnmatch_lines([f"*invalid artifact_store_capsule_env * from *.ini: {why}"])
+
+
+def test_the_plugins_report_is_compared_by_outcomes_beside_the_tests_own() -> None:
+    def report(outcome: str, duration: float) -> bytes:
+        tests = [{"nodeid": "t.py::a", "outcome": outcome, "duration": duration}]
+        return json.dumps({"tests": tests, "duration": duration}).encode()
+
+    stored = {"pytest_report.json": report("passed", 0.1), "test_report.json": b'{"ok": 1}'}
+    new = {"pytest_report.json": report("passed", 0.2), "test_report.json": b'{"ok": 2}'}
+    results = {f.name: (f.status, f.detail) for f in reproduce.compare_files(stored, new, [])}
+    assert results == {
+        "pytest_report.json": ("same outcomes", "1 passed"),
+        "test_report.json": ("differs", "line 1: '{\"ok\": 1}' → '{\"ok\": 2}'"),
+    }
+    new["pytest_report.json"] = report("failed", 0.2)
+    (result,) = [f for f in reproduce.compare_files(stored, new, []) if f.name.startswith("py")]
+    assert (result.status, result.detail) == ("outcomes differ", "t.py::a: passed → failed")

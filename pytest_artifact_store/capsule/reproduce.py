@@ -4,8 +4,9 @@ The recorded commit is checked out into a temporary linked worktree (``git workt
 --detach``: the user's work tree, index and HEAD are never touched), the recorded pytest
 command runs there with this interpreter and ``ARTIFACT_STORE_EXPORT`` set (the plugin
 writes what it would commit and commits nothing), and the export is compared with the
-stored version: every file byte for byte (``test_report.json`` by its tests' outcomes:
-its durations and times always differ), every metric exactly or within the given rules.
+stored version: every file byte for byte (the plugin's report by its tests' outcomes: its
+durations and times always differ), every metric exactly (the session's wall time aside)
+or within the given rules.
 The worktree is removed afterwards, also on an error, Ctrl-C or SIGTERM.
 """
 
@@ -21,7 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,10 @@ from pytest_artifact_store.naming import DEFAULT_METADATA_FILENAME
 if TYPE_CHECKING:
     from pytest_artifact_store.store import ArtifactStore
 
-REPORT = "test_report.json"
+# the plugin's report: test_report.json, or pytest_report.json beside a report of the tests'
+REPORTS = ("pytest_report.json", "test_report.json")
+# what the plugin measures of the session itself (its wall time): never the same twice
+TIMING_METRICS = frozenset({"duration_seconds"})
 EXPORT_ENV = "ARTIFACT_STORE_EXPORT"
 _TOLERANCE = re.compile(r"(?P<metric>[^:\s]+):(?P<sign>[+-]?)(?P<amount>\d+(?:\.\d*)?|\.\d+)%?")
 _SUMMARY = re.compile(
@@ -104,12 +108,12 @@ class MetricResult:
     stored: Any
     new: Any
     delta: float | int | None
-    status: str  # same, within tolerance, differs, missing, added
+    status: str  # same, within tolerance, not compared (wall time), differs, missing, added
     message: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.status in ("same", "within tolerance")
+        return self.status in ("same", "within tolerance", "not compared (wall time)")
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
@@ -189,38 +193,44 @@ def _outcomes(data: bytes) -> dict[str, str] | None:
         return None
 
 
-def compare_reports(stored: bytes, new: bytes) -> FileResult:
-    """``test_report.json`` by its tests' outcomes (durations and times always differ)."""
+def plugin_report(names: Collection[str]) -> str:
+    """The name of the plugin's report among a version's files."""
+    return REPORTS[0] if REPORTS[0] in names else REPORTS[1]
+
+
+def compare_reports(name: str, stored: bytes, new: bytes) -> FileResult:
+    """The plugin's report by its tests' outcomes (durations and times always differ)."""
     a, b = _outcomes(stored), _outcomes(new)
     if a is None or b is None:
-        return FileResult(REPORT, "differs", "cannot be read as a test report")
+        return FileResult(name, "differs", "cannot be read as a test report")
     if a == b:
         counts: dict[str, int] = {}
         for outcome in a.values():
             counts[outcome] = counts.get(outcome, 0) + 1
         text = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
-        return FileResult(REPORT, "same outcomes", text or "no tests")
+        return FileResult(name, "same outcomes", text or "no tests")
     changed = [
         f"{node}: {a.get(node, 'not run')} → {b.get(node, 'not run')}"
         for node in sorted(set(a) | set(b))
         if a.get(node) != b.get(node)
     ]
     more = f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
-    return FileResult(REPORT, "outcomes differ", "; ".join(changed[:3]) + more)
+    return FileResult(name, "outcomes differ", "; ".join(changed[:3]) + more)
 
 
 def compare_files(
     stored: Mapping[str, bytes | None], new: Mapping[str, bytes], ignore: Sequence[str]
 ) -> list[FileResult]:
     results = []
+    report = plugin_report(stored)
     for name in sorted(set(stored) | set(new)):
         a, b = stored.get(name), new.get(name)
         if a is None:
             result = FileResult(name, "added", "written by the re-run, not in the version")
         elif b is None:
             result = FileResult(name, "missing", "not written by the re-run")
-        elif name == REPORT:
-            result = compare_reports(a, b)
+        elif name == report:
+            result = compare_reports(name, a, b)
         elif a == b:
             result = FileResult(name, "identical")
         else:
@@ -239,6 +249,9 @@ def compare_metrics(
     results = []
     for name, row in rows.items():
         a, b = row["a"], row["b"]
+        if name in TIMING_METRICS:
+            results.append(MetricResult(name, a, b, row["delta"], "not compared (wall time)"))
+            continue
         if a is None or b is None:
             status = "added" if a is None else "missing"
             results.append(MetricResult(name, a, b, None, status))
@@ -460,7 +473,7 @@ def judge(
     recorded_inputs, rerun_inputs = capsule.get("inputs"), rerun.get("inputs")
     if isinstance(recorded_inputs, Mapping) and isinstance(rerun_inputs, Mapping):
         result.environment += compare_inputs(recorded_inputs, rerun_inputs.get("sha256") or {})
-    stored_report = stored.get(REPORT)
+    stored_report = stored.get(plugin_report(stored))
     was = _exit_status(stored_report) if stored_report else 0
     if result.exit_code != was:
         result.problems.append(f"pytest exited {result.exit_code} (the version's session: {was})")
