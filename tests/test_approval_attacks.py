@@ -396,3 +396,58 @@ def test_the_refusal_names_only_the_versions_that_lack_approval(
         held = store.approve("v2", "prod")
     assert held["pushed"] is False
     assert "not approved: corr_v1 (" in held["push_error"], held["push_error"]
+
+
+# ---------------------------------------------------------------- secrets in sink URLs
+
+_DISCORD_TOKEN = "Xq3-kLmN9pQrStUvWxYz1A2bC3dE4fG5hI6jK7lM8nO9pQ0rS1tU2vW3xY4zA5bC6dE7fG"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://127.0.0.1:9/api/webhooks/1098765432109876543/{_DISCORD_TOKEN}",
+        f"http://127.0.0.1:9/hook/{_DISCORD_TOKEN}?x=1#{_DISCORD_TOKEN}",
+    ],
+)
+def test_a_token_in_a_webhook_path_is_never_shown_nor_stored(
+    repo: Path, url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord-style webhooks carry their secret in the path, in no provider format."""
+    from pytest_artifact_store.events import parse_sinks, publish
+
+    key = parse_sinks([url], base=repo)[0].key
+    assert _DISCORD_TOKEN not in key and "127.0.0.1:9" in key
+    report = publish(
+        repo / ".git",
+        repo,
+        [url],
+        "artifact.committed",
+        event_id="artifact.committed:" + "b" * 40,
+        source="/ai/generated/wf/t1",
+        subject="corr_x",
+        data={},
+        timeout=0.5,
+    )
+    assert not report.ok
+    monkeypatch.setenv("ARTIFACT_STORE_EVENTS", url)
+    assert cli_main(["--repo", str(repo), "events"]) == 0
+    assert cli_main(["--repo", str(repo), "events", "deliver", "--timeout", "0.3"]) == 1
+    out, err = capsys.readouterr()
+    stored = "".join(p.read_text() for p in (repo / ".git" / "artifact-store").rglob("*.json"))
+    for text in (json.dumps(report.as_dict()), out, err, stored):
+        assert _DISCORD_TOKEN not in text
+
+
+def test_two_webhooks_that_differ_only_in_a_masked_token_stay_two_sinks(tmp_path: Path) -> None:
+    from pytest_artifact_store.events import parse_sinks
+
+    urls = [
+        "https://ci.example.com/hook?token=first-secret-value",
+        "https://ci.example.com/hook?token=second-secret-value",
+        f"https://discord.com/api/webhooks/1/{_DISCORD_TOKEN}",
+        f"https://discord.com/api/webhooks/1/{_DISCORD_TOKEN[::-1]}",
+    ]
+    keys = [sink.key for sink in parse_sinks(urls, base=tmp_path)]
+    assert len(set(keys)) == 4, keys
+    assert not any("secret-value" in k or _DISCORD_TOKEN[5:20] in k for k in keys)

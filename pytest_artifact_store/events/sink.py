@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ MAX_ATTEMPTS = 4  # per event and sink in one delivery round
 BACKOFF = 0.25  # seconds before the first retry; doubled each time, with jitter
 MAX_BACKOFF = 4.0
 MIN_TRY = 0.05  # no request is started with less time than this left
+# a path segment no person chose: one run of 16+ letters and digits, both (a webhook's
+# secret; 'artifact-store-2024' is words, a long hex id is masked too, harmlessly)
+_TOKEN = re.compile(r"(?=[A-Za-z%]*[0-9])(?=[0-9%]*[A-Za-z])[A-Za-z0-9%]{16,}")
 
 
 class SendFailed(Exception):
@@ -98,25 +102,39 @@ def without_userinfo(parts: SplitResult) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _unmasked(url: str) -> str:
+def _unmasked(url: str, *, redacted: bool = True) -> str:
+    """``url`` without its userinfo and its fragment (never sent: nothing to show),
+    ``redacted`` (token-like query values masked) unless told otherwise."""
     parts = urlsplit(url)
     if "@" in parts.netloc:
-        url = urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
-    return redact(url)
+        parts = parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2])
+    bare = urlunsplit(parts._replace(fragment=""))
+    return redact(bare) if redacted else bare
+
+
+def _masked(url: str) -> str:
+    """:func:`_unmasked`, then secret literals masked, and a token in the path that no
+    provider format catches (a Discord-style webhook's)."""
+    parts = urlsplit(_unmasked(url))
+    path = "/".join(
+        "***" if any(_TOKEN.fullmatch(run) for run in re.split(r"[-_.~]", seg)) else seg
+        for seg in parts.path.split("/")
+    )
+    return _mask(urlunsplit(parts._replace(path=path)))
 
 
 def safe_url(url: str) -> str:
     """``url`` fit to show: userinfo replaced by ``***``, token-like query values and
-    secret literals (a Slack webhook's path) masked."""
-    return _mask(_unmasked(url))
+    secret literals (a Slack webhook's path, a token in the path) masked."""
+    return _masked(url)
 
 
 def url_key(url: str) -> str:
     """The name a URL sink is shown and recorded under: :func:`safe_url`, plus a short
-    fingerprint when a secret literal was masked (two masked webhooks stay two sinks; 32
-    bits of a hash tell nothing about a secret)."""
-    plain = _unmasked(url)
-    shown = _mask(plain)
+    fingerprint when a secret was masked (two masked webhooks stay two sinks; 32 bits of
+    a hash tell nothing about a secret)."""
+    plain = _unmasked(url, redacted=False)
+    shown = _masked(url)
     if shown != plain:
         shown += " #" + hashlib.sha256(url.encode()).hexdigest()[:8]
     return shown
