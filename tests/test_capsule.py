@@ -135,6 +135,11 @@ def test_the_capsule_records_the_session_and_the_example_reproduces_exactly(
     assert capsule["env"] == {"RSI_OVERSOLD": None}
     assert "never-recorded-3f9a" not in json.dumps(meta)
 
+    status, out = run_cli(capsys, "--repo", str(repo), "show", "c1")
+    packages = len(capsule["packages"])
+    built = f"{capsule['code']['commit'][:10]} (clean), CPython {sys.version.split()[0]}"
+    assert any(line.startswith(f"  built from     {built}") for line in out.splitlines()), out
+    assert f", {packages} packages, 1 input\n" in out and '"capsule"' not in out
     status, out = run_cli(capsys, "--repo", str(repo), "verify", "c1", "--code", str(code))
     assert status == 0, out
     assert out.splitlines()[-1] == "verify: this checkout and environment match the capsule"

@@ -113,6 +113,19 @@ def describe_python(info: Mapping[str, Any]) -> str:
     return f"{info.get('implementation', '?')} {info.get('version', '?')} {_where(info)}".strip()
 
 
+def describe_capsule(capsule: Mapping[str, Any]) -> str:
+    """One line for ``artifact-store show``: ``05a1bc3e0e (clean), CPython 3.11.7
+    linux/x86_64, 64 packages, 1 input``."""
+    code = capsule.get("code") or {}
+    state = "dirty" if code.get("dirty") else "clean"
+    inputs = len((capsule.get("inputs") or {}).get("sha256") or {})
+    return (
+        f"{str(code.get('commit') or 'no commit')[:10]} ({state}), "
+        f"{describe_python(capsule.get('python') or {})}, "
+        f"{len(capsule.get('packages') or {})} packages, {inputs} input{'s' * (inputs != 1)}"
+    )
+
+
 def compare_python(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[Difference]:
     """Another implementation or minor version matters; a patch release or another
     platform is reported without counting."""

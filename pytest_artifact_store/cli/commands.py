@@ -256,6 +256,7 @@ _SHOWN = (
     "partial",
     "selection",
     "approvals",
+    "capsule",
 )
 
 
@@ -288,6 +289,16 @@ def printable(text: object) -> str:
         "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in line)
         for line in lines
     )
+
+
+def _built_from(entry: Mapping[str, Any]) -> str | None:
+    """The capsule in one line (``artifact-store verify`` compares it in full)."""
+    capsule = entry.get("capsule")
+    if not isinstance(capsule, Mapping):
+        return None
+    from pytest_artifact_store.capsule.verify import describe_capsule
+
+    return describe_capsule(capsule)
 
 
 def approval_line(record: Mapping[str, Any]) -> str:
@@ -330,6 +341,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("based on", entry.get("base_commit")),
         ("baseline", _judged_against(entry)),
         ("partial", _partial(entry)),
+        ("built from", _built_from(entry)),
         ("push", push),
         (
             "archived",
