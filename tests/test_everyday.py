@@ -250,3 +250,30 @@ def test_no_remote_is_said_once_then_quietly(
     )
     second.stdout.fnmatch_lines(["push: local only (no remote 'origin')"])
     assert "git remote add" not in second.stdout.str()
+
+
+def test_push_on_a_terminal_says_what_it_pushes_where(
+    repo: Path, bare_remote: Path, artifacts: dict[str, Path]
+) -> None:
+    import pty
+
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    store.commit_artifacts("wf", "t1", list(artifacts.values()), None, "c1")
+    store.close()
+    master, slave = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
+        stderr=slave,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    os.close(slave)
+    said = os.read(master, 65536).decode()
+    os.close(master)
+    assert proc.returncode == 0, said
+    assert f"artifact-store: pushing ai/generated/wf/t1 to 'origin' ({bare_remote})" in said
+    assert "s left)" in said
+    # not on a terminal (CI logs): nothing extra
+    quiet = _cli("--repo", str(repo), "push")
+    assert quiet.returncode == 0 and "pushing" not in quiet.stderr

@@ -128,6 +128,13 @@ def _open(args: argparse.Namespace, *, auto_push: bool = False) -> ArtifactStore
     return open_store(getattr(args, "repo", None), auto_push=auto_push)
 
 
+def _progress() -> Callable[[str], None] | None:
+    """On a terminal, what a long operation is doing, as it starts (stderr)."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda text: print(f"artifact-store: {text}", file=sys.stderr, flush=True)
+
+
 def _print_json(data: object) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -507,7 +514,9 @@ def cmd_revert(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- push
 def cmd_push(args: argparse.Namespace) -> int:
     with _open(args, auto_push=True) as store:
-        result = store.push_pending(args.remote, args.timeout, verify=args.verify)
+        result = store.push_pending(
+            args.remote, args.timeout, verify=args.verify, progress=_progress()
+        )
     if args.json:
         _print_json(result)
         return 0 if result["success"] else 1

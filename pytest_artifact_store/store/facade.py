@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +72,17 @@ class ArtifactStore(Committing, Reverting, Archiving, Approving):
         return result
 
     def push_pending(
-        self, remote: str | None = None, timeout: float | None = None, *, verify: bool = False
+        self,
+        remote: str | None = None,
+        timeout: float | None = None,
+        *,
+        verify: bool = False,
+        progress: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         """Push every artifact branch and tag the remote lacks (SPEC §6), found in
         O(pending) from the remote-tracking branches; ``verify`` asks the remote about
-        every local task branch (restoring one deleted there).
+        every local task branch (restoring one deleted there); ``progress`` is told of
+        each push as it starts.
 
         Returns ``{'success', 'remote', 'pushed': [branches], 'up_to_date': [branches],
         'errors': {branch: reason}}``.
@@ -84,7 +90,7 @@ class ArtifactStore(Committing, Reverting, Archiving, Approving):
         from pytest_artifact_store.remote.push import Pusher
 
         self.check_sinks()
-        result = Pusher(self).push_pending(remote, timeout, verify=verify)
+        result = Pusher(self, progress).push_pending(remote, timeout, verify=verify)
         self.publish_queued(result)
         return result
 
