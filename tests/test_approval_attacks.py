@@ -451,3 +451,34 @@ def test_two_webhooks_that_differ_only_in_a_masked_token_stay_two_sinks(tmp_path
     keys = [sink.key for sink in parse_sinks(urls, base=tmp_path)]
     assert len(set(keys)) == 4, keys
     assert not any("secret-value" in k or _DISCORD_TOKEN[5:20] in k for k in keys)
+
+
+def test_a_reviewer_approving_another_machines_pushed_version_publishes_the_record(
+    tmp_path: Path,
+    repo: Path,
+    bare_remote: Path,
+    artifacts: dict[str, Path],
+    git: GitRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """b fetched a's version (on the remote) and approves it while b's own branch holds
+    an unapproved version of b's: the record goes to the remote, b's version does not."""
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(other))
+    with _store(repo, require_approval=True) as a, _store(other, require_approval=True) as b:
+        a1 = _commit(a, artifacts, "a1")
+        assert a.approve("a1", "staging")["pushed"]
+        b1 = _commit(b, artifacts, "b1", pnl=2)  # b's own, unapproved
+        b.fetch(WF, TASK)
+        monkeypatch.setenv("GIT_COMMITTER_NAME", "Risk Officer")
+        monkeypatch.setenv("GIT_COMMITTER_EMAIL", "risk@example.com")
+        approval = b.approve("a1", "prod")
+        assert approval["pushed"], approval["push_error"]
+        later = b.approve("a1", "dev", push=False)
+        pending = b.push_pending()
+        assert pending["awaiting_approval"] == {BRANCH: ["corr_b1"]}, pending
+        assert b.push_pending()["pushed"] == []
+    refs = _remote_refs(git, bare_remote)
+    assert f"refs/tags/{approval['tag']}" in refs and f"refs/tags/{later['tag']}" in refs
+    assert refs[f"refs/heads/{BRANCH}"] == a1["commit_sha"]
+    assert git(bare_remote, "cat-file", "-t", b1["commit_sha"], check=False) == ""

@@ -198,6 +198,10 @@ class Pusher:
             if outcome.waiting:
                 result["awaiting_approval"][branch] = outcome.waiting
                 if not outcome.pushed:
+                    if branch in approvals and theirs.get(branch):  # records of its versions
+                        records = self.push_records(remote, branch, timeout)  # there
+                        if records.pushed and records.moved:
+                            result["pushed"].append(branch)
                     continue
             if outcome.notes:
                 result.setdefault("notes", {})[branch] = outcome.notes
@@ -218,10 +222,11 @@ class Pusher:
     def push_records(
         self, remote: str, branch: str, timeout: float, *, contains: str | None = None
     ) -> PushOutcome:
-        """A task archived here (no local branch): push the approval records of the
-        versions the remote has (its remote-tracking branch holds them), only those --
-        a record of another would publish that version and its history.
-        ``contains``: a version whose records must be among them."""
+        """Push the approval records of the task's versions the remote has (its
+        remote-tracking branch holds them), only those -- a record of another would
+        publish that version and its history: for a version already there, or a task
+        archived here (no local branch). ``contains``: a version whose records must be
+        among them."""
         there = self.repo.resolve([f"refs/remotes/{remote}/{branch}"])[0]
         if there is None or (contains and not self.repo.is_ancestor(contains, there)):
             what = f"{contains[:12]}" if contains else "its versions"
@@ -230,7 +235,7 @@ class Pusher:
                 f"{branch} is archived here and {remote} is not known to have {what}: "
                 "the approval is recorded locally (a record is pushed with its version)",
             )
-        tags = self._approvals_in(branch, there)
+        tags = self._approvals_in(remote, branch, there)
         with Link(self.repo, remote, timeout) as link:
             refspecs = [f"refs/tags/{t}:refs/tags/{t}" for t in tags]
             res = self._push(link, refspecs, atomic=True, step="push to")
@@ -459,7 +464,7 @@ class Pusher:
                     tags = outgoing_tags(
                         self.store, link, branch, tip, since_tracking=not unconfirmed
                     )
-                    tags += self._approvals_in(branch, tip)
+                    tags += self._approvals_in(remote, branch, tip)
                 known = (tip, tags)
                 tags = [t for t in tags if t not in skip]
                 if self.progress is not None:
@@ -622,10 +627,18 @@ class Pusher:
         sent = self._task_refs(space, space)
         return {b: ref for b, (ref, sha) in newest.items() if sent.get(b) != sha}
 
-    def _approvals_in(self, branch: str, tip: str) -> list[str]:
-        """The approval tags of the versions in ``tip``'s history (a few per task)."""
+    def _approvals_in(self, remote: str, branch: str, tip: str) -> list[str]:
+        """The approval tags of the versions in ``tip``'s history, or that the remote
+        has (its remote-tracking branch holds them: a reviewer's records of another
+        machine's versions) -- a few per task."""
         tags = self.store.approval_tags(*task_ids(self.store, branch))
-        return sorted(t for t, target in tags.items() if self.repo.is_ancestor(target, tip))
+        there = self.repo.resolve([f"refs/remotes/{remote}/{branch}"])[0]
+        return sorted(
+            t
+            for t, target in tags.items()
+            if self.repo.is_ancestor(target, tip)
+            or (there is not None and self.repo.is_ancestor(target, there))
+        )
 
     def _unapproved(self, remote: str, branch: str, contains: str | None) -> list[str]:
         """The names of the versions under ``contains`` (the local branch's tip when

@@ -110,7 +110,9 @@ class Approving(History):
             return
         branch = self.branch_for(result["workflow_id"], result["task_id"])
         seconds = self.config.push_timeout if timeout is None else timeout
-        if self.repo.resolve([f"refs/heads/{branch}"])[0] is None:  # archived here (gc)
+        local, there = self.repo.resolve([f"refs/heads/{branch}", f"refs/remotes/{name}/{branch}"])
+        if local is None or (there and self.repo.is_ancestor(result["commit_sha"], there)):
+            # the remote has the version, or its task is archived here (gc): the records
             outcome = Pusher(self).push_records(
                 name, branch, seconds, contains=result["commit_sha"]
             )
