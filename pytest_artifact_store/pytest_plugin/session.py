@@ -479,7 +479,7 @@ class ArtifactSession(GateSession):
         """Say what was committed, and tell the ``pytest_artifact_store_committed`` hooks."""
         lines = describe_result(result, self.store_config.remote_name)
         if str(result.get("push_error") or "").startswith("no remote named"):
-            lines = [*lines[:1], self.no_remote_line(lines[1])]
+            lines[1] = self.no_remote_line(lines[1])
         self.summary.lines.extend(lines)
         try:
             self.config.hook.pytest_artifact_store_committed(config=self.config, result=result)
