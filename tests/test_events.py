@@ -753,7 +753,7 @@ def test_the_plugin_publishes_the_sessions_version_to_a_jsonl_file_beside_the_in
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines(["*events: 1 delivered*"])
     line = json.loads((pytester.path / "out" / "events.jsonl").read_text())
-    assert line["type"] == "artifact.committed" and line["data"]["metrics"] == {"sharpe": 2}
+    assert line["type"] == "artifact.committed" and line["data"]["metrics"]["sharpe"] == 2
     assert [r.event["id"] for r in receiver.requests] == [line["id"]]
     bad = pytester.runpytest_subprocess("--artifact-store", "--artifact-events=smtp://x")
     assert bad.ret == 4 and "smtp://x" in bad.stderr.str()
