@@ -349,7 +349,7 @@ def test_an_event_too_large_for_the_outbox_is_reported_not_left_as_a_corrupt_fil
         event_id="artifact.committed:" + "a" * 40,
         source="/ai/generated/wf/t1",
         subject="corr_big",
-        data={"metrics": {"curve": '"x",' * (5 << 20)}},  # 20 MiB, quotes escaped again
+        data={"metrics": {"curve": '"x",' * (2 << 20)}},  # 8 MiB; its quotes escaped twice
     )
     assert report.remaining == ["artifact.committed:" + "a" * 40]
     assert "more than an outbox entry holds" in report.problems[0]
