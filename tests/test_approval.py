@@ -7,36 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from approval_support import BRANCH, TASK, WF, commit_version, make_store, remote_refs
 from conftest import GitRunner
 
-from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
+from pytest_artifact_store import ArtifactStoreError
 from pytest_artifact_store.cli import main as cli_main
-
-WF, TASK = "wf", "t1"
-BRANCH = f"ai/generated/{WF}/{TASK}"
-
-
-def _store(repo: Path, **kw: Any) -> ArtifactStore:
-    kw.setdefault("auto_push", True)
-    return ArtifactStore(ArtifactStoreConfig(repo_path=repo, **kw))
-
-
-def _commit(store: ArtifactStore, artifacts: dict[str, Path], corr: str, pnl: float = 1.0) -> Any:
-    return store.commit_artifacts(
-        WF,
-        TASK,
-        list(artifacts.values()),
-        {"test_status": "passed", "test_metrics": {"pnl": pnl}},
-        corr,
-    )
-
-
-def _remote_refs(git: GitRunner, bare: Path) -> dict[str, str]:
-    out = git(bare, "for-each-ref", "--format=%(refname) %(objectname)")
-    return {ref: sha for sha_ref in out.splitlines() for sha, ref in [sha_ref.split()[::-1]]}
 
 
 def _identity(monkeypatch: pytest.MonkeyPatch, name: str, email: str) -> None:
@@ -49,15 +26,15 @@ def _identity(monkeypatch: pytest.MonkeyPatch, name: str, email: str) -> None:
 def test_an_unapproved_version_never_reaches_the_remote_and_an_approved_one_does(
     repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
 ) -> None:
-    with _store(repo, require_approval=True) as store:
-        first = _commit(store, artifacts, "c1")
+    with make_store(repo, require_approval=True) as store:
+        first = commit_version(store, artifacts, "c1")
         assert first["pushed"] is False
         assert "require_approval" in first["push_error"] and "corr_c1" in first["push_error"]
-        refs = _remote_refs(git, bare_remote)
+        refs = remote_refs(git, bare_remote)
         assert f"refs/heads/{BRANCH}" not in refs and "refs/tags/corr_c1" not in refs
         assert git(bare_remote, "cat-file", "-t", first["commit_sha"], check=False) == ""
         assert store.push_pending()["awaiting_approval"] == {BRANCH: ["corr_c1"]}
-        assert f"refs/heads/{BRANCH}" not in _remote_refs(git, bare_remote)
+        assert f"refs/heads/{BRANCH}" not in remote_refs(git, bare_remote)
         cli = subprocess.run(
             [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
             env={**os.environ, "ARTIFACT_STORE_REQUIRE_APPROVAL": "1"},
@@ -68,13 +45,13 @@ def test_an_unapproved_version_never_reaches_the_remote_and_an_approved_one_does
         assert cli.returncode == 0, cli.stderr
         assert f"awaiting approval {BRANCH}: corr_c1" in cli.stdout
         assert "0 pushed, 0 up to date, 0 failed, 1 awaiting approval" in cli.stdout
-        assert f"refs/heads/{BRANCH}" not in _remote_refs(git, bare_remote)
+        assert f"refs/heads/{BRANCH}" not in remote_refs(git, bare_remote)
 
         approval = store.approve("c1", "staging", note="looks good")
     assert approval["pushed"] is True, approval["push_error"]
     assert approval["approver"] == "Test User <test@example.com>"
     assert approval["approved"] is True and approval["holds_stage"] is True
-    refs = _remote_refs(git, bare_remote)
+    refs = remote_refs(git, bare_remote)
     assert refs[f"refs/heads/{BRANCH}"] == first["commit_sha"]
     assert "refs/tags/corr_c1" in refs
     assert refs[f"refs/tags/{approval['tag']}"] == git(repo, "rev-parse", approval["tag"])
@@ -91,19 +68,19 @@ def test_an_unapproved_version_never_reaches_the_remote_and_an_approved_one_does
 def test_an_approved_version_waits_for_the_unapproved_one_under_it(
     repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
 ) -> None:
-    with _store(repo, require_approval=True) as store:
-        v1 = _commit(store, artifacts, "v1")
+    with make_store(repo, require_approval=True) as store:
+        v1 = commit_version(store, artifacts, "v1")
         store.approve("v1", "prod")
-        v2 = _commit(store, artifacts, "v2", pnl=2)
-        v3 = _commit(store, artifacts, "v3", pnl=3)
+        v2 = commit_version(store, artifacts, "v2", pnl=2)
+        v3 = commit_version(store, artifacts, "v3", pnl=3)
         held = store.approve("v3", "prod")
         assert held["pushed"] is False and "corr_v2" in held["push_error"]
-        refs = _remote_refs(git, bare_remote)
+        refs = remote_refs(git, bare_remote)
         assert refs[f"refs/heads/{BRANCH}"] == v1["commit_sha"]
         assert "refs/tags/corr_v2" not in refs and "refs/tags/corr_v3" not in refs
         assert git(bare_remote, "cat-file", "-t", v2["commit_sha"], check=False) == ""
         store.approve("v2", "staging")
-    refs = _remote_refs(git, bare_remote)
+    refs = remote_refs(git, bare_remote)
     # approving v2 publishes v2 and v3 (both approved now) with every approval record
     assert refs[f"refs/heads/{BRANCH}"] == v3["commit_sha"]
     assert {"refs/tags/corr_v2", "refs/tags/corr_v3"} <= set(refs)
@@ -119,13 +96,13 @@ def test_required_approvals_counts_distinct_people(
     git: GitRunner,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with _store(repo, require_approval=True, required_approvals=2) as store:
-        _commit(store, artifacts, "c1")
+    with make_store(repo, require_approval=True, required_approvals=2) as store:
+        commit_version(store, artifacts, "c1")
         one = store.approve("c1", "prod")
         again = store.approve("c1", "prod")  # the same person twice is still one
         assert not one["approved"] and not again["approved"] and again["approvers"] == 1
         assert again["tag"] != one["tag"]
-        assert f"refs/heads/{BRANCH}" not in _remote_refs(git, bare_remote)
+        assert f"refs/heads/{BRANCH}" not in remote_refs(git, bare_remote)
         assert store.stages(WF, TASK)[0]["stages"] == {}
         _identity(monkeypatch, "Risk Officer", "risk@example.com")
         two = store.approve("c1", "prod")
@@ -140,9 +117,9 @@ def test_required_approvals_counts_distinct_people(
 def test_stage_refs_resolve_everywhere(
     repo: Path, artifacts: dict[str, Path], git: GitRunner
 ) -> None:
-    with _store(repo, auto_push=False) as store:
-        v1 = _commit(store, artifacts, "v1")
-        _commit(store, artifacts, "v2", pnl=2)
+    with make_store(repo, auto_push=False) as store:
+        v1 = commit_version(store, artifacts, "v1")
+        commit_version(store, artifacts, "v2", pnl=2)
         store.approve("v1", "prod", push=False)
         assert store.find_version(f"{WF}/{TASK}@prod")["commit_sha"] == v1["commit_sha"]
         assert store.find_version(f"{BRANCH}@prod")["commit_sha"] == v1["commit_sha"]
@@ -156,9 +133,9 @@ def test_stage_refs_resolve_everywhere(
 def test_a_stage_moves_with_the_newest_approval_and_show_lists_approvals(
     repo: Path, artifacts: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with _store(repo, auto_push=False) as store:
-        _commit(store, artifacts, "v1")
-        _commit(store, artifacts, "v2", pnl=2)
+    with make_store(repo, auto_push=False) as store:
+        commit_version(store, artifacts, "v1")
+        commit_version(store, artifacts, "v2", pnl=2)
         store.approve("v1", "prod", push=False)
         store.approve("v2", "prod", push=False, note="better pnl")
         held = store.stages(WF, TASK)[0]["stages"]["prod"]
@@ -179,8 +156,8 @@ def test_a_stage_moves_with_the_newest_approval_and_show_lists_approvals(
 def test_approve_refuses_bad_input_and_changes_nothing(
     repo: Path, artifacts: dict[str, Path], git: GitRunner, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with _store(repo, auto_push=False) as store:
-        _commit(store, artifacts, "v1")
+    with make_store(repo, auto_push=False) as store:
+        commit_version(store, artifacts, "v1")
         with pytest.raises(ArtifactStoreError, match="invalid stage"):
             store.approve("v1", "pr od")
         with pytest.raises(ArtifactStoreError, match="unknown version 'nope'"):
@@ -195,8 +172,8 @@ def test_approve_refuses_bad_input_and_changes_nothing(
 def test_approve_without_a_git_identity_says_how_to_set_one(
     repo: Path, artifacts: dict[str, Path], monkeypatch: pytest.MonkeyPatch, git: GitRunner
 ) -> None:
-    with _store(repo, auto_push=False) as store:
-        _commit(store, artifacts, "v1")
+    with make_store(repo, auto_push=False) as store:
+        commit_version(store, artifacts, "v1")
         git(repo, "config", "user.useConfigOnly", "true")
         monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
         with pytest.raises(ArtifactStoreError, match=r"user\.email"):
@@ -210,8 +187,8 @@ def test_pre_push_hook_refuses_a_plain_push_of_an_unapproved_version(
     assert cli_main(["--repo", str(repo), "install-hooks"]) == 0
     git(repo, "config", "artifactstore.requireApproval", "true")
     env = {**os.environ, "ARTIFACT_STORE_PYTHON": sys.executable}
-    with _store(repo, auto_push=False) as store:
-        _commit(store, artifacts, "v1")
+    with make_store(repo, auto_push=False) as store:
+        commit_version(store, artifacts, "v1")
     push = subprocess.run(
         ["git", "push", "origin", BRANCH, "corr_v1"],
         cwd=repo,
@@ -223,8 +200,8 @@ def test_pre_push_hook_refuses_a_plain_push_of_an_unapproved_version(
     assert push.returncode != 0
     assert "corr_v1" in push.stderr and "not approved" in push.stderr
     assert "artifact-store approve" in push.stderr
-    assert f"refs/heads/{BRANCH}" not in _remote_refs(git, bare_remote)
-    with _store(repo, auto_push=False) as store:
+    assert f"refs/heads/{BRANCH}" not in remote_refs(git, bare_remote)
+    with make_store(repo, auto_push=False) as store:
         store.approve("v1", "prod", push=False)
     push = subprocess.run(
         ["git", "push", "origin", BRANCH],
@@ -235,7 +212,7 @@ def test_pre_push_hook_refuses_a_plain_push_of_an_unapproved_version(
         check=False,
     )
     assert push.returncode == 0, push.stderr
-    assert f"refs/heads/{BRANCH}" in _remote_refs(git, bare_remote)
+    assert f"refs/heads/{BRANCH}" in remote_refs(git, bare_remote)
 
 
 def test_two_machines_approving_concurrently_keep_every_version(
@@ -243,10 +220,13 @@ def test_two_machines_approving_concurrently_keep_every_version(
 ) -> None:
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(bare_remote), str(other))
-    with _store(repo, require_approval=True) as a, _store(other, require_approval=True) as b:
-        a1 = _commit(a, artifacts, "a1")
-        a2 = _commit(a, artifacts, "a2", pnl=2)  # stays unapproved
-        b1 = _commit(b, artifacts, "b1", pnl=3)
+    with (
+        make_store(repo, require_approval=True) as a,
+        make_store(other, require_approval=True) as b,
+    ):
+        a1 = commit_version(a, artifacts, "a1")
+        a2 = commit_version(a, artifacts, "a2", pnl=2)  # stays unapproved
+        b1 = commit_version(b, artifacts, "b1", pnl=3)
         assert b.approve("b1", "staging")["pushed"]
         # a's approved a1 sits under its unapproved a2: the push joins a1 (not a2) with b1
         approval = a.approve("a1", "prod")
@@ -256,7 +236,7 @@ def test_two_machines_approving_concurrently_keep_every_version(
     history = git(bare_remote, "rev-list", tip).split()
     assert a1["commit_sha"] in history and b1["commit_sha"] in history
     assert git(bare_remote, "cat-file", "-t", a2["commit_sha"], check=False) == ""
-    refs = _remote_refs(git, bare_remote)
+    refs = remote_refs(git, bare_remote)
     assert {"refs/tags/corr_a1", "refs/tags/corr_b1"} <= set(refs)
     assert "refs/tags/corr_a2" not in refs
     # a's branch still ends at its own unapproved version; nothing was rewritten
@@ -266,7 +246,7 @@ def test_two_machines_approving_concurrently_keep_every_version(
     # a third runner learns the stages with a fetch of the task
     third = tmp_path / "third"
     git(tmp_path, "clone", "-q", "--no-tags", str(bare_remote), str(third))
-    with _store(third, auto_push=False) as c:
+    with make_store(third, auto_push=False) as c:
         c.fetch(WF, TASK)
         stages = c.stages(WF, TASK)[0]["stages"]
         assert stages["prod"]["commit_sha"] == a1["commit_sha"]
@@ -282,9 +262,9 @@ def test_the_plugin_keeps_an_unapproved_session_local_and_compares_with_a_stage(
     artifacts: dict[str, Path],
     git: GitRunner,
 ) -> None:
-    with _store(repo, auto_push=False) as store:
-        _commit(store, artifacts, "v1", pnl=5)
-        _commit(store, artifacts, "v2", pnl=1)
+    with make_store(repo, auto_push=False) as store:
+        commit_version(store, artifacts, "v1", pnl=5)
+        commit_version(store, artifacts, "v2", pnl=1)
         store.approve("v1", "prod", push=False)
     pytester.makeini(
         f"[pytest]\nartifact_store_repo = {repo}\nartifact_store_workflow_id = {WF}\n"
@@ -303,4 +283,4 @@ def test_the_plugin_keeps_an_unapproved_session_local_and_compares_with_a_stage(
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     assert "awaits approval" in result.stdout.str() + result.stderr.str()
     assert git(repo, "rev-parse", "corr_v3^{commit}")
-    assert "refs/tags/corr_v3" not in _remote_refs(git, bare_remote)
+    assert "refs/tags/corr_v3" not in remote_refs(git, bare_remote)

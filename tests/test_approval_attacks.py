@@ -11,36 +11,13 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
+from approval_support import BRANCH, TASK, WF, commit_version, make_store, remote_refs
 from conftest import GitRunner
 
-from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
+from pytest_artifact_store import ArtifactStoreError
 from pytest_artifact_store.cli import main as cli_main
-
-WF, TASK = "wf", "t1"
-BRANCH = f"ai/generated/{WF}/{TASK}"
-
-
-def _store(repo: Path, **kw: Any) -> ArtifactStore:
-    kw.setdefault("auto_push", True)
-    return ArtifactStore(ArtifactStoreConfig(repo_path=repo, **kw))
-
-
-def _commit(store: ArtifactStore, artifacts: dict[str, Path], corr: str, pnl: float = 1.0) -> Any:
-    return store.commit_artifacts(
-        WF,
-        TASK,
-        list(artifacts.values()),
-        {"test_status": "passed", "test_metrics": {"pnl": pnl}},
-        corr,
-    )
-
-
-def _remote_refs(git: GitRunner, bare: Path) -> dict[str, str]:
-    out = git(bare, "for-each-ref", "--format=%(objectname) %(refname)")
-    return {ref: sha for sha, ref in (line.split() for line in out.splitlines())}
 
 
 def _ids(*jsonl: Path) -> list[str]:
@@ -55,27 +32,27 @@ def test_an_approval_for_a_stage_named_before_one_already_pushed_is_pushed_later
 ) -> None:
     """push_pending must see an approval made without a push whatever its stage's name
     ('dev' sorts before 'prod', whose record was pushed already)."""
-    with _store(repo, require_approval=True) as store:
-        _commit(store, artifacts, "c1")
+    with make_store(repo, require_approval=True) as store:
+        commit_version(store, artifacts, "c1")
         assert store.approve("c1", "prod")["pushed"]
         dev = store.approve("c1", "dev", push=False)
-        assert f"refs/tags/{dev['tag']}" not in _remote_refs(git, bare_remote)
+        assert f"refs/tags/{dev['tag']}" not in remote_refs(git, bare_remote)
         result = store.push_pending()
     assert result["pushed"] == [BRANCH], result
-    assert f"refs/tags/{dev['tag']}" in _remote_refs(git, bare_remote)
+    assert f"refs/tags/{dev['tag']}" in remote_refs(git, bare_remote)
 
 
 def test_push_pending_does_not_call_a_branch_pushed_when_only_holding_back(
     repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
 ) -> None:
-    with _store(repo, require_approval=True) as store:
-        v1 = _commit(store, artifacts, "c1")
+    with make_store(repo, require_approval=True) as store:
+        v1 = commit_version(store, artifacts, "c1")
         assert store.approve("c1", "prod")["pushed"]
-        _commit(store, artifacts, "c2", pnl=2)  # unapproved: held back
+        commit_version(store, artifacts, "c2", pnl=2)  # unapproved: held back
         result = store.push_pending()
         assert result["pushed"] == [] and result["up_to_date"] == [BRANCH], result
         assert result["awaiting_approval"] == {BRANCH: ["corr_c2"]}
-    assert _remote_refs(git, bare_remote)[f"refs/heads/{BRANCH}"] == v1["commit_sha"]
+    assert remote_refs(git, bare_remote)[f"refs/heads/{BRANCH}"] == v1["commit_sha"]
     cli = subprocess.run(
         [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
         env={**os.environ, "ARTIFACT_STORE_REQUIRE_APPROVAL": "1"},
@@ -100,16 +77,16 @@ def test_a_push_that_did_not_move_the_remote_branch_sends_no_pushed_event(
     git(tmp_path, "clone", "-q", str(bare_remote), str(other))
     a_events, b_events = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     with (
-        _store(repo, require_approval=True, event_sinks=[str(a_events)]) as a,
-        _store(other, require_approval=True, event_sinks=[str(b_events)]) as b,
+        make_store(repo, require_approval=True, event_sinks=[str(a_events)]) as a,
+        make_store(other, require_approval=True, event_sinks=[str(b_events)]) as b,
     ):
-        _commit(b, artifacts, "b1")
+        commit_version(b, artifacts, "b1")
         assert b.approve("b1", "prod")["pushed"]
-        _commit(a, artifacts, "a1", pnl=2)
+        commit_version(a, artifacts, "a1", pnl=2)
         assert a.approve("a1", "prod")["pushed"]
         again = b.approve("b1", "staging")
         assert again["pushed"], again["push_error"]
-    tip = _remote_refs(git, bare_remote)[f"refs/heads/{BRANCH}"]
+    tip = remote_refs(git, bare_remote)[f"refs/heads/{BRANCH}"]
     ids = _ids(a_events, b_events)
     assert [i for i, n in Counter(ids).items() if n > 1] == []
     assert f"artifact.pushed:origin:{tip}" in _ids(a_events)
@@ -122,8 +99,8 @@ def test_a_second_process_pushing_the_same_tip_sends_no_second_pushed_event(
     """Another process of this clone pushed the tip already (its remote-tracking ref not
     yet moved when this one looked): the remote's branch did not move again."""
     events = repo / "events.jsonl"
-    with _store(repo, event_sinks=[str(events)]) as store:
-        v1 = _commit(store, artifacts, "c1")
+    with make_store(repo, event_sinks=[str(events)]) as store:
+        v1 = commit_version(store, artifacts, "c1")
         assert v1["pushed"]
         git(repo, "update-ref", "-d", f"refs/remotes/origin/{BRANCH}")  # the other's view
         approval = store.approve("c1", "prod")  # pushes the branch (unchanged) and its record
@@ -151,8 +128,8 @@ def test_a_branch_a_non_atomic_server_took_before_refusing_its_tags_is_announced
     )
     hook.chmod(0o755)
     events = repo / "events.jsonl"
-    with _store(repo, event_sinks=[str(events)]) as store:
-        v1 = _commit(store, artifacts, "c1")
+    with make_store(repo, event_sinks=[str(events)]) as store:
+        v1 = commit_version(store, artifacts, "c1")
         assert v1["pushed"] is False and "tags are frozen" in v1["push_error"]
         gate.unlink()
         assert store.push_pending()["pushed"] == [BRANCH]
@@ -173,8 +150,8 @@ def test_a_branch_a_non_atomic_server_took_before_refusing_its_tags_is_announced
 def test_approve_to_a_url_or_path_is_refused_before_anything_and_shows_no_credential(
     repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner, remote: str
 ) -> None:
-    with _store(repo, auto_push=False) as store:
-        _commit(store, artifacts, "c1")
+    with make_store(repo, auto_push=False) as store:
+        commit_version(store, artifacts, "c1")
         with pytest.raises(ArtifactStoreError, match="name of a configured git remote") as exc:
             store.approve("c1", "prod", remote=remote)
     assert "hunter2" not in str(exc.value)
@@ -185,8 +162,8 @@ def test_a_signature_block_in_a_note_does_not_make_the_record_signed(
     repo: Path, artifacts: dict[str, Path], git: GitRunner
 ) -> None:
     note = "looks fine\n-----BEGIN PGP SIGNATURE-----\n\niQEzBAAB\n-----END PGP SIGNATURE-----"
-    with _store(repo, auto_push=False) as store:
-        v1 = _commit(store, artifacts, "c1")
+    with make_store(repo, auto_push=False) as store:
+        v1 = commit_version(store, artifacts, "c1")
         approval = store.approve("c1", "prod", note=note, push=False)
         recorded = store.approvals_of(v1["commit_sha"], WF, TASK)
     assert approval["signed"] is False and recorded[0]["signed"] is False
@@ -201,8 +178,8 @@ def test_a_signature_block_in_a_note_does_not_make_the_record_signed(
 def test_a_note_with_control_characters_is_refused_before_anything(
     repo: Path, artifacts: dict[str, Path], git: GitRunner, note: str
 ) -> None:
-    with _store(repo, auto_push=False) as store:
-        _commit(store, artifacts, "c1")
+    with make_store(repo, auto_push=False) as store:
+        commit_version(store, artifacts, "c1")
         with pytest.raises(ArtifactStoreError, match="control character"):
             store.approve("c1", "prod", note=note, push=False)
         ok = store.approve("c1", "prod", note="line one\r\nline two\twith a tab", push=False)
@@ -213,8 +190,8 @@ def test_a_note_with_control_characters_is_refused_before_anything(
 def test_a_huge_note_is_refused_before_anything(
     repo: Path, artifacts: dict[str, Path], git: GitRunner
 ) -> None:
-    with _store(repo, auto_push=False, event_sinks=[str(repo / "events.jsonl")]) as store:
-        _commit(store, artifacts, "c1")
+    with make_store(repo, auto_push=False, event_sinks=[str(repo / "events.jsonl")]) as store:
+        commit_version(store, artifacts, "c1")
         with pytest.raises(ArtifactStoreError, match="note is too long"):
             store.approve("c1", "prod", note="why " * 500_000, push=False)
     assert git(repo, "for-each-ref", "refs/tags/approval/") == ""
@@ -226,8 +203,8 @@ def test_show_and_stages_print_a_fetched_records_control_characters_escaped(
 ) -> None:
     """A record made elsewhere (by hand, by another tool) can hold anything: a terminal
     must not run it."""
-    with _store(repo, auto_push=False) as store:
-        v1 = _commit(store, artifacts, "c1")
+    with make_store(repo, auto_push=False) as store:
+        v1 = commit_version(store, artifacts, "c1")
     message = "approve wf/t1 corr_c1 for prod\n\n\x1b]0;owned\x07evil\x1b[2J\n\nStage: prod\n"
     git(
         repo,
@@ -259,8 +236,8 @@ def test_a_malformed_record_from_elsewhere_breaks_no_command(
 ) -> None:
     """Anyone who can push a tag can put an approval/... record on the remote: a date no
     clock had, an email that is not UTF-8. Reading records must not fail on it."""
-    with _store(repo, require_approval=True) as store:
-        v1 = _commit(store, artifacts, "c1")
+    with make_store(repo, require_approval=True) as store:
+        v1 = commit_version(store, artifacts, "c1")
         name = f"approval/{WF}/{TASK}/prod/20260101T000000000000Z-abcdef"
         body = (
             f"object {v1['commit_sha']}\ntype commit\ntag {name}\n".encode()
@@ -311,7 +288,7 @@ def test_a_process_killed_while_its_push_hangs_keeps_the_event_of_what_landed(
 
     events = repo.parent / "events.jsonl"
     if what == "approve":
-        with _store(repo, auto_push=False) as store:
+        with make_store(repo, auto_push=False) as store:
             (repo.parent / "r.json").write_text("{}")
             store.commit_artifacts(WF, TASK, [repo.parent / "r.json"], None, "k1")
     git(repo, "remote", "add", "origin", f"git://127.0.0.1:{silent_server}/x.git")
@@ -363,17 +340,17 @@ def test_an_event_too_large_for_the_outbox_is_reported_not_left_as_a_corrupt_fil
 def test_approving_a_version_archived_here_pushes_the_record_when_the_remote_has_it(
     repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
 ) -> None:
-    with _store(repo, require_approval=True) as store:
-        v1 = _commit(store, artifacts, "c1")
+    with make_store(repo, require_approval=True) as store:
+        v1 = commit_version(store, artifacts, "c1")
         assert store.approve("c1", "prod")["pushed"]
         assert [a["branch"] for a in store.archive(0)] == [BRANCH]
         staging = store.approve("c1", "staging")
         assert staging["pushed"], staging["push_error"]
-        assert f"refs/tags/{staging['tag']}" in _remote_refs(git, bare_remote)
+        assert f"refs/tags/{staging['tag']}" in remote_refs(git, bare_remote)
         later = store.approve("c1", "dev", push=False)  # recorded here only: push_pending
         result = store.push_pending()
         assert result["pushed"] == [BRANCH], result
-        assert f"refs/tags/{later['tag']}" in _remote_refs(git, bare_remote)
+        assert f"refs/tags/{later['tag']}" in remote_refs(git, bare_remote)
         assert store.push_pending()["pushed"] == []
         # a version the remote never had stays here, record and all
         other = store.commit_artifacts(WF, "t2", list(artifacts.values()), None, "d1")
@@ -381,7 +358,7 @@ def test_approving_a_version_archived_here_pushes_the_record_when_the_remote_has
         store.archive(0)
         held = store.approve("d1", "prod")
         assert held["pushed"] is False and "archived" in held["push_error"]
-    refs = _remote_refs(git, bare_remote)
+    refs = remote_refs(git, bare_remote)
     assert f"refs/tags/{held['tag']}" not in refs and "refs/tags/corr_d1" not in refs
     assert git(bare_remote, "cat-file", "-t", other["commit_sha"], check=False) == ""
     assert refs[f"refs/heads/{BRANCH}"] == v1["commit_sha"]
@@ -390,9 +367,9 @@ def test_approving_a_version_archived_here_pushes_the_record_when_the_remote_has
 def test_the_refusal_names_only_the_versions_that_lack_approval(
     repo: Path, bare_remote: Path, artifacts: dict[str, Path]
 ) -> None:
-    with _store(repo, require_approval=True) as store:
-        _commit(store, artifacts, "v1")
-        _commit(store, artifacts, "v2", pnl=2)
+    with make_store(repo, require_approval=True) as store:
+        commit_version(store, artifacts, "v1")
+        commit_version(store, artifacts, "v2", pnl=2)
         held = store.approve("v2", "prod")
     assert held["pushed"] is False
     assert "not approved: corr_v1 (" in held["push_error"], held["push_error"]
@@ -465,10 +442,13 @@ def test_a_reviewer_approving_another_machines_pushed_version_publishes_the_reco
     an unapproved version of b's: the record goes to the remote, b's version does not."""
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(bare_remote), str(other))
-    with _store(repo, require_approval=True) as a, _store(other, require_approval=True) as b:
-        a1 = _commit(a, artifacts, "a1")
+    with (
+        make_store(repo, require_approval=True) as a,
+        make_store(other, require_approval=True) as b,
+    ):
+        a1 = commit_version(a, artifacts, "a1")
         assert a.approve("a1", "staging")["pushed"]
-        b1 = _commit(b, artifacts, "b1", pnl=2)  # b's own, unapproved
+        b1 = commit_version(b, artifacts, "b1", pnl=2)  # b's own, unapproved
         b.fetch(WF, TASK)
         monkeypatch.setenv("GIT_COMMITTER_NAME", "Risk Officer")
         monkeypatch.setenv("GIT_COMMITTER_EMAIL", "risk@example.com")
@@ -478,7 +458,7 @@ def test_a_reviewer_approving_another_machines_pushed_version_publishes_the_reco
         pending = b.push_pending()
         assert pending["awaiting_approval"] == {BRANCH: ["corr_b1"]}, pending
         assert b.push_pending()["pushed"] == []
-    refs = _remote_refs(git, bare_remote)
+    refs = remote_refs(git, bare_remote)
     assert f"refs/tags/{approval['tag']}" in refs and f"refs/tags/{later['tag']}" in refs
     assert refs[f"refs/heads/{BRANCH}"] == a1["commit_sha"]
     assert git(bare_remote, "cat-file", "-t", b1["commit_sha"], check=False) == ""
