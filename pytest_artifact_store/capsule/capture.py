@@ -17,6 +17,7 @@ import hashlib
 import os
 import platform
 import re
+import shlex
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -27,6 +28,7 @@ CAPSULE_KEY = "capsule"
 CAPSULE_VERSION = 1
 _CHUNK = 1 << 20
 _STATUS_OPTIONS = ("--untracked-files=all", "--no-renames", "--ignore-submodules=none")
+_BYTECODE = "__pycache__"  # what Python writes beside the code it imports
 
 
 # ---------------------------------------------------------------- globs
@@ -94,7 +96,9 @@ class CodeState:
     ``diff_sha256`` is the sha256 over every path that differs from HEAD (tracked files
     changed, staged or not, deleted, and untracked files that are not ignored), each with
     its current content's digest: equal digests mean the same uncommitted state. It is
-    None for a clean tree. ``problem`` says why nothing is known (no git repository).
+    None for a clean tree. Bytecode caches (``__pycache__``) are not code: a repository
+    that does not ignore them stays clean. ``problem`` says why nothing is known (no git
+    repository).
     """
 
     root: Path | None
@@ -145,6 +149,8 @@ def code_state(directory: Path, *, written_before_ns: int | None = None) -> Code
     for entry in status.raw.split(b"\0"):
         if len(entry) > 3:
             path = os.fsdecode(entry[3:]).rstrip("/")
+            if _BYTECODE in path.split("/"):  # Python's own cache: never code
+                continue
             (untracked if entry[:2] == b"??" else changed).append(path)
     if written_before_ns is not None:
         untracked = [p for p in untracked if not _written_since(root / p, written_before_ns)]
@@ -152,7 +158,8 @@ def code_state(directory: Path, *, written_before_ns: int | None = None) -> Code
         return CodeState(root, commit)
     digest = hashlib.sha256()
     for path in sorted(set(changed) | set(untracked)):
-        digest.update(f"{path}\0{_state_of(root / path)}\n".encode())
+        # bytes as the file system has them: a name need not be UTF-8
+        digest.update(b"%s\0%s\n" % (os.fsencode(path), os.fsencode(_state_of(root / path))))
     return CodeState(root, commit, True, digest.hexdigest(), len(changed), len(untracked))
 
 
@@ -165,14 +172,13 @@ def _written_since(path: Path, since_ns: int) -> bool:
 
 def relative_to(path: Path, root: Path | None) -> str:
     """``path`` relative to ``root`` with '/' separators (``.`` for the root itself), or
-    absolute when it lies outside ``root`` (or there is no root)."""
+    absolute when it lies outside ``root`` (or there is no root); a name that is not
+    UTF-8 has its bytes escaped (``\\xff``), as JSON cannot hold it."""
     resolved = path.resolve()
-    if root is not None:
-        try:
-            return resolved.relative_to(root.resolve()).as_posix() or "."
-        except ValueError:
-            pass
-    return resolved.as_posix()
+    text = resolved.as_posix()
+    if root is not None and resolved.is_relative_to(root.resolve()):
+        text = resolved.relative_to(root.resolve()).as_posix() or "."
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 # ---------------------------------------------------------------- the interpreter
@@ -289,13 +295,20 @@ def assemble(
     pytest_version: str,
     seeds: Mapping[str, Any],
     env: Mapping[str, Any],
+    addopts: str | None = None,
 ) -> dict[str, Any]:
-    """The capsule as ``metadata.json`` records it."""
+    """The capsule as ``metadata.json`` records it. ``addopts``: ``PYTEST_ADDOPTS``, the
+    part of the command line pytest takes from the environment."""
     capsule: dict[str, Any] = {"version": CAPSULE_VERSION}
     capsule["code"] = captured.get("code")
+    arguments = [str(a) for a in args]
     capsule["pytest"] = {
         "version": pytest_version,
-        "args": [str(a) for a in args],
+        "args": arguments,
+        "addopts": addopts,
+        # the same as one shell line: the secret scan reads an option's value beside its
+        # name there (``--api-token VALUE``), not two lines apart in a JSON list
+        "command": shlex.join(["pytest", *arguments]),
         "node_ids": sorted(node_ids),
     }
     for key in ("python", "packages", "inputs"):

@@ -17,6 +17,7 @@ import fnmatch
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -56,6 +57,7 @@ REPORTS = ("pytest_report.json", "test_report.json")
 # what the plugin measures of the session itself (its wall time): never the same twice
 TIMING_METRICS = frozenset({"duration_seconds"})
 EXPORT_ENV = "ARTIFACT_STORE_EXPORT"
+ADDOPTS_ENV = "PYTEST_ADDOPTS"
 _TOLERANCE = re.compile(r"(?P<metric>[^:\s]+):(?P<sign>[+-]?)(?P<amount>\d+(?:\.\d*)?|\.\d+)%?")
 _SUMMARY = re.compile(
     r"\b\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected)\b.* in [\d.]+s"
@@ -303,6 +305,28 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done, then interrupt (git runs in a
+    process group of its own: the terminal's Ctrl-C does not reach it)."""
+    caught: list[int] = []
+
+    def defer(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    previous: dict[signal.Signals, Any] = {}
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to defer
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, defer)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
 def worktree(checkout: Path, commit: str, *, keep: bool = False) -> Iterator[Path]:
     """A temporary directory holding ``tree/``, a linked worktree of ``checkout`` at
     ``commit`` (detached; the user's hooks do not run); removed afterwards unless ``keep``."""
@@ -317,9 +341,10 @@ def worktree(checkout: Path, commit: str, *, keep: bool = False) -> Iterator[Pat
             yield top
     finally:
         if not keep:
-            run_git(["worktree", "remove", "--force", str(tree)], cwd=checkout, check=False)
-            shutil.rmtree(top, ignore_errors=True)
-            run_git(["worktree", "prune"], cwd=checkout, check=False)
+            with _signals_deferred():  # a second Ctrl-C must not leave it half removed
+                run_git(["worktree", "remove", "--force", str(tree)], cwd=checkout, check=False)
+                shutil.rmtree(top, ignore_errors=True)
+                run_git(["worktree", "prune"], cwd=checkout, check=False)
 
 
 def place_inputs(recorded: Mapping[str, Any], tree: Path, checkout: Path) -> list[str]:
@@ -330,6 +355,9 @@ def place_inputs(recorded: Mapping[str, Any], tree: Path, checkout: Path) -> lis
     for key in recorded.get("sha256") or {}:
         if os.path.isabs(key) or (tree / key).is_file():
             continue
+        if ".." in key.split("/") or not _inside(tree / key, tree):
+            notes.append(f"input {key}: not copied (its path leads out of the worktree)")
+            continue
         if (checkout / key).is_file():
             (tree / key).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(checkout / key, tree / key)
@@ -339,22 +367,85 @@ def place_inputs(recorded: Mapping[str, Any], tree: Path, checkout: Path) -> lis
     return notes
 
 
-def child_environment(recorded_env: Mapping[str, Any], export: Path) -> dict[str, str]:
+def _inside(path: Path, top: Path) -> bool:
+    """Whether ``path`` (symbolic links followed) lies in ``top``."""
+    try:
+        path.resolve().relative_to(top.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def child_environment(
+    recorded_env: Mapping[str, Any], export: Path, pytest_section: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """This environment without the plugin's settings, with the recorded values of the
-    variables the capsule lists, and the export directory."""
+    variables the capsule lists, the recorded ``PYTEST_ADDOPTS`` (unset when the session
+    had none; yours when the capsule predates it), and the export directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARTIFACT_STORE_")}
     for name, value in recorded_env.items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = str(value)
+    if pytest_section is not None and "addopts" in pytest_section:
+        addopts = pytest_section["addopts"]
+        if isinstance(addopts, str):
+            env[ADDOPTS_ENV] = addopts
+        else:
+            env.pop(ADDOPTS_ENV, None)
     env[EXPORT_ENV] = os.fspath(export)
     return env
 
 
+def rebase_args(
+    args: Sequence[str], checkout: Path, tree: Path, basetemp: Path
+) -> tuple[list[str], list[str]]:
+    """The recorded arguments for the re-run, and notes on what changed: a path into
+    your checkout (``/home/me/proj/tests``, ``--rootdir=/home/me/proj``) points into the
+    worktree instead (else the re-run would test your checkout's code, and write there);
+    ``--basetemp`` (which pytest empties first) is the re-run's own temporary directory."""
+    roots = sorted({os.fspath(checkout), os.fspath(checkout.resolve())}, key=len, reverse=True)
+    out: list[str] = []
+    notes: list[str] = []
+    outside: list[str] = []
+    basetemp_next = False
+    for arg in args:
+        option, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        if basetemp_next or (option == "--basetemp" and eq):
+            new = f"{option}{eq}{basetemp}"
+            basetemp_next = False
+            notes.append(f"--basetemp {value}: the re-run's temporary directory instead")
+        elif arg == "--basetemp":
+            new, basetemp_next = arg, True
+        elif os.path.isabs(value):
+            root = next((r for r in roots if value == r or value.startswith(r + os.sep)), None)
+            if root is None:
+                new = arg
+                if not option.startswith("--artifact-"):
+                    outside.append(arg)
+            else:
+                new = f"{option}{eq}{tree}{value[len(root) :]}"
+                notes.append(f"argument {arg}: in your checkout; the worktree's instead")
+        else:
+            new = arg
+        out.append(new)
+    if outside:
+        notes.append(f"arguments outside the checkout, used as recorded: {' '.join(outside)}")
+    return out, notes
+
+
 def _run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    # no terminal to read: a recorded --pdb (or a test's input()) ends instead of
+    # waiting unseen for keys, its output being captured
     proc = subprocess.run(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
     )
     return proc.returncode, proc.stdout.decode("utf-8", "replace")
 
@@ -415,7 +506,8 @@ def reproduce(
             "pass --code DIR, a checkout that has it"
         )
     where = _run_directory(code)
-    args = [str(a) for a in (capsule.get("pytest") or {}).get("args") or []]
+    recorded = capsule.get("pytest") or {}
+    args = [str(a) for a in recorded.get("args") or []]
     command = [python or sys.executable, "-m", "pytest", *args]
     result = Reproduction(dict(entry), str(commit), command, where)
     if code.get("dirty"):
@@ -431,7 +523,18 @@ def reproduce(
             result.kept = os.fspath(top)
         if isinstance(capsule.get("inputs"), Mapping):
             result.notes += place_inputs(capsule["inputs"], tree, checkout)
-        env = child_environment(capsule.get("env") or {}, export)
+        args, notes = rebase_args(args, checkout, tree, top / "basetemp")
+        result.notes += notes
+        result.command = command = [*command[:3], *args]
+        env = child_environment(capsule.get("env") or {}, export, recorded)
+        addopts = env.get(ADDOPTS_ENV)
+        if addopts and "addopts" in recorded:  # the recorded one: its paths too
+            with contextlib.suppress(ValueError):  # unbalanced quotes: pytest says so
+                split, notes = rebase_args(shlex.split(addopts), checkout, tree, top / "basetemp")
+                if notes:
+                    env[ADDOPTS_ENV] = shlex.join(split)
+                    result.notes += [f"PYTEST_ADDOPTS: {note}" for note in notes]
+        (tree / where).mkdir(parents=True, exist_ok=True)  # an ignored or empty directory
         result.exit_code, output = _run(command, tree / where, env)
         lines = output.rstrip().splitlines()
         found = [m.group(0) for line in lines if (m := _SUMMARY.search(line))]

@@ -184,7 +184,7 @@ def current_inputs(recorded: Mapping[str, Any], root: Path) -> dict[str, str | N
             str(pattern), Path(base) if os.path.isabs(base) else root / base
         ):
             key = relative_to(path, root)
-            if key not in digests:
+            if digests.get(key) is None:  # also a name recorded escaped (not UTF-8)
                 digests[key] = file_sha256(path)
     return digests
 

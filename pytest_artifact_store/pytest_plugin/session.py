@@ -340,6 +340,7 @@ class ArtifactSession(GateSession):
         self.capsule_request: capture.Request | None = None
         # read now: a test may change the environment (and monkeypatch restore it)
         self.capsule_env = capture.environment(resolved.get("capsule_env") or [])
+        self.capsule_addopts = os.environ.get("PYTEST_ADDOPTS")  # part of the command line
 
     # -- the repository ----------------------------------------------------------------
 
@@ -632,6 +633,7 @@ class ArtifactSession(GateSession):
             pytest_version=pytest.__version__,
             seeds=self.recorder.seeds,
             env=self.capsule_env,
+            addopts=self.capsule_addopts,
         )
 
     def store_commit(

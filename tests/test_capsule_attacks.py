@@ -1,0 +1,238 @@
+"""The capsule attacked (issue 19): recorded command lines that reach outside the
+worktree, the command line pytest takes from the environment, secrets beside their
+option's name, a re-run that would wait for a terminal, Ctrl-C pressed twice, file names
+that are not UTF-8, bytecode caches, an ignored invocation directory, input paths that
+lead out of the worktree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import GitRunner
+from test_capsule import PYTEST, checkout, run_cli, worktrees
+
+from pytest_artifact_store.capsule import capture, reproduce
+
+INI = "[pytest]\nartifact_store_workflow_id = wf_a\nartifact_store_task_id = t_a\n"
+ANSWER = (
+    "ANSWER = {}\n\n"
+    "def test_answer(artifact_store):\n"
+    "    artifact_store.record_metric('answer', ANSWER)\n"
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path, git: GitRunner, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """One test recording one metric; its versions go into its own repository."""
+    path = tmp_path / "project"
+    path.mkdir()
+    (path / "pytest.ini").write_text(INI)
+    (path / "test_answer.py").write_text(ANSWER.format(1))
+    return checkout(path, git, monkeypatch)
+
+
+def record(path: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PYTEST, "--artifact-store", "--artifact-no-push", *args],
+        cwd=cwd or path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def capsule_of(path: Path, git: GitRunner, tag: str) -> dict[str, Any]:
+    meta: dict[str, Any] = json.loads(git(path, "show", f"{tag}:Backtest/codes/t_a/metadata.json"))
+    return meta["capsule"]
+
+
+def test_paths_into_the_checkout_are_run_in_the_worktree(
+    project: Path, git: GitRunner, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    basetemp = tmp_path / "basetemp"
+    given = [f"--rootdir={project}", "--basetemp", str(basetemp), str(project)]
+    proc = record(project, "--artifact-correlation-id=a1", *given)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the checkout moves on; the version's commit still answers 1
+    (project / "test_answer.py").write_text(ANSWER.format(2))
+    git(project, "commit", "-q", "-am", "the answer changes")
+    basetemp.mkdir(exist_ok=True)
+    (basetemp / "keep.txt").write_text("the user's, since\n")
+
+    status, out = run_cli(capsys, "--repo", str(project), "reproduce", "a1", "--code", str(project))
+    assert status == 0, out  # before: the re-run tested the checkout's code (answer 2)
+    lines = out.splitlines()
+    assert next(line for line in lines if line.startswith("answer")).endswith("same")
+    assert (
+        f"  note     argument --rootdir={project}: in your checkout; the worktree's instead"
+        in lines
+    )
+    assert f"  note     argument {project}: in your checkout; the worktree's instead" in lines
+    assert f"  note     --basetemp {basetemp}: the re-run's temporary directory instead" in lines
+    assert (basetemp / "keep.txt").is_file()  # pytest empties its basetemp first
+    assert worktrees(project, git) == [str(project)]
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_pytest_addopts_is_recorded_and_rerun(
+    project: Path,
+    git: GitRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (project / "test_other.py").write_text("def test_other():\n    pass\n")
+    (project / "pytest.ini").write_text(INI + "artifact_store_allow_partial = true\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "a second test")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -k answer")
+    proc = record(project, "--artifact-correlation-id=o1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    recorded = capsule_of(project, git, "corr_o1")["pytest"]
+    assert recorded["addopts"] == "-p no:hypothesispytest -k answer"
+    assert recorded["node_ids"] == ["test_answer.py::test_answer"]
+    assert recorded["command"] == (
+        "pytest -q -p no:cacheprovider --artifact-store --artifact-no-push "
+        "--artifact-correlation-id=o1"
+    )
+
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -k other")  # yours today
+    status, out = run_cli(capsys, "--repo", str(project), "reproduce", "o1", "--code", str(project))
+    assert status == 0, out
+    assert "test_report.json  same outcomes  1 passed" in out
+
+
+def test_a_secret_beside_its_option_name_is_refused_not_recorded(
+    project: Path, git: GitRunner
+) -> None:
+    (project / "conftest.py").write_text(
+        "def pytest_addoption(parser):\n    parser.addoption('--api-token')\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "an option")
+    token = "Zq8vR2mXk4LpT9wY3nB6"
+    proc = record(project, "--artifact-correlation-id=s1", "--api-token", token)
+    assert proc.returncode != 0
+    assert "commit refused: refusing to commit" in proc.stdout
+    assert "(token-assignment: Zq8v…)" in proc.stdout and token not in proc.stdout
+    assert git(project, "for-each-ref", "refs/tags", "refs/heads/ai") == ""
+
+
+def test_the_rerun_has_no_terminal_to_wait_for(tmp_path: Path) -> None:
+    """A recorded --pdb (or input() under -s) waited, unseen, for keys that never came."""
+    probe = "import os, sys; print(os.path.samestat(os.fstat(0), os.stat(os.devnull)))"
+    saved = os.dup(0)
+    read, write = os.pipe()  # what a terminal would be: open, never written
+    try:
+        os.dup2(read, 0)
+        code, output = reproduce._run([sys.executable, "-c", probe], tmp_path, dict(os.environ))
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, read, write):
+            os.close(fd)
+    assert (code, output.strip()) == (0, "True")
+
+
+def test_a_second_ctrl_c_while_cleaning_up_still_removes_the_worktree(
+    project: Path,
+    git: GitRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    proc = record(project, "--artifact-correlation-id=c1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+
+    def interrupted(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+        raise KeyboardInterrupt
+
+    from pytest_artifact_store.git import process
+
+    real = process.run_git
+    pressed: list[list[str]] = []
+
+    def run_git(args: list[str], **kwargs: Any) -> Any:
+        if args[:2] == ["worktree", "remove"] and not pressed:
+            pressed.append(args)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C again, as the cleanup starts
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(reproduce, "_run", interrupted)
+    monkeypatch.setattr(process, "run_git", run_git)
+    status, out = run_cli(capsys, "--repo", str(project), "reproduce", "c1", "--code", str(project))
+    assert (status, out) == (130, "artifact-store: interrupted\n")
+    assert pressed
+    assert worktrees(project, git) == [str(project)]
+    assert list(scratch.iterdir()) == []
+
+
+def test_names_that_are_not_utf8_are_recorded_escaped(repo: Path, git: GitRunner) -> None:
+    (repo / "data").mkdir()
+    try:
+        (repo / os.fsdecode(b"data/\xff.csv")).write_text("a,b\n1,2\n")
+        (repo / os.fsdecode(b"notes-\xfe.txt")).write_text("by hand\n")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    request = capture.Request(str(repo), str(repo), ["data/*.csv"], str(repo))
+    captured = capture.capture(request)  # before: UnicodeEncodeError refused the commit
+    json.dumps(captured, ensure_ascii=False).encode()
+    assert list(captured["inputs"]["sha256"]) == ["data/\\xff.csv"]
+    assert captured["code"]["dirty"] and captured["code"]["untracked_files"] == 2
+
+    from pytest_artifact_store.capsule import verify
+
+    inputs = captured["inputs"]
+    now = verify.current_inputs(inputs, repo)
+    assert verify.compare_inputs(inputs, now) == []  # found again under the escaped name
+
+
+def test_bytecode_caches_are_not_code(repo: Path, git: GitRunner) -> None:
+    """A repository that does not ignore __pycache__ made every version dirty: the
+    bytecode of conftest.py is written before the session starts."""
+    for folder in (repo / "__pycache__", repo / "src" / "__pycache__"):
+        folder.mkdir()
+        (folder / "app.cpython-311.pyc").write_bytes(b"\x00bytecode")
+    assert capture.code_state(repo) == capture.CodeState(repo, git(repo, "rev-parse", "HEAD"))
+    (repo / "src" / "app.py").write_text("print('changed')\n")
+    assert capture.code_state(repo).changed_files == 1
+
+
+def test_an_ignored_invocation_directory_is_made_in_the_worktree(
+    project: Path, git: GitRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / ".gitignore").write_text("__pycache__/\nbuild/\n")
+    git(project, "commit", "-q", "-am", "build/ is ignored")
+    (project / "build").mkdir()
+    proc = record(project, "--artifact-correlation-id=b1", "..", cwd=project / "build")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert capsule_of(project, git, "corr_b1")["code"]["invocation_dir"] == "build"
+    status, out = run_cli(capsys, "--repo", str(project), "reproduce", "b1", "--code", str(project))
+    assert status == 0, out  # before: 'No such file or directory: .../tree/build'
+    assert "(in build)" in out
+
+
+def test_recorded_inputs_are_never_copied_out_of_the_worktree(tmp_path: Path) -> None:
+    checkout_dir, tree = tmp_path / "home" / "me" / "project", tmp_path / "tmp" / "tree"
+    for folder in (checkout_dir / "data", checkout_dir / "out", tree / "data"):
+        folder.mkdir(parents=True)
+    for name in ("data/prices.csv", "../x.csv", "out/x.csv"):
+        (checkout_dir / name).write_text("p\n")
+    os.symlink(tmp_path / "elsewhere", tree / "out")  # a link in the commit
+    recorded = {"sha256": dict.fromkeys(["data/prices.csv", "../x.csv", "out/x.csv"], "0" * 64)}
+    notes = reproduce.place_inputs(recorded, tree, checkout_dir)
+    assert (tree / "data" / "prices.csv").read_text() == "p\n"
+    assert not (tmp_path / "tmp" / "x.csv").exists() and not (tmp_path / "elsewhere").exists()
+    assert notes == [
+        "input data/prices.csv: not in the commit: copied from your checkout",
+        "input ../x.csv: not copied (its path leads out of the worktree)",
+        "input out/x.csv: not copied (its path leads out of the worktree)",
+    ]
