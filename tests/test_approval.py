@@ -284,3 +284,38 @@ def test_the_plugin_keeps_an_unapproved_session_local_and_compares_with_a_stage(
     assert "awaits approval" in result.stdout.str() + result.stderr.str()
     assert git(repo, "rev-parse", "corr_v3^{commit}")
     assert "refs/tags/corr_v3" not in remote_refs(git, bare_remote)
+
+
+def test_the_command_and_the_hook_honour_the_projects_pytest_ini(
+    repo: Path, bare_remote: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    (repo / "pytest.ini").write_text("[pytest]\nartifact_store_require_approval = true\n")
+    with make_store(repo, auto_push=False) as store:
+        commit_version(store, artifacts, "c1")
+    cli = subprocess.run(
+        [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert f"awaiting approval {BRANCH}: corr_c1" in cli.stdout
+    assert "refs/tags/corr_c1" not in remote_refs(git, bare_remote)
+    assert cli_main(["--repo", str(repo), "install-hooks"]) == 0
+    push = subprocess.run(
+        ["git", "push", "origin", BRANCH],
+        cwd=repo,
+        env={**os.environ, "ARTIFACT_STORE_PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert push.returncode != 0 and "not approved" in push.stderr
+    # the clone's git config says otherwise: it wins over the project's file
+    git(repo, "config", "artifactstore.requireApproval", "false")
+    assert "pushed " + BRANCH in subprocess.run(
+        [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout

@@ -16,6 +16,7 @@ LAYERS = {
     "errors": 0,
     "naming": 0,
     "timestamps": 0,
+    "pytestini": 0,
     "git": 1,
     "scan": 1,
     "metadata": 1,

@@ -33,14 +33,12 @@ valid, 1 on problems, 2 on bad usage (or an unreadable pytest configuration).
 from __future__ import annotations
 
 import argparse
-import configparser
 import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
@@ -51,6 +49,7 @@ from pytest_artifact_store.metadata import (
     declares_schema_version,
     schema_version,
 )
+from pytest_artifact_store.pytestini import pytest_options
 
 DEFAULT_NAME = naming.DEFAULT_METADATA_FILENAME
 # The plugin's setting "root" (pytest_plugin/settings.py), spelled as it spells them;
@@ -134,75 +133,19 @@ def configured_root(top: Path) -> tuple[str, str] | None:
     The file is the first that configures pytest, as pytest chooses it; None when that
     file does not set the key (or there is none).
     """
-    for filename, load in _LOADERS:
-        path = top / filename
-        if not path.is_file():
-            continue
-        try:
-            options = load(path)
-        except (OSError, UnicodeDecodeError, ValueError, configparser.Error) as exc:
-            raise ArtifactStoreError(
-                f"cannot read {ROOT_INI_KEY} from {path}: {exc}; fix the file or pass "
-                "--artifact-root"
-            ) from None
-        if options is None:
-            continue  # not a pytest configuration file: pytest looks further too
-        value = options.get(ROOT_INI_KEY)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise ArtifactStoreError(
-                f"{ROOT_INI_KEY} in {path} must be a string such as "
-                f"{naming.DEFAULT_ARTIFACT_ROOT!r}, got {value!r}"
-            )
-        return value, filename
-    return None
-
-
-def _ini(path: Path, section: str | None) -> dict[str, Any] | None:
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.read_string(path.read_text(encoding="utf-8"), str(path))
-    if section is None:  # pytest.ini: the configuration even without a [pytest] section
-        return dict(parser["pytest"]) if parser.has_section("pytest") else {}
-    return dict(parser[section]) if parser.has_section(section) else None
-
-
-def _toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pytest depends on tomli before Python 3.11
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-    document: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    return document
-
-
-def _pytest_toml(path: Path) -> dict[str, Any] | None:
-    table = _toml(path).get("pytest")
-    return table if isinstance(table, dict) else {}
-
-
-def _pyproject(path: Path) -> dict[str, Any] | None:
-    tool = _toml(path).get("tool")
-    table = tool.get("pytest") if isinstance(tool, dict) else None
-    if not isinstance(table, dict):
+    found = pytest_options(top, ROOT_INI_KEY, "--artifact-root")
+    if found is None:
         return None
-    native = {k: v for k, v in table.items() if k != "ini_options"}
-    ini = table.get("ini_options")
-    if native:
-        return native
-    return ini if isinstance(ini, dict) else None
-
-
-# pytest's order (_pytest/config/findpaths.py, CONFIG_LOADERS_BY_NAME).
-_LOADERS: tuple[tuple[str, Callable[[Path], dict[str, Any] | None]], ...] = (
-    ("pytest.toml", _pytest_toml),
-    (".pytest.toml", _pytest_toml),
-    ("pytest.ini", lambda p: _ini(p, None)),
-    (".pytest.ini", lambda p: _ini(p, None)),
-    ("pyproject.toml", _pyproject),
-    ("tox.ini", lambda p: _ini(p, "pytest")),
-    ("setup.cfg", lambda p: _ini(p, "tool:pytest")),
-)
+    options, filename = found
+    value = options.get(ROOT_INI_KEY)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ArtifactStoreError(
+            f"{ROOT_INI_KEY} in {top / filename} must be a string such as "
+            f"{naming.DEFAULT_ARTIFACT_ROOT!r}, got {value!r}"
+        )
+    return value, filename
 
 
 def repo_top(directory: Path) -> Path | None:

@@ -97,13 +97,13 @@ def awaiting_approval(names: list[str], contains: str | None = None) -> str:
     """Why a version was not pushed under require_approval, and what to do."""
     if contains and names:
         return (
-            f"not pushed: require_approval is on and version(s) under {contains[:12]} are not "
+            f"require_approval is on and version(s) under {contains[:12]} are not "
             f"approved: {', '.join(names)} (a version is pushed with its history: approve "
             "them too with 'artifact-store approve REF --stage NAME')"
         )
     shown = ", ".join(names) if names else "this version"
     return (
-        f"not pushed: require_approval is on and {shown} awaits approval; "
+        f"require_approval is on and {shown} awaits approval; "
         "'artifact-store approve REF --stage NAME' records one and pushes it"
     )
 

@@ -229,41 +229,77 @@ class ArtifactStoreConfig:
             raise ArtifactStoreError(f"{name} must be {kind}, got {value!r}")
 
 
-# Settings a clone may carry in its git config (`git config artifactstore.requireApproval
-# true`): what a plain `git push`'s pre-push hook and the `artifact-store` command read
-# where the environment does not set them. {git config key: (field, environment variable)}
-GIT_CONFIG_KEYS = {
-    "artifactstore.requireapproval": ("require_approval", "ARTIFACT_STORE_REQUIRE_APPROVAL"),
-    "artifactstore.requiredapprovals": (
-        "required_approvals",
-        "ARTIFACT_STORE_REQUIRED_APPROVALS",
+# Settings the command line and the git hooks find beside the environment, for those it
+# leaves unset: the clone's git config (`git config artifactstore.requireApproval true`),
+# then the project's pytest configuration at the top of the work tree (the plugin's own
+# ini keys), so `artifact-store push` and a plain `git push` honour what pytest.ini says.
+# {field: (environment variable, git config key, ini key)}
+PROJECT_SETTINGS = {
+    "require_approval": (
+        "ARTIFACT_STORE_REQUIRE_APPROVAL",
+        "artifactstore.requireapproval",
+        "artifact_store_require_approval",
     ),
-    "artifactstore.events": ("event_sinks", "ARTIFACT_STORE_EVENTS"),
+    "required_approvals": (
+        "ARTIFACT_STORE_REQUIRED_APPROVALS",
+        "artifactstore.requiredapprovals",
+        "artifact_store_required_approvals",
+    ),
+    "event_sinks": ("ARTIFACT_STORE_EVENTS", "artifactstore.events", "artifact_store_events"),
+    "event_timeout": (
+        "ARTIFACT_STORE_EVENT_TIMEOUT",
+        "artifactstore.eventtimeout",
+        "artifact_store_event_timeout",
+    ),
 }
 
 
-def git_config_overrides(repo_path: Path) -> dict[str, object]:
-    """ArtifactStoreConfig keyword arguments from the repository's git config
-    (``artifactstore.*``), for the settings the environment leaves unset."""
+def project_overrides(repo_path: Path) -> dict[str, object]:
+    """ArtifactStoreConfig keyword arguments from the clone's git config
+    (``artifactstore.*``) and the project's pytest configuration, for the settings the
+    environment leaves unset (git config wins over the ini file)."""
     from pytest_artifact_store.git import run_git
+    from pytest_artifact_store.pytestini import pytest_options
 
-    res = run_git(["config", "--get-regexp", r"^artifactstore\."], cwd=repo_path, check=False)
-    found: dict[str, object] = {}
-    for line in res.stdout.splitlines():
+    res = run_git(
+        ["rev-parse", "--show-toplevel"], cwd=repo_path, check=False
+    )  # a bare repository has no pytest configuration
+    top = Path(res.stdout.strip()) if not res.returncode and res.stdout.strip() else None
+    ini: dict[str, object] = {}
+    found = pytest_options(top, "the artifact-store settings", "the environment") if top else None
+    if found is not None:
+        ini, filename = found[0], found[1]
+    cfg = run_git(["config", "--get-regexp", r"^artifactstore\."], cwd=repo_path, check=False)
+    given: dict[str, list[tuple[str, str]]] = {}
+    for line in cfg.stdout.splitlines():
         key, _, value = line.partition(" ")
-        field_name, env = GIT_CONFIG_KEYS.get(key.lower(), (None, ""))
-        if field_name is None or os.environ.get(env):
+        given.setdefault(key.lower(), []).append((value, f"git config {key}"))
+    out: dict[str, object] = {}
+    for field_name, (env, git_key, ini_key) in PROJECT_SETTINGS.items():
+        if os.environ.get(env, "").strip():
             continue
-        if field_name == "require_approval":
-            found[field_name] = _bool_word(value, f"git config {key}")
-        elif field_name == "required_approvals":
-            if not value.strip().isdigit():
-                raise ArtifactStoreError(
-                    f"invalid git config {key} {value!r}: use a positive whole number"
-                )
-            found[field_name] = int(value)
-        else:
-            sinks = found.setdefault(field_name, [])
-            assert isinstance(sinks, list)
-            sinks += [w for w in re.split(r"[\s,]+", value) if w]
-    return found
+        values = given.get(git_key)
+        if values is None and ini_key in ini:
+            raw = ini[ini_key]
+            values = [(raw if isinstance(raw, str) else str(raw), f"{ini_key} in {filename}")]
+        if values:
+            out[field_name] = _project_value(field_name, values)
+    return out
+
+
+def _project_value(field_name: str, values: list[tuple[str, str]]) -> object:
+    raw, where = values[-1]
+    if field_name == "require_approval":
+        return _bool_word(raw, where)
+    if field_name == "event_sinks":
+        return [w for raw, _ in values for w in re.split(r"[\s,]+", raw) if w]
+    kind = "a positive whole number" if field_name == "required_approvals" else "seconds"
+    try:
+        number = float(raw)
+    except ValueError:
+        raise ArtifactStoreError(f"invalid {where} {raw!r}: use {kind}") from None
+    if field_name == "required_approvals":
+        if not number.is_integer():
+            raise ArtifactStoreError(f"invalid {where} {raw!r}: use {kind}")
+        return int(number)
+    return number

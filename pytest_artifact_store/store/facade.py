@@ -9,7 +9,7 @@ from typing import Any
 from pytest_artifact_store.store.approve import Approving
 from pytest_artifact_store.store.archive import Archiving
 from pytest_artifact_store.store.commit import Committing
-from pytest_artifact_store.store.config import ArtifactStoreConfig, git_config_overrides
+from pytest_artifact_store.store.config import ArtifactStoreConfig, project_overrides
 from pytest_artifact_store.store.publish import version_data
 from pytest_artifact_store.store.revert import Reverting
 
@@ -99,5 +99,5 @@ def open_store(repo_path: Path | str | None = None, **overrides: Any) -> Artifac
     """Shorthand used by the CLI and the hooks: a store on ``repo_path`` with config
     overrides, and the ``artifactstore.*`` settings of the repository's git config."""
     path = Path(repo_path) if repo_path else Path.cwd()
-    cfg = ArtifactStoreConfig(repo_path=path, **{**git_config_overrides(path), **overrides})
+    cfg = ArtifactStoreConfig(repo_path=path, **{**project_overrides(path), **overrides})
     return ArtifactStore(cfg)
