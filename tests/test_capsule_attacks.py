@@ -236,3 +236,31 @@ def test_recorded_inputs_are_never_copied_out_of_the_worktree(tmp_path: Path) ->
         "input ../x.csv: not copied (its path leads out of the worktree)",
         "input out/x.csv: not copied (its path leads out of the worktree)",
     ]
+
+
+def test_pytest_randomlys_seed_is_given_to_the_rerun(
+    project: Path,
+    git: GitRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """pytest-randomly reseeds ``random`` before each test with a new seed each session:
+    the version's seed (its report's random_seed) is the re-run's."""
+    isolated = Path(sys.prefix) / "isolated-plugins"
+    if not (isolated / "pytest_randomly").is_dir():
+        pytest.skip(f"pytest-randomly is installed in {isolated} by `make` (not found)")
+    (project / "test_answer.py").write_text(
+        "import random\n\ndef test_answer(artifact_store):\n"
+        "    artifact_store.record_metric('answer', random.random())\n"
+    )
+    git(project, "commit", "-q", "-am", "a random answer")
+    monkeypatch.setenv("PYTHONPATH", str(isolated))  # the sessions ...
+    monkeypatch.syspath_prepend(str(isolated))  # ... and reproduce, which looks it up
+    proc = record(project, "--artifact-correlation-id=r1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seed = json.loads(git(project, "show", "corr_r1:Backtest/codes/t_a/test_report.json"))[
+        "random_seed"
+    ]
+    status, out = run_cli(capsys, "--repo", str(project), "reproduce", "r1", "--code", str(project))
+    assert status == 0, out  # before: another seed, another answer
+    assert f"  note     --randomly-seed={seed}: pytest-randomly's seed of the session" in out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import importlib.metadata
 import json
 import os
 import re
@@ -462,6 +463,24 @@ def _read_export(directory: Path) -> tuple[dict[str, bytes], dict[str, Any] | No
     return files, metadata
 
 
+def randomly_seed(store: ArtifactStore, entry: Mapping[str, Any], given: str) -> int | None:
+    """pytest-randomly's seed of the version's session, when the re-run needs telling:
+    the plugin reseeds ``random`` (and numpy) before every test with a seed of its own
+    each session unless given one (``given``: the recorded arguments and addopts)."""
+    if "--randomly-seed" in given or "no:randomly" in given:
+        return None
+    try:
+        importlib.metadata.version("pytest-randomly")
+    except importlib.metadata.PackageNotFoundError:  # the re-run has none to seed
+        return None
+    report = store.read_version_file(entry, plugin_report(task_files(store, entry)))
+    try:
+        seed = json.loads(report or b"{}").get("random_seed")
+    except (ValueError, AttributeError):
+        return None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
 def _run_directory(code: Mapping[str, Any]) -> str:
     """Where pytest ran, relative to the checkout's top (its rootdir if that was outside)."""
     for key in ("invocation_dir", "rootdir"):
@@ -534,6 +553,10 @@ def reproduce(
                 if notes:
                     env[ADDOPTS_ENV] = shlex.join(split)
                     result.notes += [f"PYTEST_ADDOPTS: {note}" for note in notes]
+        seed = randomly_seed(store, entry, " ".join([*args, str(recorded.get("addopts"))]))
+        if seed is not None:
+            result.command = command = [*command, f"--randomly-seed={seed}"]
+            result.notes.append(f"--randomly-seed={seed}: pytest-randomly's seed of the session")
         (tree / where).mkdir(parents=True, exist_ok=True)  # an ignored or empty directory
         result.exit_code, output = _run(command, tree / where, env)
         lines = output.rstrip().splitlines()
