@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 from conftest import GitRunner
 
-from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, SecretDetectedError
+from pytest_artifact_store import (
+    ArtifactStore,
+    ArtifactStoreConfig,
+    ArtifactStoreError,
+    SecretDetectedError,
+)
 from pytest_artifact_store.scan import Scanner
 
 STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
@@ -277,3 +282,56 @@ def test_push_on_a_terminal_says_what_it_pushes_where(
     # not on a terminal (CI logs): nothing extra
     quiet = _cli("--repo", str(repo), "push")
     assert quiet.returncode == 0 and "pushing" not in quiet.stderr
+
+
+def test_a_first_push_names_the_branch_to_push_first(
+    tmp_path: Path, artifacts: dict[str, Path], git: GitRunner
+) -> None:
+    repo = tmp_path / "legacy"
+    git(tmp_path, "init", "-q", "-b", "master", str(repo))
+    (repo / "README.md").write_text("x\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "init")
+    with ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False)) as store:
+        store.commit_artifacts("wf", "t1", list(artifacts.values()), None, "c1")
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "origin.git"))
+    git(repo, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    res = _cli("--repo", str(repo), "push")
+    assert res.returncode == 1 and "'git push origin master'" in res.stderr
+
+
+def test_revert_further_back_from_the_command_line(repo: Path, tmp_path: Path) -> None:
+    src = tmp_path / "s.py"
+    with ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False)) as store:
+        for i in range(12):
+            src.write_text(f"v = {i}\n")
+            store.commit_artifacts("wf", "t1", [src], None, f"c{i}")
+    refused = _cli("--repo", str(repo), "revert", "c0")
+    assert refused.returncode == 1 and "--max-rollback-depth N" in refused.stderr
+    done = _cli("--repo", str(repo), "revert", "c0", "--max-rollback-depth", "20")
+    assert done.returncode == 0 and "reverted main to corr_c0" in done.stdout
+
+
+def test_a_refused_repeat_names_files_and_metrics_alike(repo: Path, tmp_path: Path) -> None:
+    src = tmp_path / "trades.csv"
+    src.write_text("a\n")
+    store = ArtifactStore(ArtifactStoreConfig(repo_path=repo, auto_push=False))
+    store.commit_artifacts("wf", "t1", [src], {"test_metrics": {"sharpe": 1}}, "c1")
+    src.write_text("b\n")
+    with pytest.raises(ArtifactStoreError) as caught:
+        store.commit_artifacts("wf", "t1", [src], {"test_metrics": {"sharpe": 2}}, "c1")
+    text = str(caught.value)
+    assert "its files differ: trades.csv (changed); its metadata differs: " in text
+    assert "test_metrics.sharpe (changed)" in text
+
+
+def test_the_ini_keys_stay_known_without_the_plugin(
+    pytester_git: None, pytester: pytest.Pytester
+) -> None:
+    pytester.makeini("[pytest]\nartifact_store_fail_on = sharpe:-10%\nartifact_store_task_id = t\n")
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:artifact_store", "--strict-config", "-W", "error"
+    )
+    result.assert_outcomes(passed=1)
+    assert _cli("--version").stdout.startswith("artifact-store ")

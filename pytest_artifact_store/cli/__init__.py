@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--repo", type=Path, default=None, help="the git repository (default: current directory)"
     )
+    parser.add_argument("--version", action="version", version=f"artifact-store {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for register in _REGISTRY:
@@ -57,12 +58,21 @@ _REGISTRY: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
 ]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-artifact-store")
+    except PackageNotFoundError:  # a checkout on sys.path, not installed
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         func: Command = args.func
-        return func(args)
+        return commands._guarded(func)(args)  # every command: a closed pipe, an OS error
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -103,7 +103,9 @@ def _guarded(func: Handler) -> Handler:
     @functools.wraps(func)
     def run(args: argparse.Namespace) -> int:
         try:
-            return func(args)
+            code = func(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+            return code
         except BrokenPipeError:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
@@ -153,12 +155,12 @@ def fmt_age(stamp: object, now: datetime | None = None) -> str:
 
 def key_metrics(entry: Mapping[str, Any], count: int = LIST_METRICS) -> str:
     """``name=value`` for the entry's most telling metrics (net pnl, sharpe, drawdown ...)."""
-    from pytest_artifact_store.cli.report import KEY_METRICS
+    from pytest_artifact_store.cli.report import KEY_METRICS, RUN_METRICS
     from pytest_artifact_store.compare.diff import numeric_metrics
 
     metrics = numeric_metrics(entry.get("test_metrics"))
     names = [m for m in KEY_METRICS if m in metrics]
-    names += [m for m in metrics if m not in names]
+    names += [m for m in metrics if m not in names and m not in RUN_METRICS]
     return " ".join(f"{n}={fmt_number(metrics[n])}" for n in names[:count])
 
 
@@ -495,6 +497,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- revert
 def cmd_revert(args: argparse.Namespace) -> int:
     with _open(args) as store:
+        if args.max_rollback_depth is not None:
+            store.config.max_rollback_depth = args.max_rollback_depth
         result = store.revert_to_tag(args.tag, target_branch=args.target)
     if args.json:
         _print_json(result)
@@ -733,6 +737,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "the branch already holds that version's directory. Never pushes.",
     )
     p.add_argument("tag", metavar="TAG", help="corr_ID, ID, prompt_HASH or any artifact tag")
+    p.add_argument(
+        "--max-rollback-depth",
+        type=_number(int, 1),
+        default=None,
+        metavar="N",
+        help="how far back a version may be (default: 10 versions of its task)",
+    )
     p.add_argument(
         "--target",
         default=None,

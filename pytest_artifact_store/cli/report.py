@@ -33,6 +33,8 @@ PALETTE = (
 )
 MAX_CURVES = len(PALETTE)
 MAX_POINTS = 1200
+# About the run, not the strategy: shown after every other metric.
+RUN_METRICS = ("duration_seconds",)
 KEY_METRICS = (
     "net_pnl",
     "sharpe",
@@ -218,8 +220,8 @@ def _metric_names(versions: Sequence[_Version], limit: int | None = None) -> lis
         for name in numeric_metrics(v.entry.get("test_metrics")):
             seen.setdefault(name, None)
     keyed = [m for m in KEY_METRICS if m in seen]
-    rest = [m for m in seen if m not in keyed]
-    names = keyed + rest
+    rest = [m for m in seen if m not in keyed and m not in RUN_METRICS]
+    names = keyed + rest + [m for m in RUN_METRICS if m in seen]  # wall time: last
     return names if limit is None else names[:limit]
 
 

@@ -16,6 +16,15 @@ if TYPE_CHECKING:  # imported only when a baseline is asked for
     from pytest_artifact_store.compare.baseline import Baseline
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """With ``-p no:artifact_store`` its ini keys stay known: a pytest.ini that sets them
+    neither warns nor fails ``--strict-config``."""
+    if pluginmanager.is_blocked("artifact_store"):
+        from pytest_artifact_store.pytest_plugin.settings import add_ini_keys
+
+        add_ini_keys(parser)
+
+
 @pytest.fixture(scope="session")
 def artifact_store(pytestconfig: pytest.Config) -> ArtifactRecorder:
     """Record files, metrics and metadata to commit when the session passes.

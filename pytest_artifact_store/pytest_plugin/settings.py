@@ -329,6 +329,13 @@ def add_options(parser: pytest.Parser) -> None:
                 metavar=setting.name.upper(),
                 help=setting.full_help,
             )
+    add_ini_keys(parser)
+
+
+def add_ini_keys(parser: pytest.Parser) -> None:
+    """The ini keys alone (what the fixtures plugin registers when this one is removed,
+    so a pytest.ini that sets them stays valid under ``--strict-config``)."""
+    for setting in SETTINGS:
         if setting.in_ini:
             ini_type = "bool" if setting.kind == "bool" else "string"
             ini_type = "linelist" if setting.kind in _LISTS else ini_type

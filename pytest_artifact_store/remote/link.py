@@ -108,6 +108,15 @@ def _ssh_destination(url: str) -> list[str] | None:
     return [f"{match.group(1) or ''}{match.group(2)}"] if match else None
 
 
+def later(remote: str) -> str:
+    """What a push that ran out of time says about the limit and the way on."""
+    return (
+        "(the limit is push_timeout: artifact_store_push_timeout or --artifact-push-timeout "
+        "under pytest, --timeout for artifact-store; the commit is kept locally: run "
+        f"'artifact-store push --remote {redact(remote)}' later)"
+    )
+
+
 def no_remote(remote: str) -> str:
     name = redact(remote)
     return f"no remote named {name!r}; add it with 'git remote add {name} URL'"
@@ -223,8 +232,7 @@ class Link:
         )
         if res is None or res.timed_out:
             raise PushFailed(
-                f"{step} {self.where()} timed out after {self.limit:g} s (push_timeout or "
-                "--timeout; the commit is kept locally: run 'artifact-store push' later)",
+                f"{step} {self.where()} timed out after {self.limit:g} s {later(self.remote)}",
                 unreachable=True,
             )
         return res

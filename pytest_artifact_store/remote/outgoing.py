@@ -136,6 +136,12 @@ def refuse_unpublished(
             left &= set(repo.run(["rev-list", *sorted(left), "--not", *have]).stdout.split())
     if left:
         named = [c for c in suspects if c.sha in left]
+        holders = repo.run(
+            ["for-each-ref", "--format=%(refname:short)", "--contains", named[0].sha, "refs/heads/"]
+        ).stdout.split()
+        prefix = facts.config.branch_prefix + "/"
+        mine = [h for h in holders if not h.startswith(prefix)]
+        base = next((h for h in ("main", "master") if h in mine), mine[0] if mine else "main")
         shown = ", ".join(f"{c.sha[:12]} {_subject(c)!r}" for c in named[:5])
         more = f" and {len(named) - 5} more" if len(named) > 5 else ""
         raise PushFailed(
@@ -143,7 +149,7 @@ def refuse_unpublished(
             f"commit(s) that are not artifact versions and that the remote does not have: "
             f"{shown}{more}. They are local history (the base of the task branch, or "
             f"commits made on it by hand), never scanned. If they are meant to be public, "
-            f"push them there first (e.g. 'git push {redact(remote)} main') and push again; "
+            f"push them there first (e.g. 'git push {redact(remote)} {base}') and push again; "
             "otherwise base new task branches on a commit the remote has (base_ref)"
         )
 

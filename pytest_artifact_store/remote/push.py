@@ -51,6 +51,7 @@ from pytest_artifact_store.remote.link import (
     check_remote_name,
     diagnose,
     failure_words,
+    later,
     no_remote,
     porcelain,
     transient,
@@ -534,8 +535,7 @@ class Pusher:
                     )
                     outcome.error = (
                         f"push of {branch} to {link.where()} {what} for {timeout:g} s "
-                        "(push_timeout or --timeout; the commit is kept locally: run "
-                        f"'artifact-store push' later): {failure_words(res.stderr, res.stdout)}"
+                        f"{later(link.remote)}: {failure_words(res.stderr, res.stdout)}"
                     )
                     return outcome
                 if raced or not reasons:

@@ -427,15 +427,18 @@ class Committing(History):
         else:
             stored = self.repo.ls_tree_blobs(f"{commit.sha}:{self.task_dir(plan.task_id)}")
             stored_meta = stored.pop(self.config.metadata_filename, None)
+            said = []
             files = _differing(stored, plan.blob_shas, plan.volatile)
             if files:
-                differs = f"its files differ: {', '.join(files)}"
-            elif stored_meta is not None:
+                said.append(f"its files differ: {', '.join(files)}")
+            if stored_meta is not None:
                 ours = self._build_metadata(plan, utc_now(), None)
                 theirs = _content(self._load_metadata(stored_meta), plan.volatile) or {}
                 keys = _differing(theirs, _content(ours, plan.volatile) or {}, ())
+                keys = [k for k in keys if not k.startswith(("file_sha256.", "files "))]
                 if keys:
-                    differs = f"its metadata differs: {', '.join(keys)}"
+                    said.append(f"its metadata differs: {', '.join(keys)}")
+            differs = "; ".join(said) or None
         if differs or commit is None:
             raise ArtifactStoreError(
                 f"correlation id {plan.corr_tag} is already used by commit {commit_sha[:12]} "

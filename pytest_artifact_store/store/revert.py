@@ -169,5 +169,6 @@ class Reverting(History):
             raise ArtifactStoreError(
                 f"{name} is not among the last {depth} versions of "
                 f"{self.branch_for(workflow_id, task_id)} (max_rollback_depth={depth}); "
-                "raise max_rollback_depth to go further back"
+                "raise max_rollback_depth to go further back (artifact-store revert "
+                "--max-rollback-depth N)"
             )
