@@ -283,6 +283,23 @@ def test_no_cache_where_git_replaces_objects(store, repo, git):
     assert {e["commit_sha"] for e in after if e["task_id"] == "t0"} == set(logged)
 
 
+def test_no_cache_where_a_packed_ref_replaces_objects(store, repo, git):
+    """A replace ref in packed-refs (found by a binary search of the sorted file, as git
+    reads it) turns the caches off too: the listing cache and the tips' times."""
+    listed = store.list_artifacts(limit=None)
+    memo = repo / ".git" / "artifact-store"
+    for name in ("json-cache", "tip-times"):
+        (memo / name).unlink(missing_ok=True)
+    git(repo, "replace", "--graft", listed[0]["commit_sha"], git(repo, "rev-parse", "main"))
+    git(repo, "pack-refs", "--all")
+    assert not list((repo / ".git" / "refs" / "replace").iterdir())
+    assert b" refs/replace/" in (repo / ".git" / "packed-refs").read_bytes()
+    with make_store(repo) as fresh:
+        fresh.list_artifacts(limit=None)
+        fresh.list_artifacts(limit=1)
+    assert not (memo / "json-cache").exists() and not (memo / "tip-times").exists()
+
+
 def test_git_log_takes_over_when_much_of_the_history_is_not_cached(store, repo, git, monkeypatch):
     monkeypatch.setattr(gitrepo, "_WALK_READS", 1)
     expected = fresh_listing(repo)

@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -403,3 +404,77 @@ def test_revert_defaults_to_the_repositorys_default_branch(tmp_path, git):
     git(tmp_path, "clone", "-q", str(repo), str(clone))
     git(clone, "branch", "-q", "main")  # a local main is not the default here
     assert make_store(clone).default_branch() == "master"
+
+
+def _fast_import(repo: Path, git, branches: dict[str, list[tuple[int, str | None]]]) -> None:
+    """Task branches from main, each a list of (commit time, correlation id or None for a
+    commit made by hand, no trailers), in one fast-import stream."""
+    base = git(repo, "rev-parse", "main")
+    out = []
+    mark = 0
+    for branch, commits in branches.items():
+        wf, task = branch.split("/")
+        parent = base
+        for when, cid in commits:
+            mark += 1
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+            if cid is None:
+                msg = b"by hand\n"
+                files = b""
+            else:
+                msg = (
+                    f"artifacts({wf}/{task}): corr_{cid}\n\nWorkflow-Id: {wf}\nTask-Id: {task}\n"
+                    f"Correlation-Id: corr_{cid}\n"
+                ).encode()
+                meta = json.dumps(
+                    {
+                        "workflow_id": wf,
+                        "task_id": task,
+                        "correlation_id": f"corr_{cid}",
+                        "commit_timestamp": stamp,
+                    }
+                ).encode()
+                path = f"Backtest/codes/{task}/metadata.json".encode()
+                files = b"M 100644 inline %s\ndata %d\n%s\n" % (path, len(meta), meta)
+            out.append(b"commit refs/heads/ai/generated/%s\nmark :%d\n" % (branch.encode(), mark))
+            out.append(b"committer bot <bot@example.com> %d +0000\n" % when)
+            out.append(b"data %d\n%s\nfrom %s\n%s\n" % (len(msg), msg, parent.encode(), files))
+            parent = f":{mark}"
+            if cid is not None:
+                out.append(
+                    b"tag corr_%s\nfrom :%d\ntagger bot <bot@example.com> %d +0000\ndata 0\n\n"
+                    % (cid.encode(), mark, when)
+                )
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=b"".join(out), check=True)
+
+
+def test_a_limited_listing_walks_from_the_newest_tips_and_again_when_they_fall_short(repo, git):
+    """list(limit=N) walks only the branches whose tips are among the N newest (their
+    times memoised in tip-times), and walks again from more when a new tip holds only
+    old versions (a commit made by hand on top): always the head of the full listing."""
+    rng = random.Random(5)
+    t0 = 1_700_000_000
+    times = iter(rng.sample(range(t0, t0 + 100_000), 200))
+    branches: dict[str, list[tuple[int, str | None]]] = {}
+    for i in range(40):
+        commits = sorted(next(times) for _ in range(rng.randint(1, 4)))
+        branches[f"wf_{i % 3}/t{i:02d}"] = [(when, f"v{i}x{j}") for j, when in enumerate(commits)]
+    for i in (3, 17):  # the newest tips of all, over that branch's old versions
+        branches[f"wf_{i % 3}/t{i:02d}"].append((t0 + 200_000 + i, None))
+    _fast_import(repo, git, branches)
+    store = make_store(repo)
+    full = [e["commit_sha"] for e in store.list_artifacts(limit=None)]
+    assert len(full) == sum(len(c) for c in branches.values()) - 2
+    memo = repo / ".git" / "artifact-store" / "tip-times"
+    for n in (1, 2, 3, 7, 20, 39, 41, 60, 200):
+        assert [e["commit_sha"] for e in make_store(repo).list_artifacts(limit=n)] == full[:n]
+        assert memo.is_file()
+    # a memo edited by anything but the store is not believed
+    lines = memo.read_bytes().split(b"\n")
+    forged = b"\n".join([lines[0]] + [ln.split(b" ")[0] + b" 1" for ln in lines[1:] if ln])
+    memo.write_bytes(forged + b"\n")
+    for n in (1, 5, 30):
+        assert [e["commit_sha"] for e in make_store(repo).list_artifacts(limit=n)] == full[:n]
+    assert [e["commit_sha"] for e in store.list_artifacts("wf_1", limit=4)] == [
+        e["commit_sha"] for e in store.list_artifacts("wf_1", limit=None)
+    ][:4]

@@ -160,6 +160,49 @@ class JsonCache:
         return self._sign(body[:-1], key) + b" " + body if body else b""
 
 
+class TipTimes(JsonCache):
+    """``.git/artifact-store/tip-times``: the committer time of the task branches' tips,
+    which a listing asks of thousands of them (a commit id fixes its time: never
+    stale). One signed block -- ``<mac>`` then ``<commit id> <time>`` lines -- read
+    whole and written whole (atomically) when it learns a tip, so a load is one HMAC
+    and one split, not a JSON document. Keyed and guarded like :class:`JsonCache`
+    (its own key beside it, regular files only); anything that does not verify is
+    an empty memo."""
+
+    MAX_BYTES = 64 << 20
+
+    def times(self) -> dict[str, int]:
+        key = self._load_key(create=False)
+        data = _read_regular(self.path, self.MAX_BYTES)
+        if key is None or not data:
+            return {}
+        mac, _, body = data.partition(b"\n")
+        if not hmac.compare_digest(mac, self._sign(body, key)):
+            return {}
+        try:
+            words = iter(body.decode("ascii").split())
+            return dict(zip(words, map(int, words), strict=True))
+        except (UnicodeDecodeError, ValueError):
+            return {}
+
+    def save(self, times: Mapping[str, int]) -> None:
+        """Replace the memo with ``times``, atomically; failures are ignored."""
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(exist_ok=True)
+            key = self._load_key(create=True)
+            if key is None:
+                return
+            body = "".join(f"{sha} {when}\n" for sha, when in times.items()).encode()
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tip-times-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(self._sign(body, key) + b"\n" + body)
+                os.replace(tmp, self.path)
+            except OSError:
+                os.unlink(tmp)
+                raise
+
+
 def _read_regular(path: Path, limit: int) -> bytes | None:
     """The bytes of a regular file (a symlink, FIFO or device is never opened for
     reading; more than ``limit`` bytes: None), or None when it cannot be read."""

@@ -42,7 +42,12 @@ class CatFile(LongLivedGit):
     def _process(self) -> subprocess.Popen[bytes]:
         proc = self._alive()
         if proc is None:
-            proc = self._start(["cat-file", *_batch_args()], subprocess.DEVNULL)
+            # core.warnAmbiguousRefs=false: a name resolves as before (the first rule
+            # that matches), without git trying every other rule to warn about it --
+            # five more ref lookups a name, ~1.4 ms of a listing's 75 tag names in a
+            # clone of 150k refs
+            args = ["-c", "core.warnAmbiguousRefs=false", "cat-file", *_batch_args()]
+            proc = self._start(args, subprocess.DEVNULL)
             assert proc.stdout is not None
             widen_pipe(proc.stdout.fileno())
         return proc

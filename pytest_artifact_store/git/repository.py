@@ -15,6 +15,7 @@ import errno
 import hashlib
 import heapq
 import itertools
+import mmap
 import os
 import subprocess
 import tempfile
@@ -29,6 +30,7 @@ from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git.cache import (
     CacheValue,
     JsonCache,
+    TipTimes,
     commit_from_facts,
     commit_from_log,
     walk_facts,
@@ -108,6 +110,7 @@ class Repository:
         self._cat = CatFile(self.cwd)
         self._updater = RefUpdater(self.cwd)
         self._cache: JsonCache | bool | None = False  # False: not decided yet
+        self._times: TipTimes | None = None  # made on first use
         self._packing = threading.local()  # per thread: see packing()
         self._in_process: InProcessReader | bool | None = False  # None: not usable
         self._small_reads = 0
@@ -236,6 +239,44 @@ class Repository:
             )
         return self._cache if isinstance(self._cache, JsonCache) else None
 
+    def commit_times(self, shas: Sequence[str], *, every: bool = False) -> dict[str, int]:
+        """{commit id: committer time} of the ``shas`` that are commits here.
+
+        A listing asks this of every task branch's tip (thousands in a fleet's clone)
+        to walk only the branches that can hold the newest versions. A commit id fixes
+        its time, so the answers are kept in a memo beside the listing cache
+        (:class:`TipTimes`, never stale): ids it lacks are read in one cat-file batch
+        and added. ``every``: the ids are all the tips there are, so a memo grown
+        much larger (tips that moved on) is written again with just these."""
+        memo = self._tip_times()
+        known = memo.times() if memo is not None else {}
+        out: dict[str, int] = {}
+        missing: list[str] = []
+        for sha in shas:
+            when = known.get(sha)
+            if when is None:
+                missing.append(sha)
+            else:
+                out[sha] = when
+        learned = {}
+        for sha, found in zip(missing, self.read_many(missing), strict=True):
+            when = _committer_time(found[2]) if found and found[1] == "commit" else None
+            if when is not None:
+                learned[sha] = out[sha] = when
+        if memo is not None:
+            if every and len(known) + len(learned) > 2 * len(out) + 1024:
+                memo.save(out)
+            elif learned:
+                memo.save({**known, **learned})
+        return out
+
+    def _tip_times(self) -> TipTimes | None:
+        if self.cache() is None:  # replace refs or grafts: no memo of object contents
+            return None
+        if self._times is None:
+            self._times = TipTimes(self.common_dir / "artifact-store" / "tip-times")
+        return self._times
+
     def _replaces_objects(self) -> bool:
         common = self.common_dir
         if (common / "info" / "grafts").exists():
@@ -246,9 +287,17 @@ class Repository:
             if any((common / "refs" / "replace").iterdir()):
                 return True
         try:
-            return b" refs/replace/" in (common / "packed-refs").read_bytes()
-        except OSError:
+            with open(common / "packed-refs", "rb") as fh:
+                if os.fstat(fh.fileno()).st_size == 0:
+                    return False
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    found = _packed_has_prefix(data, b"refs/replace/")
+        except (OSError, ValueError):
             return False
+        if found is None:  # not known to be sorted: git looks (a scan of the whole file
+            # took 30 ms at 150k refs, on every listing of a fleet's clone)
+            return bool(self.for_each_ref(["refs/replace/"], "%(refname)"))
+        return found
 
     def resolve(self, names: Sequence[str]) -> list[str | None]:
         """Object ids of revision names (refs, ``rev^{commit}``, ``rev:path``), or None."""
@@ -734,6 +783,51 @@ class Repository:
                 proc.kill()
             proc.stdout.close()
             proc.wait()
+
+
+def _packed_has_prefix(data: mmap.mmap, prefix: bytes) -> bool | None:
+    """Whether a packed-refs file holds a ref starting with ``prefix``, by binary search
+    over its lines (``<id> <name>``, each maybe followed by a peeled ``^<id>``), as git
+    itself reads it; None when its header does not say it is sorted."""
+    header_end = data.find(b"\n")
+    if data[:1] != b"#" or header_end < 0 or b" sorted " not in data[:header_end] + b" ":
+        return None  # git sorts such a file itself before it reads it
+    lo = header_end + 1
+    hi = len(data)
+    while lo < hi:  # lo and hi stay at the starts of record lines
+        mid = (lo + hi) // 2
+        start = max(data.rfind(b"\n", lo, mid) + 1, lo)
+        if data[start : start + 1] == b"^":  # a peeled line: its record is the line above
+            start = max(data.rfind(b"\n", lo, start - 1) + 1, lo)
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        name = data[data.find(b" ", start, end) + 1 : end]
+        if name < prefix:
+            lo = end + 1
+            if data[lo : lo + 1] == b"^":
+                peeled_end = data.find(b"\n", lo)
+                lo = len(data) if peeled_end < 0 else peeled_end + 1
+            lo = min(lo, hi)
+        else:
+            hi = start
+    end = data.find(b"\n", lo)
+    line = data[lo : len(data) if end < 0 else end]
+    return line.partition(b" ")[2].startswith(prefix)
+
+
+def _committer_time(data: bytes) -> int | None:
+    """The committer time of a raw commit object (None if it has no committer line)."""
+    end = data.find(b"\n\n")
+    head = data if end < 0 else data[:end]
+    start = head.find(b"\ncommitter ")
+    if start < 0:
+        return None
+    line = head[start + 1 :].split(b"\n", 1)[0]
+    parts = line.rsplit(b" ", 2)
+    try:
+        return int(parts[1]) if len(parts) == 3 else None
+    except ValueError:
+        return None
 
 
 _REMEDY = {

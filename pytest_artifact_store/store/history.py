@@ -75,41 +75,41 @@ class History(Publishing):
             for space in spaces
         ]
         # A fleet's clone has thousands of task branches (mostly remote-tracking ones):
-        # one pass, a few string operations a line (this loop is a third of a listing's
-        # cost at 3,000 branches)
-        names = {space: len(f"{space}{prefix}/") for space in spaces}
-        archive_space = "refs/archive/"
+        # one pass, a few string operations a line. for-each-ref lists them sorted by
+        # name, so refs/archive/ and refs/heads/ come before refs/remotes/: a remote's
+        # copy is met when the local branch (or its archive) is already known.
+        heads_at, archive_at, remote_at = (
+            len(f"{s}{prefix}/") for s in ("refs/heads/", "refs/archive/", remote_space)
+        )
         found: dict[tuple[str, str], Tip] = {}
-        remote: dict[tuple[str, str], tuple[str, str]] = {}
         archived_here: set[tuple[str, str]] = set()
-        out = self.repo.run(["for-each-ref", "--format=%(objectname) %(refname)", *patterns])
+        out = self.repo.run(
+            ["for-each-ref", "--sort=refname", "--format=%(objectname) %(refname)", *patterns]
+        )
         for line in out.stdout.split("\n"):  # (not splitlines: a ref name may hold U+2028)
             sha, _, ref = line.partition(" ")
-            space = (
-                remote_space
-                if tracking and ref.startswith(remote_space)
-                else archive_space
-                if ref.startswith(archive_space)
-                else "refs/heads/"
-            )
-            workflow, slash, task = ref[names[space] :].partition("/")
+            if tracking and ref.startswith(remote_space):
+                workflow, slash, task = ref[remote_at:].partition("/")
+                if not slash or "/" in task or (task_id is not None and task != task_id):
+                    continue
+                key = (workflow, task)
+                tip = found.get(key)
+                if tip is None:
+                    if key not in archived_here:
+                        found[key] = Tip(ref, sha)
+                elif sha != tip.sha:
+                    tip.also.append(sha)
+                continue
+            archive = ref.startswith("refs/archive/")
+            workflow, slash, task = ref[archive_at if archive else heads_at :].partition("/")
             if not slash or "/" in task or (task_id is not None and task != task_id):
                 continue
             key = (workflow, task)
-            if space == remote_space:
-                remote[key] = (ref, sha)
-            elif space == archive_space:
+            if archive:
                 archived_here.add(key)
-                if archived and (key not in found or found[key].archived):
+                if archived:
                     found[key] = Tip(ref, sha, True)
             else:
-                found[key] = Tip(ref, sha)
-        for key, (ref, sha) in remote.items():
-            tip = found.get(key)
-            if tip is not None:
-                if sha != tip.sha:
-                    tip.also.append(sha)
-            elif key not in archived_here:
                 found[key] = Tip(ref, sha)
         if archived:  # tasks archived and folded elsewhere: the indexes keep their tips
             for key, (ref, sha) in self._indexed_tasks(workflow_id, task_id).items():
@@ -235,6 +235,9 @@ class History(Publishing):
             return []
         tips = self._branches(workflow_id, task_id, archived)
         if limit is not None:
+            if phash is None and len(tips) > limit:
+                every = workflow_id is None and task_id is None and not archived
+                return self._list_newest(tips, limit, every)
             return self._list(tips, limit, phash)
         everything = workflow_id is None and task_id is None and phash is None
         with _gc_paused():  # ~10k small dicts: the cyclic GC would rescan them many times
@@ -247,8 +250,6 @@ class History(Publishing):
         phash: str | None,
         everything: bool = False,
     ) -> list[dict[str, Any]]:
-        picked: list[Version] = []
-        metadata: list[dict[str, Any] | None] = []
         # Listing everything: the tags are listed while the repository's cache is
         # loaded; history is walked and metadata read from it, and only what it lacks
         # from git (with a filter, the cache is loaded for the metadata if enough
@@ -259,6 +260,28 @@ class History(Publishing):
             lister.start()
         cache = self.repo.cache() if everything else None
         cached = cache.load() if cache is not None else None
+        picked, metadata = self._pick(tips, limit, phash, cached)
+        targets = None
+        if limit is None:
+            lister.join()
+            targets = tags
+        entries = self._entries(picked, metadata, targets)
+        entries.sort(key=sort_key, reverse=True)
+        return entries if limit is None else entries[:limit]
+
+    def _pick(
+        self,
+        tips: Mapping[tuple[str, str], Tip],
+        limit: int | None,
+        phash: str | None,
+        cached: Mapping[str, dict[str, Any] | None] | None = None,
+        *,
+        read: bool = True,
+    ) -> tuple[list[Version], list[dict[str, Any] | None]]:
+        """The versions a listing takes, in walk order (every one at least as new as
+        the ``limit``-th, ties included), and (``read``) their metadata."""
+        picked: list[Version] = []
+        metadata: list[dict[str, Any] | None] = []
         for version in self._versions(tips, cached):
             if phash and version.commit.trailers.get("Prompt-Hash") != phash:
                 continue
@@ -272,14 +295,46 @@ class History(Publishing):
             if cached is not None and len(picked) - len(metadata) >= 512:
                 # a cold cache: git reads these while `git log` walks on
                 metadata += self._read_metadata(picked[len(metadata) :], cached)
-        metadata += self._read_metadata(picked[len(metadata) :], cached)
-        targets = None
-        if limit is None:
-            lister.join()
-            targets = tags
-        entries = self._entries(picked, metadata, targets)
+        if read:
+            metadata += self._read_metadata(picked[len(metadata) :], cached)
+        return picked, metadata
+
+    def _list_newest(
+        self, tips: Mapping[tuple[str, str], Tip], limit: int, every: bool
+    ) -> list[dict[str, Any]]:
+        """list(limit=N) over many task branches: the walk starts from the branches whose
+        tips are among the N newest (a branch's versions are no newer than its tip, as
+        the walk by commit date itself assumes), not from every tip -- ``git log`` costs
+        ~1.5 us a tip before it shows a commit, and a fleet's clone has thousands. The
+        tips' times come from a memo (:meth:`Repository.commit_times`). The walk is
+        exact when no branch left out has a tip as new as the N-th version taken;
+        otherwise (a newest tip that is a join of older versions, say) it walks again
+        from every tip at least that new. ``every``: these are all the task branches."""
+        heads = [tip.sha for tip in tips.values()]
+        heads += [sha for tip in tips.values() if tip.also for sha in tip.also]
+        times = self.repo.commit_times(heads, every=every)
+        unknown = 1 << 62  # a tip whose time is not known is always walked
+        newest = {
+            key: (
+                max(times.get(sha, unknown) for sha in (tip.sha, *tip.also))
+                if tip.also
+                else times.get(tip.sha, unknown)
+            )
+            for key, tip in tips.items()
+        }
+        cutoff = sorted(newest.values(), reverse=True)[limit - 1]
+        chosen = {key: tip for key, tip in tips.items() if newest[key] >= cutoff}
+        picked, _ = self._pick(chosen, limit, None, read=False)
+        left = [when for key, when in newest.items() if key not in chosen]
+        floor = picked[limit - 1].commit.commit_time if len(picked) >= limit else None
+        if left and (floor is None or max(left) >= floor):
+            chosen = {
+                key: tip for key, tip in tips.items() if floor is None or newest[key] >= floor
+            }
+            picked, _ = self._pick(chosen, limit, None, read=False)
+        entries = self._entries(picked, self._read_metadata(picked))
         entries.sort(key=sort_key, reverse=True)
-        return entries if limit is None else entries[:limit]
+        return entries[:limit]
 
     def get_artifact_by_correlation_id(self, correlation_id: str) -> dict[str, Any] | None:
         try:
