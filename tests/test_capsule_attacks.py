@@ -264,3 +264,30 @@ def test_pytest_randomlys_seed_is_given_to_the_rerun(
     status, out = run_cli(capsys, "--repo", str(project), "reproduce", "r1", "--code", str(project))
     assert status == 0, out  # before: another seed, another answer
     assert f"  note     --randomly-seed={seed}: pytest-randomly's seed of the session" in out
+
+
+def test_a_submodule_at_another_commit_changes_the_dirty_digest(
+    repo: Path, git: GitRunner, tmp_path: Path
+) -> None:
+    """A changed submodule entered the digest as 'directory': any two commits it was
+    checked out at gave the same digest, and verify said the code matched."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    git(lib, "init", "-q", "-b", "main")
+    for value in (1, 2, 3):
+        (lib / "libval.py").write_text(f"VALUE = {value}\n")
+        git(lib, "add", "-A")
+        git(lib, "commit", "-q", "-m", f"v{value}")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
+    git(repo, "commit", "-q", "-m", "lib at v3")
+    assert not capture.code_state(repo).dirty
+    git(repo / "lib", "checkout", "-q", "HEAD~2")
+    at_v1 = capture.code_state(repo)
+    git(repo / "lib", "checkout", "-q", "main~1")
+    at_v2 = capture.code_state(repo)
+    assert at_v1.dirty and at_v2.dirty and at_v1.changed_files == 1
+    assert at_v1.diff_sha256 != at_v2.diff_sha256
+    (repo / "lib" / "libval.py").write_text("VALUE = 2  # edited\n")
+    assert capture.code_state(repo).diff_sha256 != at_v2.diff_sha256
+    git(repo / "lib", "checkout", "-q", "--", "libval.py")
+    assert capture.code_state(repo).diff_sha256 == at_v2.diff_sha256

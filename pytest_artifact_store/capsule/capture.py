@@ -77,7 +77,8 @@ def file_sha256(path: Path) -> str:
 
 def _state_of(path: Path) -> str:
     """What a changed path holds now, for the dirty digest: its content's sha256, a
-    symlink's target, or that it is a directory (a nested repository) or gone."""
+    symlink's target, the commit and uncommitted state of a nested checkout (a
+    submodule), or that it is another directory or gone."""
     if path.is_symlink():
         return "link:" + os.readlink(path)
     if path.is_file():
@@ -85,7 +86,12 @@ def _state_of(path: Path) -> str:
             return file_sha256(path)
         except OSError as exc:
             return f"unreadable:{exc.errno}"
-    return "directory" if path.is_dir() else "deleted"
+    if not path.is_dir():
+        return "deleted"
+    if (path / ".git").exists():  # a submodule checked out at another commit, or edited
+        nested = code_state(path)
+        return f"checkout:{nested.commit}:{nested.diff_sha256 or nested.problem or 'clean'}"
+    return "directory"
 
 
 # ---------------------------------------------------------------- the code
