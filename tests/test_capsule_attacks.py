@@ -291,3 +291,45 @@ def test_a_submodule_at_another_commit_changes_the_dirty_digest(
     assert capture.code_state(repo).diff_sha256 != at_v2.diff_sha256
     git(repo / "lib", "checkout", "-q", "--", "libval.py")
     assert capture.code_state(repo).diff_sha256 == at_v2.diff_sha256
+
+
+def test_a_last_failed_session_reruns_the_same_tests(
+    project: Path,
+    git: GitRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--lf`` selects from pytest's cache, which a fresh worktree lacks: it ran every
+    test, and the report's outcomes differed ('not run → passed')."""
+    (project / "test_other.py").write_text(
+        "import os\n\ndef test_other():\n    assert os.environ.get('FIXED')\n"
+    )
+    (project / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
+    (project / "pytest.ini").write_text(INI + "artifact_store_allow_partial = true\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "a test that fails")
+    pytest_cmd = [sys.executable, "-m", "pytest", "-q"]
+    subprocess.run(pytest_cmd, cwd=project, capture_output=True, check=False)
+    proc = subprocess.run(
+        [
+            *pytest_cmd,
+            "--lf",
+            "--artifact-store",
+            "--artifact-no-push",
+            "--artifact-correlation-id=l1",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "FIXED": "1"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert capsule_of(project, git, "corr_l1")["pytest"]["node_ids"] == [
+        "test_other.py::test_other"
+    ]
+    monkeypatch.setenv("FIXED", "1")  # the re-run's environment
+    status, out = run_cli(capsys, "--repo", str(project), "reproduce", "l1", "--code", str(project))
+    assert status == 0, out
+    assert "  note     --lf: the re-run's last failures are the version's tests (1)" in out
+    assert "test_report.json  same outcomes  1 passed" in out

@@ -481,6 +481,19 @@ def randomly_seed(store: ArtifactStore, entry: Mapping[str, Any], given: str) ->
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
+def last_failed(tree: Path, code: Mapping[str, Any], node_ids: Sequence[str]) -> str:
+    """``--lf`` ran the tests that had failed before, which pytest's cache told it: the
+    worktree has no cache, so the version's tests are its last failures (in the rootdir's
+    ``.pytest_cache``, the default ``cache_dir``)."""
+    rootdir = str(code.get("rootdir") or ".")
+    if os.path.isabs(rootdir) or ".." in rootdir.split("/"):
+        return "--lf: the rootdir is outside the checkout; the re-run has no last failures"
+    cache = tree / rootdir / ".pytest_cache" / "v" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "lastfailed").write_text(json.dumps(dict.fromkeys(node_ids, True)), "utf-8")
+    return f"--lf: the re-run's last failures are the version's tests ({len(node_ids)})"
+
+
 def _run_directory(code: Mapping[str, Any]) -> str:
     """Where pytest ran, relative to the checkout's top (its rootdir if that was outside)."""
     for key in ("invocation_dir", "rootdir"):
@@ -553,7 +566,10 @@ def reproduce(
                 if notes:
                     env[ADDOPTS_ENV] = shlex.join(split)
                     result.notes += [f"PYTEST_ADDOPTS: {note}" for note in notes]
-        seed = randomly_seed(store, entry, " ".join([*args, str(recorded.get("addopts"))]))
+        given = [*args, *str(recorded.get("addopts") or "").split()]
+        if "--lf" in given or "--last-failed" in given:
+            result.notes.append(last_failed(tree, code, recorded.get("node_ids") or []))
+        seed = randomly_seed(store, entry, " ".join(given))
         if seed is not None:
             result.command = command = [*command, f"--randomly-seed={seed}"]
             result.notes.append(f"--randomly-seed={seed}: pytest-randomly's seed of the session")
