@@ -333,3 +333,82 @@ def test_a_last_failed_session_reruns_the_same_tests(
     assert status == 0, out
     assert "  note     --lf: the re-run's last failures are the version's tests (1)" in out
     assert "test_report.json  same outcomes  1 passed" in out
+
+
+def test_code_on_pythonpath_is_imported_from_the_worktree(
+    project: Path,
+    git: GitRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """PYTHONPATH=<checkout>/src: the re-run imported the checkout's code, not the
+    commit's (and said the version was not reproduced, or that it was)."""
+    (project / "src").mkdir()
+    (project / "src" / "mylib.py").write_text("VALUE = 1\n")
+    (project / "test_answer.py").write_text(
+        "import mylib\n\ndef test_answer(artifact_store):\n"
+        "    artifact_store.record_metric('answer', mylib.VALUE)\n"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "a library")
+    monkeypatch.setenv("PYTHONPATH", str(project / "src"))
+    proc = record(project, "--artifact-correlation-id=p1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (project / "src" / "mylib.py").write_text("VALUE = 2\n")
+    git(project, "commit", "-q", "-am", "the library moves on")
+    status, out = run_cli(capsys, "--repo", str(project), "reproduce", "p1", "--code", str(project))
+    assert status == 0, out
+    entry = project / "src"
+    assert f"  note     PYTHONPATH entry {entry}: in your checkout; the worktree's instead" in out
+
+
+def test_editable_installs_from_the_checkout_are_imported_from_the_worktree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pip install -e .``: a .pth line (hatchling, flit, setuptools' compat mode) or
+    setuptools' finder maps the package to the checkout, ahead of the worktree."""
+    checkout_dir, tree, site = tmp_path / "project", tmp_path / "tree", tmp_path / "site"
+    for folder in ("src/pkg_a", "lib/pkg_b", ".venv/extra"):
+        (checkout_dir / folder).mkdir(parents=True)
+    for folder in ("src/pkg_a", "lib/pkg_b"):
+        (tree / folder).mkdir(parents=True)
+
+    def editable(name: str, files: dict[str, str], url: str) -> None:
+        info = site / f"{name}-1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (info / "direct_url.json").write_text(
+            json.dumps({"url": url, "dir_info": {"editable": True}})
+        )
+        for file, text in files.items():
+            (site / file).write_text(text)
+        record_lines = [*files, f"{info.name}/METADATA", f"{info.name}/direct_url.json"]
+        (info / "RECORD").write_text("".join(f"{line},,\n" for line in record_lines))
+
+    editable(
+        "pkg-a", {"__editable__.pkg_a-1.0.pth": f"{checkout_dir / 'src'}\n"}, checkout_dir.as_uri()
+    )
+    finder = f"MAPPING: dict[str, str] = {{'pkg_b': {str(checkout_dir / 'lib' / 'pkg_b')!r}}}\n"
+    editable("pkg-b", {"__editable___pkg_b_1_0_finder.py": finder}, checkout_dir.as_uri())
+    elsewhere = tmp_path / "other"
+    editable("pkg-c", {"__editable__.pkg_c-1.0.pth": f"{elsewhere}\n"}, elsewhere.as_uri())
+    monkeypatch.syspath_prepend(str(site))
+
+    assert reproduce.editable_roots(checkout_dir) == {
+        "pkg-a": [str(checkout_dir / "src")],
+        "pkg-b": [str(checkout_dir / "lib")],
+    }
+    env = {"PYTHONPATH": os.pathsep.join([str(checkout_dir / ".venv" / "extra"), "/opt/x"])}
+    notes = reproduce.rebase_pythonpath(env, checkout_dir, tree)
+    assert env["PYTHONPATH"].split(os.pathsep) == [
+        str(tree / "src"),
+        str(tree / "lib"),
+        str(checkout_dir / ".venv" / "extra"),  # untracked: the commit has none
+        "/opt/x",
+    ]
+    assert notes == [
+        "pkg-a is installed in editable mode from your checkout: imported from the "
+        "worktree's src instead",
+        "pkg-b is installed in editable mode from your checkout: imported from the "
+        "worktree's lib instead",
+    ]

@@ -406,7 +406,7 @@ def rebase_args(
     your checkout (``/home/me/proj/tests``, ``--rootdir=/home/me/proj``) points into the
     worktree instead (else the re-run would test your checkout's code, and write there);
     ``--basetemp`` (which pytest empties first) is the re-run's own temporary directory."""
-    roots = sorted({os.fspath(checkout), os.fspath(checkout.resolve())}, key=len, reverse=True)
+    roots = _roots(checkout)
     out: list[str] = []
     notes: list[str] = []
     outside: list[str] = []
@@ -420,19 +420,19 @@ def rebase_args(
         elif arg == "--basetemp":
             new, basetemp_next = arg, True
         elif os.path.isabs(value):
-            root = next((r for r in roots if value == r or value.startswith(r + os.sep)), None)
-            if root is None:
+            moved = _moved(value, roots, tree)
+            if moved is not None:
+                new = f"{option}{eq}{moved}"
+                notes.append(f"argument {arg}: in your checkout; the worktree's instead")
+            else:
                 new = arg
                 if not option.startswith("--artifact-"):
                     outside.append(arg)
-            else:
-                new = f"{option}{eq}{tree}{value[len(root) :]}"
-                notes.append(f"argument {arg}: in your checkout; the worktree's instead")
         else:
             new = arg
         out.append(new)
     if outside:
-        notes.append(f"arguments outside the checkout, used as recorded: {' '.join(outside)}")
+        notes.append(f"arguments outside the commit, used as recorded: {' '.join(outside)}")
     return out, notes
 
 
@@ -461,6 +461,106 @@ def _read_export(directory: Path) -> tuple[dict[str, bytes], dict[str, Any] | No
         else:
             files[name] = path.read_bytes()
     return files, metadata
+
+
+def _under(path: str, roots: Sequence[str]) -> str | None:
+    """The root of ``roots`` that ``path`` lies in (or is), if any."""
+    return next((r for r in roots if path == r or path.startswith(r.rstrip(os.sep) + os.sep)), None)
+
+
+def _moved(path: str, roots: Sequence[str], tree: Path) -> str | None:
+    """``path``, in the checkout, as the worktree's: when the worktree has it (the
+    commit's), or nobody has (a path to write). None: outside the checkout, or content
+    of it the commit lacks (untracked: a virtualenv, ignored data), used as it is."""
+    root = _under(path, roots)
+    if root is None:
+        return None
+    moved = f"{tree}{path[len(root) :]}"
+    return moved if os.path.lexists(moved) or not os.path.lexists(path) else None
+
+
+def _roots(checkout: Path) -> list[str]:
+    """The checkout's top as given and with links resolved, the longer first."""
+    return sorted({os.fspath(checkout), os.fspath(checkout.resolve())}, key=len, reverse=True)
+
+
+_FINDER_MAPPING = re.compile(r"^MAPPING\b[^=\n]*=\s*(\{.*\})\s*$", re.MULTILINE)
+
+
+def editable_roots(checkout: Path) -> dict[str, list[str]]:
+    """{distribution: directories its code is imported from} of each distribution
+    installed in editable mode from ``checkout`` (``pip install -e .``): the directories a
+    ``.pth`` file of it lists, the parents of what setuptools' finder maps. This package
+    is left out: the re-run is judged by this tool, not by the commit's copy of it."""
+    import ast
+    from urllib.parse import unquote, urlparse
+
+    roots = _roots(checkout)
+    found: dict[str, list[str]] = {}
+    for dist in importlib.metadata.distributions():
+        try:
+            direct = json.loads(dist.read_text("direct_url.json") or "{}")
+            url = urlparse(str(direct.get("url", "")))
+            editable = bool((direct.get("dir_info") or {}).get("editable"))
+        except (ValueError, AttributeError, OSError):
+            continue
+        name = str(dist.metadata["Name"] or "")
+        if not editable or url.scheme != "file" or name == "pytest-artifact-store":
+            continue
+        if _under(unquote(url.path), roots) is None:
+            continue
+        directories: list[str] = []
+        for file in dist.files or []:
+            finder = file.name.startswith("__editable__") and file.name.endswith("finder.py")
+            if not (finder or file.name.endswith(".pth")):
+                continue
+            try:
+                text = Path(str(dist.locate_file(file))).read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if file.name.endswith(".pth"):
+                lines = [line.strip() for line in text.splitlines()]
+                paths = [line for line in lines if line and not line.startswith(("#", "import"))]
+            else:
+                match = _FINDER_MAPPING.search(text)
+                try:
+                    mapping = ast.literal_eval(match.group(1)) if match else {}
+                except (ValueError, SyntaxError):
+                    mapping = {}
+                paths = [os.path.dirname(str(p)) for p in mapping.values()]
+            directories += [p for p in paths if _under(p, roots) and p not in directories]
+        if directories:
+            found[name] = directories
+    return found
+
+
+def rebase_pythonpath(env: dict[str, str], checkout: Path, tree: Path) -> list[str]:
+    """Code of the checkout is imported from the worktree: ``PYTHONPATH`` entries in the
+    checkout name the worktree's, and the directories of distributions installed in
+    editable mode from the checkout go first on it (before the install's own finder);
+    else the re-run would test your checkout's code. The notes say what moved."""
+    roots = _roots(checkout)
+    notes: list[str] = []
+    entries: list[str] = []
+    for name, directories in sorted(editable_roots(checkout).items()):
+        for directory in directories:
+            moved = _moved(directory, roots, tree)
+            if moved is not None and os.path.isdir(moved) and moved not in entries:
+                entries.append(moved)
+                notes.append(
+                    f"{name} is installed in editable mode from your checkout: imported "
+                    f"from the worktree's {os.path.relpath(moved, tree)} instead"
+                )
+    for entry in filter(None, env.get("PYTHONPATH", "").split(os.pathsep)):
+        moved = _moved(entry, roots, tree)
+        if moved is not None:
+            notes.append(f"PYTHONPATH entry {entry}: in your checkout; the worktree's instead")
+            entry = moved
+        if entry not in entries:
+            entries.append(entry)
+    if entries:
+        env["PYTHONPATH"] = os.pathsep.join(entries)
+    return notes
 
 
 def randomly_seed(store: ArtifactStore, entry: Mapping[str, Any], given: str) -> int | None:
@@ -559,6 +659,7 @@ def reproduce(
         result.notes += notes
         result.command = command = [*command[:3], *args]
         env = child_environment(capsule.get("env") or {}, export, recorded)
+        result.notes += rebase_pythonpath(env, checkout, tree)
         addopts = env.get(ADDOPTS_ENV)
         if addopts and "addopts" in recorded:  # the recorded one: its paths too
             with contextlib.suppress(ValueError):  # unbalanced quotes: pytest says so
