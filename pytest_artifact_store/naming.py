@@ -22,6 +22,10 @@ ALLOWLIST_FILENAME = ".artifact-store-allowlist"
 PROMPT_PREFIX = "prompt_"
 # Approval records (artifact-store approve): approval/<workflow>/<task>/<stage>/<time>-<nonce>
 APPROVAL_PREFIX = "approval/"
+# One ref per record made in this clone (<workflow>/<task>/<stage>/<time>-<nonce>, on the
+# record's tag): what push_pending may owe a remote, whatever records a clone or fetch
+# brought from it (those are there already).
+APPROVALS_MADE = "refs/artifact-store/approvals-made"
 # Folded tags (gc --fold-tags): one index ref per workflow, and where a fetched copy of a
 # remote's index refs lives.
 INDEX_SPACE = "refs/artifact-index"

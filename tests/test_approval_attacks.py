@@ -462,3 +462,39 @@ def test_a_reviewer_approving_another_machines_pushed_version_publishes_the_reco
     assert f"refs/tags/{approval['tag']}" in refs and f"refs/tags/{later['tag']}" in refs
     assert refs[f"refs/heads/{BRANCH}"] == a1["commit_sha"]
     assert git(bare_remote, "cat-file", "-t", b1["commit_sha"], check=False) == ""
+
+
+def test_a_new_clone_owes_no_record_it_cloned_and_pushes_one_it_made(
+    tmp_path: Path,
+    repo: Path,
+    bare_remote: Path,
+    artifacts: dict[str, Path],
+    git: GitRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A clone of a fleet's remote holds every task's approval records, all already
+    there: its first push_pending must not push once per approved task (each push
+    costs what the remote's size costs). A record it makes itself is still owed."""
+    from pytest_artifact_store.remote.push import Pusher
+
+    with make_store(repo) as store:
+        for i in range(6):
+            store.commit_artifacts(f"wf{i}", "t", list(artifacts.values()), None, f"v{i}")
+            assert store.approve(f"v{i}", "prod")["pushed"]
+    clone = tmp_path / "runner"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(clone))
+    pushes: list[list[str]] = []
+    real_push = Pusher._push
+
+    def spy(self: Pusher, link: object, refspecs: list[str], **kw: object) -> object:
+        pushes.append(refspecs)
+        return real_push(self, link, refspecs, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Pusher, "_push", spy)
+    with make_store(clone) as runner:
+        assert runner.push_pending()["pushed"] == []
+        assert pushes == []
+        later = runner.approve("v3", "staging", push=False)  # a task only the remote has
+        assert runner.push_pending()["pushed"] == ["ai/generated/wf3/t"]
+        assert len(pushes) == 1 and f"refs/tags/{later['tag']}" in remote_refs(git, bare_remote)
+        assert runner.push_pending()["pushed"] == [] and len(pushes) == 1

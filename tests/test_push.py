@@ -501,6 +501,35 @@ def test_push_pending_finds_pending_work_without_asking_the_remote(tmp_path, rep
     assert git(remote, "rev-parse", tag) == git(repo, "rev-parse", tag)
 
 
+def test_push_pending_lists_only_the_remotes_branches(tmp_path, repo, remote, git, monkeypatch):
+    """git 2.39's ls-remote sends the server a prefix only for --heads/--tags: with a
+    pattern alone a fleet's remote lists every ref it has (its tags). push_pending
+    reads branches with --heads, and the remote's index refs only when a branch it
+    saw there is gone (archived there, maybe)."""
+    from pytest_artifact_store.remote.link import Link
+
+    calls: list[list[str]] = []
+    real_run = Link.run
+
+    def spy(self: Link, step: str, args: list[str]) -> object:
+        if args[0] == "ls-remote":
+            calls.append(args)
+        return real_run(self, step, args)
+
+    monkeypatch.setattr(Link, "run", spy)
+    store = make_store(repo)
+    assert store.commit_artifacts("wf", "t", [_file(tmp_path, "a")], correlation_id="a1")["pushed"]
+    offline = make_store(repo, auto_push=False)
+    offline.commit_artifacts("wf", "t", [_file(tmp_path, "b")], correlation_id="b1")
+    assert make_store(repo).push_pending()["pushed"] == ["ai/generated/wf/t"]
+    assert len(calls) == 1 and calls[0][1] == "--heads", calls
+    git(remote, "update-ref", "-d", "refs/heads/ai/generated/wf/t")  # gone there
+    calls.clear()
+    restored = make_store(repo).push_pending(verify=True)
+    assert restored["pushed"] == ["ai/generated/wf/t"], restored
+    assert [c[1] for c in calls] == ["--heads", "origin"], calls  # and the index refs
+
+
 def _file(tmp_path, name):
     path = tmp_path / f"{name}.csv"
     path.write_text(f"{name}\n")

@@ -28,6 +28,7 @@ from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git import GitResult, deadline_left
 from pytest_artifact_store.naming import (
     APPROVAL_PREFIX,
+    APPROVALS_MADE,
     INDEX_SPACE,
     PROMPT_PREFIX,
     index_tracking,
@@ -166,7 +167,7 @@ class Pusher:
         owed = self._task_refs(f"{TAGS_OWED}/{remote}/", f"{TAGS_OWED}/{remote}/")
         tracking = f"refs/remotes/{remote}/"
         theirs = self._task_refs(f"{tracking}{prefix}/", tracking)
-        approvals = self._approvals_owed(remote)
+        approvals = self._approvals_owed(remote, local)
         ask = sorted(
             b
             for b, sha in local.items()
@@ -352,11 +353,18 @@ class Pusher:
         return found
 
     def _read_remote_branches(self, link: Link, branches: list[str]) -> dict[str, str]:
-        """{branch: the remote's tip} for ``branches``: their refs and the remote's index
-        refs are read with ``ls-remote`` (a fetch from a fleet's remote costs seconds
-        more: git checks connectivity against every local ref), only refs whose objects
-        this clone lacks are fetched, then the remote-tracking refs are set to what the
-        remote has (pruning those it no longer has)."""
+        """{branch: the remote's tip} for ``branches``: their refs are read with
+        ``ls-remote --heads`` (a fetch from a fleet's remote costs seconds more: git
+        checks connectivity against every local ref), only refs whose objects this
+        clone lacks are fetched, then the remote-tracking refs are set to what the
+        remote has (pruning those it no longer has).
+
+        git 2.39's ls-remote sends the server no prefix for a pattern, only for
+        ``--heads``/``--tags``: with a pattern alone the server lists every ref it has
+        (153k at 100k versions, ~0.3 s). So the remote's index refs (folded tags), which
+        no such option reaches, are read -- listing everything -- only when a branch is
+        missing there that this clone saw there or that holds older versions here (not a
+        new task): the remote may have archived it, and it must not be pushed back."""
         remote = link.remote
         tracking = f"refs/remotes/{remote}/"
         prefix = self.config.branch_prefix
@@ -365,14 +373,25 @@ class Pusher:
         found: dict[str, str] = {}
         for i in range(0, len(branches), _FETCH_CHUNK):
             patterns = [f"refs/heads/{b}" for b in branches[i : i + _FETCH_CHUNK]]
-            if not i:
-                patterns.append(f"{index_space}*")
-            res = link.run("read the refs of", ["ls-remote", link.source(), *patterns])
+            res = link.run("read the refs of", ["ls-remote", "--heads", link.source(), *patterns])
             if res.returncode:
                 raise ArtifactStoreError(str(link.failed("read the refs of", res)))
             for line in res.stdout.splitlines():
                 oid, _, ref = line.partition("\t")
-                if ref in wanted or ref.startswith(index_space):
+                if ref in wanted:
+                    found[ref] = oid
+        seen = self.repo.resolve([tracking + b for b in branches])
+        gone = any(  # seen there before, or older versions here (not a new task)
+            f"refs/heads/{b}" not in found and (sha is not None or self._needs_indexes(remote, b))
+            for b, sha in zip(branches, seen, strict=True)
+        )
+        if gone:
+            res = link.run("read the refs of", ["ls-remote", link.source(), f"{index_space}*"])
+            if res.returncode:
+                raise ArtifactStoreError(str(link.failed("read the refs of", res)))
+            for line in res.stdout.splitlines():
+                oid, _, ref = line.partition("\t")
+                if ref.startswith(index_space):
                     found[ref] = oid
 
         def local_name(ref: str) -> str:
@@ -393,7 +412,8 @@ class Pusher:
                 raise ArtifactStoreError(str(link.failed("fetch from", res)))
         targets = {local_name(ref): oid for ref, oid in found.items()}
         names = {local_name(ref) for ref in wanted} | set(targets)
-        names |= set(self.repo.for_each_ref([index_tracking(remote, prefix)], "%(refname)"))
+        if gone:  # the remote's index refs were read: copies of others are pruned
+            names |= set(self.repo.for_each_ref([index_tracking(remote, prefix)], "%(refname)"))
         ordered = sorted(names)
         updates: list[tuple[str, str, str | None]] = [
             (name, targets.get(name) or self.repo.null_sha, old)
@@ -616,24 +636,55 @@ class Pusher:
         if updates:
             self.repo.transaction(updates, "artifact-store: pushed")
 
-    def _approvals_owed(self, remote: str) -> dict[str, str]:
-        """{branch: newest approval tag} of the tasks whose newest approval no push to
-        ``remote`` has carried yet (one for-each-ref of the approval records)."""
-        newest: dict[str, tuple[str, str]] = {}
+    def _approvals_owed(self, remote: str, local: Mapping[str, str]) -> dict[str, str]:
+        """{branch: newest approval tag} of the tasks whose approvals ``remote`` may lack:
+        a local task branch whose newest record no push to it has carried, and a task
+        without one (archived here, or only the remote's) holding a record made in
+        this clone (:data:`APPROVALS_MADE`) newer than the last one carried there.
+        A clone of a fleet's remote holds every task's records, and those came from
+        the remote: they are never owed (one push each cost the first push_pending of
+        a new clone a push per approved task). Only the records of these tasks are read
+        (one for-each-ref of their prefixes), not every record in the clone."""
         prefix = self.config.branch_prefix
-        for line in self.repo.for_each_ref(
-            [f"refs/tags/{APPROVAL_PREFIX}"], "%(objectname) %(refname)"
-        ):
+        made: dict[str, str] = {}  # branch: its newest record made here
+        for ref in self.repo.for_each_ref([f"{APPROVALS_MADE}/"], "%(refname)"):
+            parts = ref.removeprefix(f"{APPROVALS_MADE}/").split("/")
+            if len(parts) == 4:
+                tag = f"refs/tags/{APPROVAL_PREFIX}{'/'.join(parts)}"
+                branch = f"{prefix}/{parts[0]}/{parts[1]}"
+                made[branch] = max(made.get(branch, tag), tag, key=record_order)
+        tasks = sorted(set(local) | set(made))
+        if not tasks:
+            return {}
+        patterns = (
+            [f"refs/tags/{APPROVAL_PREFIX}{b.removeprefix(prefix + '/')}/" for b in tasks]
+            if len(tasks) <= _FETCH_CHUNK
+            else [f"refs/tags/{APPROVAL_PREFIX}"]
+        )
+        newest: dict[str, tuple[str, str]] = {}
+        name_of: dict[str, str] = {}
+        for line in self.repo.for_each_ref(patterns, "%(objectname) %(refname)"):
             sha, ref = line.split(" ", 1)
             parts = ref.removeprefix(f"refs/tags/{APPROVAL_PREFIX}").split("/")
             if len(parts) == 4:
                 branch = f"{prefix}/{parts[0]}/{parts[1]}"
+                name_of[sha] = ref
                 newest[branch] = max(
                     newest.get(branch, ("", "")), (ref, sha), key=lambda r: record_order(r[0])
                 )
         space = f"{APPROVALS_SENT}/{remote}/"
         sent = self._task_refs(space, space)
-        return {b: ref for b, (ref, sha) in newest.items() if sent.get(b) != sha}
+        owed = {}
+        for branch, (ref, sha) in newest.items():
+            if sent.get(branch) == sha:
+                continue
+            if branch in local:
+                owed[branch] = ref
+            elif branch in made:
+                carried = name_of.get(sent.get(branch, ""))
+                if carried is None or record_order(made[branch]) > record_order(carried):
+                    owed[branch] = ref
+        return owed
 
     def _approvals_in(self, remote: str, branch: str, tip: str) -> list[str]:
         """The approval tags of the versions in ``tip``'s history, or that the remote

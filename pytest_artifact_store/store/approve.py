@@ -66,8 +66,10 @@ class Approving(History):
         with self.repo.packing():
             tag_sha = self.repo.write_tag(commit_sha, name, tagger, message, sign=self._sign_tags())
             self.repo.flush()
+            made = f"{naming.APPROVALS_MADE}/{name.removeprefix(naming.APPROVAL_PREFIX)}"
             error = self.repo.transaction(
-                [(f"refs/tags/{name}", tag_sha, None)], f"artifact-store: approve {stage}"
+                [(f"refs/tags/{name}", tag_sha, None), (made, tag_sha, None)],
+                f"artifact-store: approve {stage}",
             )
         if error is not None:
             raise ArtifactStoreError(f"could not record the approval {name}: {error.strip()}")
