@@ -412,3 +412,43 @@ def test_editable_installs_from_the_checkout_are_imported_from_the_worktree(
         "pkg-b is installed in editable mode from your checkout: imported from the "
         "worktree's lib instead",
     ]
+
+
+def test_recorded_arguments_write_nothing_outside_the_reproduction(tmp_path: Path) -> None:
+    checkout_dir, top = tmp_path / "project", tmp_path / "reproduce"
+    tree = top / "tree"
+    for folder in (checkout_dir / "tests", checkout_dir / ".venv", tree / "tests"):
+        folder.mkdir(parents=True)
+    args = [
+        "-o",
+        f"cache_dir={checkout_dir}/.cache",  # not in either: a path to write
+        f"--junitxml={tmp_path}/ci/junit.xml",
+        "--report-log",
+        f"{checkout_dir}/log.jsonl",
+        f"--debug={tmp_path}/debug.log",
+        f"{checkout_dir}/tests",
+        f"{checkout_dir}/.venv",  # the commit has none: yours
+        "/opt/data",
+        f"--artifact-repo={tmp_path}/store",
+    ]
+    out, notes = reproduce.rebase_args(args, checkout_dir, tree, top)
+    assert out == [
+        "-o",
+        f"cache_dir={tree}/.cache",
+        f"--junitxml={top}/outputs/junit.xml",
+        "--report-log",
+        f"{top}/outputs/log.jsonl",
+        f"--debug={top}/outputs/debug.log",
+        f"{tree}/tests",
+        f"{checkout_dir}/.venv",
+        "/opt/data",
+        f"--artifact-repo={tmp_path}/store",
+    ]
+    assert notes == [
+        f"argument cache_dir={checkout_dir}/.cache: in your checkout; the worktree's instead",
+        f"--junitxml {tmp_path}/ci/junit.xml: the re-run's temporary directory instead",
+        f"--report-log {checkout_dir}/log.jsonl: the re-run's temporary directory instead",
+        f"--debug {tmp_path}/debug.log: the re-run's temporary directory instead",
+        f"argument {checkout_dir}/tests: in your checkout; the worktree's instead",
+        f"arguments outside the commit, used as recorded: {checkout_dir}/.venv /opt/data",
+    ]

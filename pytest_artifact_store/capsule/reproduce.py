@@ -59,6 +59,11 @@ REPORTS = ("pytest_report.json", "test_report.json")
 TIMING_METRICS = frozenset({"duration_seconds"})
 EXPORT_ENV = "ARTIFACT_STORE_EXPORT"
 ADDOPTS_ENV = "PYTEST_ADDOPTS"
+# options naming a path pytest (or a plugin of it) writes, the value apart or after '='
+WRITTEN = frozenset(
+    {"--basetemp", "--junitxml", "--junit-xml", "--report-log", "--html", "--log-file"}
+    | {"--json-report-file", "--resultlog", "--result-log"}
+)
 _TOLERANCE = re.compile(r"(?P<metric>[^:\s]+):(?P<sign>[+-]?)(?P<amount>\d+(?:\.\d*)?|\.\d+)%?")
 _SUMMARY = re.compile(
     r"\b\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected)\b.* in [\d.]+s"
@@ -400,40 +405,50 @@ def child_environment(
 
 
 def rebase_args(
-    args: Sequence[str], checkout: Path, tree: Path, basetemp: Path
+    args: Sequence[str], checkout: Path, tree: Path, scratch: Path
 ) -> tuple[list[str], list[str]]:
     """The recorded arguments for the re-run, and notes on what changed: a path into
-    your checkout (``/home/me/proj/tests``, ``--rootdir=/home/me/proj``) points into the
-    worktree instead (else the re-run would test your checkout's code, and write there);
-    ``--basetemp`` (which pytest empties first) is the re-run's own temporary directory."""
+    your checkout (``/home/me/proj/tests``, ``--rootdir=/home/me/proj``, ``-o
+    cache_dir=/home/me/proj/.cache``) points into the worktree instead (else the re-run
+    would test your checkout's code, and write there); what pytest writes wherever it was
+    told (``--basetemp``, which it empties first; ``--junitxml``, ``--report-log``...) goes
+    into ``scratch``, the re-run's temporary directory."""
     roots = _roots(checkout)
     out: list[str] = []
     notes: list[str] = []
     outside: list[str] = []
-    basetemp_next = False
+    pending = ""  # an option of WRITTEN whose value is the next argument
     for arg in args:
         option, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
-        if basetemp_next or (option == "--basetemp" and eq):
-            new = f"{option}{eq}{basetemp}"
-            basetemp_next = False
-            notes.append(f"--basetemp {value}: the re-run's temporary directory instead")
-        elif arg == "--basetemp":
-            new, basetemp_next = arg, True
-        elif os.path.isabs(value):
-            moved = _moved(value, roots, tree)
+        written = pending or (option if eq and option in WRITTEN | {"--debug"} else "")
+        if written:
+            new = f"{option}{eq}{_scratch(written, value, scratch)}"
+            notes.append(f"{written} {value}: the re-run's temporary directory instead")
+            pending = ""
+        elif arg in WRITTEN:
+            new, pending = arg, arg
+        else:
+            key, is_setting, path = (
+                ("", "", value) if os.path.isabs(value) else value.partition("=")
+            )
+            moved = _moved(path, roots, tree) if os.path.isabs(path) else None
             if moved is not None:
-                new = f"{option}{eq}{moved}"
+                new = f"{option}{eq}{key}{is_setting}{moved}"
                 notes.append(f"argument {arg}: in your checkout; the worktree's instead")
             else:
                 new = arg
-                if not option.startswith("--artifact-"):
+                if os.path.isabs(path) and not option.startswith("--artifact-"):
                     outside.append(arg)
-        else:
-            new = arg
         out.append(new)
     if outside:
         notes.append(f"arguments outside the commit, used as recorded: {' '.join(outside)}")
     return out, notes
+
+
+def _scratch(option: str, value: str, scratch: Path) -> Path:
+    if option == "--basetemp":
+        return scratch / "basetemp"
+    return scratch / "outputs" / (Path(value).name or "output")
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
@@ -655,7 +670,7 @@ def reproduce(
             result.kept = os.fspath(top)
         if isinstance(capsule.get("inputs"), Mapping):
             result.notes += place_inputs(capsule["inputs"], tree, checkout)
-        args, notes = rebase_args(args, checkout, tree, top / "basetemp")
+        args, notes = rebase_args(args, checkout, tree, top)
         result.notes += notes
         result.command = command = [*command[:3], *args]
         env = child_environment(capsule.get("env") or {}, export, recorded)
@@ -663,7 +678,7 @@ def reproduce(
         addopts = env.get(ADDOPTS_ENV)
         if addopts and "addopts" in recorded:  # the recorded one: its paths too
             with contextlib.suppress(ValueError):  # unbalanced quotes: pytest says so
-                split, notes = rebase_args(shlex.split(addopts), checkout, tree, top / "basetemp")
+                split, notes = rebase_args(shlex.split(addopts), checkout, tree, top)
                 if notes:
                     env[ADDOPTS_ENV] = shlex.join(split)
                     result.notes += [f"PYTEST_ADDOPTS: {note}" for note in notes]
