@@ -452,3 +452,35 @@ def test_recorded_arguments_write_nothing_outside_the_reproduction(tmp_path: Pat
         f"argument {checkout_dir}/tests: in your checkout; the worktree's instead",
         f"arguments outside the commit, used as recorded: {checkout_dir}/.venv /opt/data",
     ]
+
+
+def test_only_the_reproductions_worktree_is_unregistered(
+    project: Path,
+    git: GitRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """'git worktree prune' also dropped your worktree whose directory was away (an
+    unmounted drive): back, it was 'not a git repository'."""
+    proc = record(project, "--artifact-correlation-id=w1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    away = tmp_path / "usb" / "feature"
+    git(project, "worktree", "add", "-q", "-b", "feature", str(away))
+    away.rename(tmp_path / "usb" / "unmounted")
+
+    from pytest_artifact_store.git import process
+
+    real = process.run_git
+
+    def run_git(args: list[str], **kwargs: Any) -> Any:
+        if args[:2] == ["worktree", "remove"]:  # git could not: its entry is ours to drop
+            return real(["--version"], **kwargs)
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(process, "run_git", run_git)
+    status, out = run_cli(capsys, "--repo", str(project), "reproduce", "w1", "--code", str(project))
+    assert status == 0, out
+    assert worktrees(project, git) == [str(project), str(away)]
+    (tmp_path / "usb" / "unmounted").rename(away)
+    assert git(away, "rev-parse", "--abbrev-ref", "HEAD") == "feature"

@@ -340,6 +340,8 @@ def worktree(checkout: Path, commit: str, *, keep: bool = False) -> Iterator[Pat
 
     top = Path(tempfile.mkdtemp(prefix="artifact-store-reproduce-"))
     tree = top / "tree"
+    found = run_git(["rev-parse", "--git-common-dir"], cwd=checkout, check=False).stdout.strip()
+    common = (checkout / found) if found else None
     try:
         with _sigterm_interrupts():
             add = ["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet"]
@@ -350,7 +352,23 @@ def worktree(checkout: Path, commit: str, *, keep: bool = False) -> Iterator[Pat
             with _signals_deferred():  # a second Ctrl-C must not leave it half removed
                 run_git(["worktree", "remove", "--force", str(tree)], cwd=checkout, check=False)
                 shutil.rmtree(top, ignore_errors=True)
-                run_git(["worktree", "prune"], cwd=checkout, check=False)
+                # its own entry only, if git left it ('git worktree prune' would also drop
+                # the entries of your worktrees whose directories are away: unmounted)
+                for admin in _admin_entries(common, tree) if common else []:
+                    shutil.rmtree(admin, ignore_errors=True)
+
+
+def _admin_entries(common: Path, tree: Path) -> list[Path]:
+    """The directories of ``$GIT_COMMON_DIR/worktrees`` that register ``tree``."""
+    out = []
+    for gitdir in (common / "worktrees").glob("*/gitdir"):
+        try:
+            target = Path(gitdir.read_text("utf-8").strip())
+        except (OSError, UnicodeDecodeError):
+            continue
+        if os.path.realpath(gitdir.parent / target) == os.path.realpath(tree / ".git"):
+            out.append(gitdir.parent)
+    return out
 
 
 def place_inputs(recorded: Mapping[str, Any], tree: Path, checkout: Path) -> list[str]:
