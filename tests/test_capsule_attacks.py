@@ -484,3 +484,17 @@ def test_only_the_reproductions_worktree_is_unregistered(
     assert worktrees(project, git) == [str(project), str(away)]
     (tmp_path / "usb" / "unmounted").rename(away)
     assert git(away, "rev-parse", "--abbrev-ref", "HEAD") == "feature"
+
+
+@pytest.mark.parametrize("commit", ["HEAD", "main", "--output=/tmp/x", "0" * 39])
+def test_a_recorded_commit_is_a_commit_id_never_a_ref_or_an_option(
+    commit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metadata comes from wherever the store was fetched from: 'HEAD' checked out your
+    own HEAD and called it the version's code."""
+    from pytest_artifact_store.errors import ArtifactStoreError
+
+    entry = {"correlation_id": "x", "capsule": {"version": 1, "code": {"commit": commit}}}
+    monkeypatch.setattr(reproduce, "resolve", lambda store, ref: entry)
+    with pytest.raises(ArtifactStoreError, match="is no commit id"):
+        reproduce.reproduce(None, "x")  # type: ignore[arg-type]

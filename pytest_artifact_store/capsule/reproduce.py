@@ -657,6 +657,8 @@ def reproduce(
             "the version's code was not in a git repository "
             f"({code.get('problem') or 'no commit'}): there is no commit to check out"
         )
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", str(commit)):  # never a ref, an option
+        raise ArtifactStoreError(f"the version's code commit {str(commit)[:80]!r} is no commit id")
     state = code_state(code_dir or Path.cwd())
     if state.root is None:
         raise ArtifactStoreError(
@@ -707,7 +709,8 @@ def reproduce(
         if seed is not None:
             result.command = command = [*command, f"--randomly-seed={seed}"]
             result.notes.append(f"--randomly-seed={seed}: pytest-randomly's seed of the session")
-        (tree / where).mkdir(parents=True, exist_ok=True)  # an ignored or empty directory
+        if _inside(tree / where, tree):  # an ignored or empty directory is made
+            (tree / where).mkdir(parents=True, exist_ok=True)
         result.exit_code, output = _run(command, tree / where, env)
         lines = output.rstrip().splitlines()
         found = [m.group(0) for line in lines if (m := _SUMMARY.search(line))]
