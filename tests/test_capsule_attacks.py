@@ -81,7 +81,7 @@ def test_paths_into_the_checkout_are_run_in_the_worktree(
     assert git(project, "status", "--porcelain") == ""
 
 
-def test_pytest_addopts_is_recorded_and_rerun(
+def test_pytests_environment_is_recorded_and_rerun(
     project: Path,
     git: GitRunner,
     monkeypatch: pytest.MonkeyPatch,
@@ -95,7 +95,11 @@ def test_pytest_addopts_is_recorded_and_rerun(
     proc = record(project, "--artifact-correlation-id=o1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     recorded = capsule_of(project, git, "corr_o1")["pytest"]
-    assert recorded["addopts"] == "-p no:hypothesispytest -k answer"
+    assert recorded["env"] == {
+        "PYTEST_ADDOPTS": "-p no:hypothesispytest -k answer",
+        "PYTEST_PLUGINS": None,
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": None,
+    }
     assert recorded["node_ids"] == ["test_answer.py::test_answer"]
     assert recorded["command"] == (
         "pytest -q -p no:cacheprovider --artifact-store --artifact-no-push "
@@ -103,6 +107,7 @@ def test_pytest_addopts_is_recorded_and_rerun(
     )
 
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -k other")  # yours today
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # the plugin would not load
     status, out = run_cli(capsys, "--repo", str(project), "reproduce", "o1", "--code", str(project))
     assert status == 0, out
     assert "test_report.json  same outcomes  1 passed" in out

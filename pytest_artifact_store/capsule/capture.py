@@ -287,6 +287,17 @@ def capture(request: Request) -> dict[str, Any]:
     return out
 
 
+# what pytest itself reads from the environment, changing what a session runs
+PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+
+
+def pytest_environment(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
+    """{name: value, None when unset} of :data:`PYTEST_ENV`: ``PYTEST_ADDOPTS`` is
+    arguments, the others load plugins or not."""
+    source = os.environ if environ is None else environ
+    return {name: source.get(name) for name in PYTEST_ENV}
+
+
 def environment(names: Sequence[str], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """{name: value, or None when unset} of the listed variables only."""
     source = os.environ if environ is None else environ
@@ -301,17 +312,17 @@ def assemble(
     pytest_version: str,
     seeds: Mapping[str, Any],
     env: Mapping[str, Any],
-    addopts: str | None = None,
+    pytest_env: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """The capsule as ``metadata.json`` records it. ``addopts``: ``PYTEST_ADDOPTS``, the
-    part of the command line pytest takes from the environment."""
+    """The capsule as ``metadata.json`` records it. ``pytest_env``: pytest's own
+    environment variables (:func:`pytest_environment`), part of its command line."""
     capsule: dict[str, Any] = {"version": CAPSULE_VERSION}
     capsule["code"] = captured.get("code")
     arguments = [str(a) for a in args]
     capsule["pytest"] = {
         "version": pytest_version,
         "args": arguments,
-        "addopts": addopts,
+        "env": dict(pytest_env or {}),
         # the same as one shell line: the secret scan reads an option's value beside its
         # name there (``--api-token VALUE``), not two lines apart in a JSON list
         "command": shlex.join(["pytest", *arguments]),

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_artifact_store.capsule.capture import code_state
+from pytest_artifact_store.capsule.capture import PYTEST_ENV, code_state
 from pytest_artifact_store.capsule.verify import (
     Difference,
     capsule_of,
@@ -404,20 +404,21 @@ def child_environment(
     recorded_env: Mapping[str, Any], export: Path, pytest_section: Mapping[str, Any] | None = None
 ) -> dict[str, str]:
     """This environment without the plugin's settings, with the recorded values of the
-    variables the capsule lists, the recorded ``PYTEST_ADDOPTS`` (unset when the session
-    had none; yours when the capsule predates it), and the export directory."""
+    variables the capsule lists, pytest's own as recorded (``PYTEST_ADDOPTS``,
+    ``PYTEST_PLUGINS``...: unset when the session had none; yours when the capsule
+    predates them), and the export directory."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARTIFACT_STORE_")}
     for name, value in recorded_env.items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = str(value)
-    if pytest_section is not None and "addopts" in pytest_section:
-        addopts = pytest_section["addopts"]
-        if isinstance(addopts, str):
-            env[ADDOPTS_ENV] = addopts
-        else:
-            env.pop(ADDOPTS_ENV, None)
+    recorded_pytest_env = (pytest_section or {}).get("env")
+    for name, value in (recorded_pytest_env or {}).items():
+        if name in PYTEST_ENV and isinstance(value, str):
+            env[name] = value
+        elif name in PYTEST_ENV:
+            env.pop(name, None)
     env[EXPORT_ENV] = os.fspath(export)
     return env
 
@@ -695,14 +696,16 @@ def reproduce(
         result.command = command = [*command[:3], *args]
         env = child_environment(capsule.get("env") or {}, export, recorded)
         result.notes += rebase_pythonpath(env, checkout, tree)
+        found = recorded.get("env")
+        recorded_env: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         addopts = env.get(ADDOPTS_ENV)
-        if addopts and "addopts" in recorded:  # the recorded one: its paths too
+        if addopts and ADDOPTS_ENV in recorded_env:  # the recorded one: its paths too
             with contextlib.suppress(ValueError):  # unbalanced quotes: pytest says so
                 split, notes = rebase_args(shlex.split(addopts), checkout, tree, top)
                 if notes:
                     env[ADDOPTS_ENV] = shlex.join(split)
                     result.notes += [f"PYTEST_ADDOPTS: {note}" for note in notes]
-        given = [*args, *str(recorded.get("addopts") or "").split()]
+        given = [*args, *str(recorded_env.get(ADDOPTS_ENV) or "").split()]
         if "--lf" in given or "--last-failed" in given:
             result.notes.append(last_failed(tree, code, recorded.get("node_ids") or []))
         seed = randomly_seed(store, entry, " ".join(given))

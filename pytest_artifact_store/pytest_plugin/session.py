@@ -340,7 +340,7 @@ class ArtifactSession(GateSession):
         self.capsule_request: capture.Request | None = None
         # read now: a test may change the environment (and monkeypatch restore it)
         self.capsule_env = capture.environment(resolved.get("capsule_env") or [])
-        self.capsule_addopts = os.environ.get("PYTEST_ADDOPTS")  # part of the command line
+        self.capsule_pytest_env = capture.pytest_environment()  # part of the command line
 
     # -- the repository ----------------------------------------------------------------
 
@@ -633,7 +633,7 @@ class ArtifactSession(GateSession):
             pytest_version=pytest.__version__,
             seeds=self.recorder.seeds,
             env=self.capsule_env,
-            addopts=self.capsule_addopts,
+            pytest_env=self.capsule_pytest_env,
         )
 
     def store_commit(
