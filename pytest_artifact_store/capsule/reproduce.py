@@ -620,9 +620,9 @@ def last_failed(tree: Path, code: Mapping[str, Any], node_ids: Sequence[str]) ->
     worktree has no cache, so the version's tests are its last failures (in the rootdir's
     ``.pytest_cache``, the default ``cache_dir``)."""
     rootdir = str(code.get("rootdir") or ".")
-    if os.path.isabs(rootdir) or ".." in rootdir.split("/"):
-        return "--lf: the rootdir is outside the checkout; the re-run has no last failures"
     cache = tree / rootdir / ".pytest_cache" / "v" / "cache"
+    if os.path.isabs(rootdir) or ".." in rootdir.split("/") or not _inside(cache, tree):
+        return "--lf: the rootdir is outside the checkout; the re-run has no last failures"
     cache.mkdir(parents=True, exist_ok=True)
     (cache / "lastfailed").write_text(json.dumps(dict.fromkeys(node_ids, True)), "utf-8")
     return f"--lf: the re-run's last failures are the version's tests ({len(node_ids)})"
