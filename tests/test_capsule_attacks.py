@@ -503,3 +503,8 @@ def test_a_recorded_commit_is_a_commit_id_never_a_ref_or_an_option(
     monkeypatch.setattr(reproduce, "resolve", lambda store, ref: entry)
     with pytest.raises(ArtifactStoreError, match="is no commit id"):
         reproduce.reproduce(None, "x")  # type: ignore[arg-type]
+
+
+def test_a_code_directory_that_is_not_there_is_named(tmp_path: Path) -> None:
+    state = capture.code_state(tmp_path / "nowhere")  # was: 'is git installed and on PATH?'
+    assert state.problem == f"{tmp_path / 'nowhere'} is not a directory"

@@ -134,6 +134,8 @@ def code_state(directory: Path, *, written_before_ns: int | None = None) -> Code
     """
     from pytest_artifact_store.git.process import run_git
 
+    if not directory.is_dir():  # not git's fault: say what is wrong
+        return CodeState(None, None, problem=f"{directory} is not a directory")
     try:
         top = run_git(["rev-parse", "--show-toplevel"], cwd=directory, check=False)
     except Exception as exc:  # git missing: the capsule says so, the commit goes on
