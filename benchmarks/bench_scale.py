@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -157,8 +156,10 @@ class Runner:
         )
 
 
-def measure(remote: Path, made: list[tuple[str, str, str]], tmp: Path, repeat: int) -> dict:
-    runner = Runner(remote, tmp / f"runner-{remote.name}")
+def measure(
+    remote: Path, made: list[tuple[str, str, str]], tmp: Path, repeat: int, name: str = ""
+) -> tuple[dict[str, float], Runner]:
+    runner = Runner(remote, tmp / f"runner-{name or remote.name}")
     rng = random.Random(3)
     workflow, task, _ = made[-1]
     row: dict[str, float] = {"git clone": runner.clone_seconds}
@@ -212,7 +213,46 @@ def measure(remote: Path, made: list[tuple[str, str, str]], tmp: Path, repeat: i
 
     row["artifact-store push, 1 pending version"] = timed(cli_push, repeat)
     row["refs packed in the clone (0/1)"] = float((runner.path / ".git" / "packed-refs").exists())
-    return row
+    return row, runner
+
+
+def interleaved(
+    clones: dict[str, tuple[Runner, list[tuple[str, str, str]]]], pushes: list[str], repeat: int
+) -> dict[str, dict[str, float]]:
+    """The rows a ratio between remotes is read from, measured in the same rounds on
+    every clone (one call each per round, in turn): the table above measures one remote
+    after the other, minutes apart, and this machine's speed drifts more than that.
+    Listing on every clone; pushes on the ``pushes`` clones."""
+    samples: dict[tuple[str, str], list[float]] = {}
+
+    def sample(label: str, what: str, func: Callable[[], object]) -> None:
+        start = time.perf_counter()
+        func()
+        samples.setdefault((label, what), []).append(time.perf_counter() - start)
+
+    for _ in range(3 * repeat):
+        for label, (runner, _made) in clones.items():
+            store = runner.store(auto_push=False)
+            sample(label, "list_artifacts(limit=50)", store.list_artifacts)
+    for _ in range(repeat):
+        for label in pushes:
+            runner, made = clones[label]
+            workflow, task, _ = made[-1]
+            sample(label, "plain git push --atomic (floor)", runner.plain_push)
+            sample(
+                label,
+                "plain git push --atomic, pack.useBitmaps=false",
+                lambda r=runner: r.plain_push("-c", "pack.useBitmaps=false"),
+            )
+            sample(
+                label,
+                "commit + auto-push, existing task",
+                lambda r=runner, w=workflow, t=task: r.commit(r.store(), w, t),
+            )
+    out: dict[str, dict[str, float]] = {label: {} for label in clones}
+    for (label, what), values in samples.items():
+        out[label][what] = statistics.median(values)
+    return out
 
 
 def fold(remote: Path, tmp: Path, versions: int) -> None:
@@ -251,13 +291,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp_name:
         tmp = Path(tmp_name)
         rows: dict[str, dict[str, float]] = {}
+        clones: dict[str, tuple[Runner, list[tuple[str, str, str]]]] = {}
         for size in sizes:
             start = time.perf_counter()
             made = build_remote(tmp / f"remote-{size}", size)
             refs = git(tmp / f"remote-{size}", "for-each-ref", "--format=x").count("x")
             print(f"built {size} versions ({refs} refs) in {time.perf_counter() - start:.0f} s")
-            rows[f"{size:,}"] = measure(tmp / f"remote-{size}", made, tmp, repeat)
+            rows[f"{size:,}"], runner = measure(tmp / f"remote-{size}", made, tmp, repeat)
+            clones[f"{size:,}"] = (runner, made)
             print(f"  {size:,}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[f"{size:,}"].items()))
+        pushes: list[str] = []
         if args.fold:
             big = sizes[-1]
             remote = tmp / f"remote-{big}"
@@ -265,30 +308,43 @@ def main() -> None:
             fold(remote, tmp, big)
             refs = git(remote, "for-each-ref", "--format=x").count("x")
             print(f"folded 90 % of {big} in {time.perf_counter() - start:.0f} s ({refs} refs left)")
-            shutil.rmtree(tmp / f"runner-remote-{big}")
-            rows[f"{big:,} folded"] = measure(remote, made, tmp, repeat)
+            # (the unfolded clone stays: it lists what it cloned, a listing asks no remote)
+            rows[f"{big:,} folded"], runner = measure(
+                remote, made, tmp, repeat, name=f"{remote.name}-folded"
+            )
+            clones[f"{big:,} folded"] = (runner, made)
             print(
                 "  folded: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[f"{big:,} folded"].items())
             )
             small = big // 10
             made = build_remote(tmp / f"remote-{small}-live", small)
-            rows[f"{small:,} unfolded"] = measure(tmp / f"remote-{small}-live", made, tmp, repeat)
+            rows[f"{small:,} unfolded"], runner = measure(
+                tmp / f"remote-{small}-live", made, tmp, repeat
+            )
+            clones[f"{small:,} unfolded"] = (runner, made)
+            pushes = [f"{big:,} folded", f"{small:,} unfolded"]
         _table(rows)
+        print("\ninterleaved: the same rounds on every clone (ratios between remotes from these)")
+        _table(interleaved(clones, pushes, repeat), shares=False)
     home.cleanup()
 
 
-def _table(rows: dict[str, dict[str, float]]) -> None:
-    names = list(next(iter(rows.values())))
+def _table(rows: dict[str, dict[str, float]], shares: bool = True) -> None:
+    """A markdown table, ratios to the first column, and each goal's line (``shares``:
+    the push rows' share of a plain push in the same clone)."""
+    names = list(dict.fromkeys(name for row in rows.values() for name in row))
     first = next(iter(rows))
     header = "| what | " + " | ".join(rows) + " | ratio to " + first + " |"
     print(header)
     print("|" + "---|" * (len(rows) + 2))
     for name in names:
-        cells = [f"{rows[k][name]:.3f}" for k in rows]
-        base = rows[first][name] or 1
-        ratios = ", ".join(f"{rows[k][name] / base:.2f}x" for k in list(rows)[1:])
+        cells = [f"{rows[k][name]:.3f}" if name in rows[k] else "-" for k in rows]
+        base = rows[first].get(name) or 0
+        ratios = ", ".join(
+            f"{rows[k][name] / base:.2f}x" for k in list(rows)[1:] if base and name in rows[k]
+        )
         print(f"| {name} | " + " | ".join(cells) + f" | {ratios} |")
-    for k, row in rows.items():
+    for k, row in rows.items() if shares else ():
         floor = row["plain git push --atomic (floor)"]
         commit = row["commit, no push"]
         for name in names:
@@ -298,14 +354,14 @@ def _table(rows: dict[str, dict[str, float]]) -> None:
     keys = list(rows)
     listing = "list_artifacts(limit=50)"
     for k in keys[1:]:
-        if "folded" not in k and "unfolded" not in k:
+        if "folded" not in k and "unfolded" not in k and listing in rows[k]:
             ms, ratio = rows[k][listing] * 1000, rows[k][listing] / rows[first][listing]
             print(f"  {k}: {listing} {ms:.1f} ms, {ratio:.2f}x {first}  goal <= 50 ms, <= 2x")
     folded = next((k for k in keys if k.endswith(" folded")), None)
     live = next((k for k in keys if k.endswith(" unfolded")), None)
     if folded and live:
         for name in names:
-            if "push" in name:
+            if "push" in name and name in rows[folded] and name in rows[live]:
                 ratio = rows[folded][name] / rows[live][name]
                 print(f"  {name}: {folded} / {live} = {ratio:.2f}x  (goal <= 1.2 for the store's)")
 
