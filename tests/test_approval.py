@@ -313,9 +313,12 @@ def test_the_command_and_the_hook_honour_the_projects_pytest_ini(
     assert push.returncode != 0 and "not approved" in push.stderr
     # the clone's git config says otherwise: it wins over the project's file
     git(repo, "config", "artifactstore.requireApproval", "false")
-    assert "pushed " + BRANCH in subprocess.run(
-        [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
+    assert (
+        "pushed " + BRANCH
+        in subprocess.run(
+            [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    )
