@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +36,14 @@ def commit_version(
 def remote_refs(git: GitRunner, bare: Path) -> dict[str, str]:
     out = git(bare, "for-each-ref", "--format=%(objectname) %(refname)")
     return {ref: sha for sha, ref in (line.split() for line in out.splitlines())}
+
+
+def push_cli(repo: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``artifact-store --repo REPO push`` in a process of its own, with ``env`` added."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

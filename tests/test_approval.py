@@ -9,7 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from approval_support import BRANCH, TASK, WF, commit_version, make_store, remote_refs
+from approval_support import (
+    BRANCH,
+    TASK,
+    WF,
+    commit_version,
+    make_store,
+    push_cli,
+    remote_refs,
+)
 from conftest import GitRunner
 
 from pytest_artifact_store import ArtifactStoreError
@@ -35,13 +43,7 @@ def test_an_unapproved_version_never_reaches_the_remote_and_an_approved_one_does
         assert git(bare_remote, "cat-file", "-t", first["commit_sha"], check=False) == ""
         assert store.push_pending()["awaiting_approval"] == {BRANCH: ["corr_c1"]}
         assert f"refs/heads/{BRANCH}" not in remote_refs(git, bare_remote)
-        cli = subprocess.run(
-            [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
-            env={**os.environ, "ARTIFACT_STORE_REQUIRE_APPROVAL": "1"},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        cli = push_cli(repo, ARTIFACT_STORE_REQUIRE_APPROVAL="1")
         assert cli.returncode == 0, cli.stderr
         assert f"awaiting approval {BRANCH}: corr_c1" in cli.stdout
         assert "0 pushed, 0 up to date, 0 failed, 1 awaiting approval" in cli.stdout
@@ -292,12 +294,7 @@ def test_the_command_and_the_hook_honour_the_projects_pytest_ini(
     (repo / "pytest.ini").write_text("[pytest]\nartifact_store_require_approval = true\n")
     with make_store(repo, auto_push=False) as store:
         commit_version(store, artifacts, "c1")
-    cli = subprocess.run(
-        [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    cli = push_cli(repo)
     assert cli.returncode == 0, cli.stderr
     assert f"awaiting approval {BRANCH}: corr_c1" in cli.stdout
     assert "refs/tags/corr_c1" not in remote_refs(git, bare_remote)
@@ -313,12 +310,4 @@ def test_the_command_and_the_hook_honour_the_projects_pytest_ini(
     assert push.returncode != 0 and "not approved" in push.stderr
     # the clone's git config says otherwise: it wins over the project's file
     git(repo, "config", "artifactstore.requireApproval", "false")
-    assert (
-        "pushed " + BRANCH
-        in subprocess.run(
-            [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-    )
+    assert "pushed " + BRANCH in push_cli(repo).stdout

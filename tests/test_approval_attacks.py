@@ -5,7 +5,6 @@ it must never publish, and each event once per id."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from approval_support import BRANCH, TASK, WF, commit_version, make_store, remote_refs
+from approval_support import (
+    BRANCH,
+    TASK,
+    WF,
+    commit_version,
+    make_store,
+    push_cli,
+    remote_refs,
+)
 from conftest import GitRunner
 
 from pytest_artifact_store import ArtifactStoreError
@@ -53,13 +60,7 @@ def test_push_pending_does_not_call_a_branch_pushed_when_only_holding_back(
         assert result["pushed"] == [] and result["up_to_date"] == [BRANCH], result
         assert result["awaiting_approval"] == {BRANCH: ["corr_c2"]}
     assert remote_refs(git, bare_remote)[f"refs/heads/{BRANCH}"] == v1["commit_sha"]
-    cli = subprocess.run(
-        [sys.executable, "-m", "pytest_artifact_store.cli", "--repo", str(repo), "push"],
-        env={**os.environ, "ARTIFACT_STORE_REQUIRE_APPROVAL": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    cli = push_cli(repo, ARTIFACT_STORE_REQUIRE_APPROVAL="1")
     assert cli.returncode == 0, cli.stderr
     assert "0 pushed, 1 up to date, 0 failed, 1 awaiting approval" in cli.stdout
 
