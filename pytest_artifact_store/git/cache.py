@@ -13,11 +13,13 @@ import os
 import secrets
 import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pytest_artifact_store.git.objects import IMMUTABLE_NAME, Commit
+
+T = TypeVar("T")
 
 
 class JsonCache:
@@ -160,6 +162,29 @@ class JsonCache:
         return self._sign(body[:-1], key) + b" " + body if body else b""
 
 
+class SameBytes:
+    """The last value built from each key's bytes, given back while the bytes are the
+    same (compared whole: a memcmp, where parsing them again is a Python loop a line).
+    A long-lived caller -- a service, an orchestrator listing after every run --
+    re-reads a fleet's few thousand task branches unchanged; values are shared, so
+    callers treat them as read-only. Bounded: the oldest key goes first."""
+
+    def __init__(self, keys: int = 32) -> None:
+        self._keys = keys
+        self._last: dict[object, tuple[bytes, Any]] = {}
+
+    def get(self, key: object, data: bytes, build: Callable[[bytes], T]) -> T:
+        last = self._last.get(key)
+        if last is not None and last[0] == data:
+            return cast(T, last[1])
+        value = build(data)
+        self._last.pop(key, None)
+        if len(self._last) >= self._keys:
+            self._last.pop(next(iter(self._last)), None)
+        self._last[key] = (data, value)
+        return value
+
+
 class TipTimes(JsonCache):
     """``.git/artifact-store/tip-times``: the committer time of the task branches' tips,
     which a listing asks of thousands of them (a commit id fixes its time: never
@@ -172,9 +197,15 @@ class TipTimes(JsonCache):
     MAX_BYTES = 64 << 20
 
     def times(self) -> dict[str, int]:
-        key = self._load_key(create=False)
+        """The memo (read-only: shared with the next call while the file is the same)."""
         data = _read_regular(self.path, self.MAX_BYTES)
-        if key is None or not data:
+        if not data:
+            return {}
+        return _TIMES.get(str(self.path), data, self._verified)
+
+    def _verified(self, data: bytes) -> dict[str, int]:
+        key = self._load_key(create=False)
+        if key is None:
             return {}
         mac, _, body = data.partition(b"\n")
         if not hmac.compare_digest(mac, self._sign(body, key)):
@@ -201,6 +232,9 @@ class TipTimes(JsonCache):
             except OSError:
                 os.unlink(tmp)
                 raise
+
+
+_TIMES = SameBytes()  # each memo file's times, while its bytes are the same
 
 
 def _read_regular(path: Path, limit: int) -> bytes | None:

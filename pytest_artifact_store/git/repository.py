@@ -30,6 +30,7 @@ from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git.cache import (
     CacheValue,
     JsonCache,
+    SameBytes,
     TipTimes,
     commit_from_facts,
     commit_from_log,
@@ -40,6 +41,7 @@ from pytest_artifact_store.git.packs import PackObject, packed, write_pack
 from pytest_artifact_store.git.process import GitResult, git_env, last_lines, run_git, widen_pipe
 from pytest_artifact_store.git.readers import CHUNK, AskGit, CatFile, InProcessReader
 from pytest_artifact_store.git.refs import RefUpdater
+from pytest_artifact_store.git.refstore import packed_has_prefix, parse_packed, read_refs
 from pytest_artifact_store.git.signing import Signer
 
 # Objects the store writes are dated this far ahead (see Repository._write_loose).
@@ -49,6 +51,7 @@ _GC_AUTO = 6700  # git's default gc.auto; git itself reads the configured one
 _GRAPH_REFS_BYTES = 256 * 1024  # packed-refs this large: a few thousand refs
 _GRAPH_BEHIND = 16  # versions (packs) not in the commit-graph before a new layer
 _DETACHED: list[subprocess.Popen[bytes]] = []  # maintenance started here, reaped later
+_PACKED = SameBytes()  # packed task refs, parsed, while packed-refs holds the same
 _WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
 
 
@@ -291,7 +294,7 @@ class Repository:
                 if os.fstat(fh.fileno()).st_size == 0:
                     return False
                 with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                    found = _packed_has_prefix(data, b"refs/replace/")
+                    found = packed_has_prefix(data, b"refs/replace/")
         except (OSError, ValueError):
             return False
         if found is None:  # not known to be sorted: git looks (a scan of the whole file
@@ -646,6 +649,27 @@ class Repository:
         lines += ["prepare", "commit"]
         return self._updater.run(lines, reflog)
 
+    def refs_under(self, prefixes: Sequence[str]) -> list[tuple[str, str]]:
+        """(object id, ref name) of every ref under ``prefixes`` (each ending in ``/``),
+        sorted by name, as ``git for-each-ref`` lists them -- read from the ref files
+        when git's files backend holds them (:func:`read_refs`), else from git. Like
+        for-each-ref, a ref to a missing object is listed. Read-only: the list is
+        shared with the next call while packed-refs is the same."""
+        ordered = sorted(prefixes)
+        found = read_refs(self.common_dir, ordered)
+        packed = None
+        if found is not None:
+            packed = _PACKED.get((str(self.common_dir), *ordered), found[1], parse_packed)
+        if found is None or packed is None:
+            lines = self.for_each_ref(ordered, "%(objectname) %(refname)")
+            return [(sha, ref) for sha, _, ref in (line.partition(" ") for line in lines)]
+        loose = found[0]
+        if not loose:  # the same list while packed-refs says the same (SameBytes)
+            return packed
+        refs = {ref: sha for sha, ref in packed}
+        refs.update(loose)
+        return [(refs[ref], ref) for ref in sorted(refs)]
+
     def for_each_ref(self, patterns: Sequence[str], fmt: str) -> list[str]:
         if not patterns:
             return []
@@ -783,36 +807,6 @@ class Repository:
                 proc.kill()
             proc.stdout.close()
             proc.wait()
-
-
-def _packed_has_prefix(data: mmap.mmap, prefix: bytes) -> bool | None:
-    """Whether a packed-refs file holds a ref starting with ``prefix``, by binary search
-    over its lines (``<id> <name>``, each maybe followed by a peeled ``^<id>``), as git
-    itself reads it; None when its header does not say it is sorted."""
-    header_end = data.find(b"\n")
-    if data[:1] != b"#" or header_end < 0 or b" sorted " not in data[:header_end] + b" ":
-        return None  # git sorts such a file itself before it reads it
-    lo = header_end + 1
-    hi = len(data)
-    while lo < hi:  # lo and hi stay at the starts of record lines
-        mid = (lo + hi) // 2
-        start = max(data.rfind(b"\n", lo, mid) + 1, lo)
-        if data[start : start + 1] == b"^":  # a peeled line: its record is the line above
-            start = max(data.rfind(b"\n", lo, start - 1) + 1, lo)
-        end = data.find(b"\n", start)
-        end = len(data) if end < 0 else end
-        name = data[data.find(b" ", start, end) + 1 : end]
-        if name < prefix:
-            lo = end + 1
-            if data[lo : lo + 1] == b"^":
-                peeled_end = data.find(b"\n", lo)
-                lo = len(data) if peeled_end < 0 else peeled_end + 1
-            lo = min(lo, hi)
-        else:
-            hi = start
-    end = data.find(b"\n", lo)
-    line = data[lo : len(data) if end < 0 else end]
-    return line.partition(b" ")[2].startswith(prefix)
 
 
 def _committer_time(data: bytes) -> int | None:

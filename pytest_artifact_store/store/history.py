@@ -44,6 +44,11 @@ class Version:
     archived: bool = False
 
 
+# the last task-branch table built from each ref list (Repository.refs_under gives back
+# the same list while packed-refs holds the same task refs and none is loose)
+_TABLES: dict[tuple[Any, ...], tuple[list[tuple[str, str]], dict[tuple[str, str], Tip]]] = {}
+
+
 @dataclass(slots=True)
 class Tip:
     """A task branch's tip (and the remote's, when they differ)."""
@@ -75,19 +80,20 @@ class History(Publishing):
             for space in spaces
         ]
         # A fleet's clone has thousands of task branches (mostly remote-tracking ones):
-        # one pass, a few string operations a line. for-each-ref lists them sorted by
-        # name, so refs/archive/ and refs/heads/ come before refs/remotes/: a remote's
-        # copy is met when the local branch (or its archive) is already known.
+        # one pass, a few string operations a line. They come sorted by name, so
+        # refs/archive/ and refs/heads/ come before refs/remotes/: a remote's copy is
+        # met when the local branch (or its archive) is already known.
         heads_at, archive_at, remote_at = (
             len(f"{s}{prefix}/") for s in ("refs/heads/", "refs/archive/", remote_space)
         )
+        refs = self.repo.refs_under(patterns)
+        table = (str(self.repo.common_dir), remote_space, prefix, workflow_id, task_id, tracking)
+        last = _TABLES.get(table)
+        if last is not None and last[0] is refs and not archived:
+            return dict(last[1])  # the refs are the same list: nothing moved (SameBytes)
         found: dict[tuple[str, str], Tip] = {}
         archived_here: set[tuple[str, str]] = set()
-        out = self.repo.run(
-            ["for-each-ref", "--sort=refname", "--format=%(objectname) %(refname)", *patterns]
-        )
-        for line in out.stdout.split("\n"):  # (not splitlines: a ref name may hold U+2028)
-            sha, _, ref = line.partition(" ")
+        for sha, ref in refs:
             if tracking and ref.startswith(remote_space):
                 workflow, slash, task = ref[remote_at:].partition("/")
                 if not slash or "/" in task or (task_id is not None and task != task_id):
@@ -111,6 +117,10 @@ class History(Publishing):
                     found[key] = Tip(ref, sha, True)
             else:
                 found[key] = Tip(ref, sha)
+        if not archived:
+            if len(_TABLES) >= 32:
+                _TABLES.clear()
+            _TABLES[table] = (refs, dict(found))
         if archived:  # tasks archived and folded elsewhere: the indexes keep their tips
             for key, (ref, sha) in self._indexed_tasks(workflow_id, task_id).items():
                 if key not in found:
