@@ -1,6 +1,6 @@
 """A fleet's remote at 1k / 100k (/ 450k) versions: what one runner's operations cost.
 
-    python benchmarks/bench_scale.py [--quick] [--sizes 1000,100000] [--fold]
+    python benchmarks/bench_scale.py [--quick] [--sizes 1000,100000] [--fold] [--repeat N]
 
 Each remote is built with one `git fast-import` stream in SPEC §3's layout (50 workflows,
 10-50 versions a task, one prompt per ~2 versions, annotated tags), refs packed as a
@@ -278,13 +278,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--sizes", default=None, help="comma-separated version counts")
     parser.add_argument("--fold", action="store_true", help="also the folded largest remote")
+    parser.add_argument("--repeat", type=int, default=None, help="medians of N (default 5)")
     args = parser.parse_args()
     sizes = (
         [int(s) for s in args.sizes.split(",")]
         if args.sizes
         else ([1000, 10_000] if args.quick else [1000, 100_000])
     )
-    repeat = 3 if args.quick else 5
+    repeat = args.repeat or (3 if args.quick else 5)
     home = isolate_home()
     gitv = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"# {gitv}; medians of {repeat}; seconds")

@@ -17,12 +17,13 @@ import heapq
 import itertools
 import mmap
 import os
+import re
 import subprocess
 import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,12 @@ _GC_AUTO = 6700  # git's default gc.auto; git itself reads the configured one
 _GRAPH_REFS_BYTES = 256 * 1024  # packed-refs this large: a few thousand refs
 _GRAPH_BEHIND = 16  # versions (packs) not in the commit-graph before a new layer
 _DETACHED: list[subprocess.Popen[bytes]] = []  # maintenance started here, reaped later
+_REF_FORMATS: dict[str, Callable[[str, str], str]] = {
+    "%(objectname) %(refname)": lambda sha, ref: f"{sha} {ref}",
+    "%(refname)": lambda sha, ref: ref,
+    "%(objectname)": lambda sha, ref: sha,
+}
+_GLOB = re.compile(r"[*?\[\\]")  # a pattern git matches as a glob, not as a prefix
 _PACKED = SameBytes()  # packed task refs, parsed, while packed-refs holds the same
 _WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
 
@@ -114,6 +121,7 @@ class Repository:
         self._updater = RefUpdater(self.cwd)
         self._cache: JsonCache | bool | None = False  # False: not decided yet
         self._times: TipTimes | None = None  # made on first use
+        self._remote_urls: tuple[tuple[object, ...], str] | None = None  # (_config_stamp, config)
         self._packing = threading.local()  # per thread: see packing()
         self._in_process: InProcessReader | bool | None = False  # None: not usable
         self._small_reads = 0
@@ -655,13 +663,14 @@ class Repository:
         when git's files backend holds them (:func:`read_refs`), else from git. Like
         for-each-ref, a ref to a missing object is listed. Read-only: the list is
         shared with the next call while packed-refs is the same."""
-        ordered = sorted(prefixes)
-        found = read_refs(self.common_dir, ordered)
+        ordered = sorted(set(prefixes))
+        nested = any(b.startswith(a) for a, b in itertools.pairwise(ordered))
+        found = None if nested else read_refs(self.common_dir, ordered)
         packed = None
         if found is not None:
             packed = _PACKED.get((str(self.common_dir), *ordered), found[1], parse_packed)
         if found is None or packed is None:
-            lines = self.for_each_ref(ordered, "%(objectname) %(refname)")
+            lines = self._for_each_ref(ordered, "%(objectname) %(refname)")
             return [(sha, ref) for sha, _, ref in (line.partition(" ") for line in lines)]
         loose = found[0]
         if not loose:  # the same list while packed-refs says the same (SameBytes)
@@ -671,21 +680,56 @@ class Repository:
         return [(refs[ref], ref) for ref in sorted(refs)]
 
     def for_each_ref(self, patterns: Sequence[str], fmt: str) -> list[str]:
+        """``git for-each-ref --format=fmt patterns`` as lines. The store's own reads --
+        ref name and object id of the refs under a few prefixes -- are read from the ref
+        files (:meth:`refs_under`): a push or a listing makes several, and a process
+        costs more than the reads."""
         if not patterns:
             return []
+        shape = _REF_FORMATS.get(fmt)
+        if shape is not None and all(p.endswith("/") and not _GLOB.search(p) for p in patterns):
+            return [shape(sha, ref) for sha, ref in self.refs_under(patterns)]
+        return self._for_each_ref(patterns, fmt)
+
+    def _for_each_ref(self, patterns: Sequence[str], fmt: str) -> list[str]:
         out = self.run(["for-each-ref", f"--format={fmt}", *patterns]).stdout
         return [line for line in out.split("\n") if line]
 
     def is_ancestor(self, maybe_ancestor: str, commit: str) -> bool:
         """Whether ``maybe_ancestor`` exists here and is reachable from ``commit``."""
-        if self.resolve([f"{maybe_ancestor}^{{commit}}"])[0] is None:
+        ancestor, child = self.resolve([f"{maybe_ancestor}^{{commit}}", f"{commit}^{{commit}}"])
+        if ancestor is None:
             return False
+        if ancestor == child:
+            return True
+        if child is not None:  # a push's usual questions: the tip and its parent
+            below, above = self.read_commit(child), self.read_commit(ancestor)
+            if below is not None and ancestor in below.parents:
+                return True
+            if above is not None and child in above.parents:
+                return False  # its child: never its ancestor too
         res = self.run(["merge-base", "--is-ancestor", maybe_ancestor, commit], check=False)
         return res.returncode == 0
 
     def remote_exists(self, remote: str) -> bool:
-        result = self.run(["config", "--get", f"remote.{remote}.url"], check=False)
-        return result.returncode == 0 and bool(result.stdout.strip())
+        return bool(self.remote_urls(remote)[0])
+
+    def remote_urls(self, remote: str) -> tuple[str, str]:
+        """(``remote.<name>.url``, ``remote.<name>.pushurl``) as configured ('' where
+        unset; the last value where several are), read in one git call -- and not again
+        while the repository's and the user's config files and GIT_CONFIG* variables
+        are what they were (a push asks three times)."""
+        stamp = _config_stamp(self.common_dir)
+        if self._remote_urls is None or self._remote_urls[0] != stamp:
+            res = self.run(["config", "-z", "--get-regexp", r"^remote\..*url$"], check=False)
+            self._remote_urls = (stamp, res.stdout)
+        found = {"url": "", "pushurl": ""}
+        for item in self._remote_urls[1].split("\0"):
+            key, _, value = item.partition("\n")
+            section, dot, var = key.rpartition(".")
+            if dot and section == f"remote.{remote}" and var in found:
+                found[var] = value.strip()
+        return found["url"], found["pushurl"]
 
     def worktrees_on(self, branch_ref: str) -> list[Path]:
         """Work trees (main and linked) that have ``branch_ref`` checked out."""
@@ -807,6 +851,29 @@ class Repository:
                 proc.kill()
             proc.stdout.close()
             proc.wait()
+
+
+def _config_stamp(common_dir: Path) -> tuple[object, ...]:
+    """What git's config for this repository is read from, as it stands: the files'
+    identities and times (a ``git config``/``git remote`` write replaces the file) and
+    the variables that add or point elsewhere. (A file included by one of them is not
+    looked at.)"""
+    home = os.environ.get("HOME", "")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    paths = [
+        os.path.join(common_dir, "config"),
+        os.environ.get("GIT_CONFIG_GLOBAL") or os.path.join(home, ".gitconfig"),
+        os.path.join(xdg, "git", "config"),
+        "/etc/gitconfig",
+    ]
+    stats: list[object] = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+            stats.append((path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        except OSError:
+            stats.append((path, None))
+    return (*stats, *sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_CONFIG")))
 
 
 def _committer_time(data: bytes) -> int | None:

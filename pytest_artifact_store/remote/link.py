@@ -197,16 +197,9 @@ class Link:
 
     def url(self, key: str = "pushurl") -> str:
         """The push URL (``pushurl``, else ``url``) as configured, unredacted: for git."""
-        if key not in self._urls:
-            found = ""
-            for k in ([f"remote.{self.remote}.pushurl"] if key == "pushurl" else []) + [
-                f"remote.{self.remote}.url"
-            ]:
-                res = self.repo.run(["config", "--get", k], check=False)
-                if res.returncode == 0 and res.stdout.strip():
-                    found = res.stdout.strip()
-                    break
-            self._urls[key] = found
+        if not self._urls:
+            url, pushurl = self.repo.remote_urls(self.remote)
+            self._urls.update(url=url, pushurl=pushurl or url)
         return self._urls[key]
 
     def where(self) -> str:
@@ -217,8 +210,8 @@ class Link:
     def source(self) -> str:
         """Where the state around a push is read: the push URL when one is set (a mirror
         to fetch from must not hide what the primary has), else the remote."""
-        res = self.repo.run(["config", "--get", f"remote.{self.remote}.pushurl"], check=False)
-        return res.stdout.strip() if res.returncode == 0 and res.stdout.strip() else self.remote
+        self.url()
+        return self.remote if self._urls["pushurl"] == self._urls["url"] else self._urls["pushurl"]
 
     def run(self, step: str, args: list[str]) -> GitResult:
         """A git command that talks to the remote, killed (its process group) at the

@@ -5,12 +5,14 @@ artifact branch, SPEC §3/§6)."""
 
 from __future__ import annotations
 
-from pytest_artifact_store.git import Commit, redact
+from pytest_artifact_store.git import Commit, Repository, redact
 from pytest_artifact_store.naming import index_tracking
 from pytest_artifact_store.remote.facts import JOIN_TRAILER, VersionFacts, task_ids
 from pytest_artifact_store.remote.link import Link, PushFailed
 
 _READS = 64  # commits read per round while walking what a push publishes
+_IN_PROCESS = 8  # commits whose trees are compared here rather than by one diff-tree
+_TREE_MODES = (b"40000", b"040000")
 
 
 def outgoing_tags(
@@ -24,7 +26,7 @@ def outgoing_tags(
     repo = facts.repo
     workflow_id, task_id = task_ids(facts, branch)
     negatives = _known_there(facts, link.remote, branch, since_tracking)
-    unknown = set(repo.run(["rev-list", tip, "--not", *negatives]).stdout.split())
+    unknown = _past(facts, tip, negatives)
     artifacts: list[Commit] = []
     suspects: list[Commit] = []
     frontier = [tip] if tip in unknown else []
@@ -47,6 +49,20 @@ def outgoing_tags(
     names = [(n, v.sha) for v in versions for n in facts.tag_names(v)]
     targets = repo.resolve([f"refs/tags/{n}^{{commit}}" for n, _ in names])
     return sorted({n for (n, sha), target in zip(names, targets, strict=True) if target == sha})
+
+
+def _past(facts: VersionFacts, tip: str, negatives: list[str]) -> set[str]:
+    """``rev-list tip --not negatives``: the commits the remote lacks. The usual push --
+    one new version on what the remote-tracking branch holds -- is answered from the
+    tip's parents, without a process."""
+    known = set(negatives)
+    if tip in known:
+        return set()
+    head = facts.repo.read_commit(tip)
+    if head is not None and head.parents and all(p in known for p in head.parents):
+        return {tip}  # (were a negative to descend from tip, the remote has it: see
+        # refuse_unpublished, which asks again before refusing anything)
+    return set(facts.repo.run(["rev-list", tip, "--not", *negatives]).stdout.split())
 
 
 def _known_there(facts: VersionFacts, remote: str, branch: str, since_tracking: bool) -> list[str]:
@@ -100,6 +116,14 @@ def _outside_task_dir(facts: VersionFacts, commits: list[Commit], task_id: str) 
     if not with_parent:
         return []
     task_dir = facts.task_dir(task_id) + "/"
+    if len(with_parent) <= _IN_PROCESS:  # a push's one or two versions: trees read here
+        parents = facts.repo.read_many([f"{c.parents[0]}^{{tree}}" for c in with_parent])
+        verdicts = [
+            _changes_outside(facts.repo, c.tree, p[0] if p else None, task_dir)
+            for c, p in zip(with_parent, parents, strict=True)
+        ]
+        if None not in verdicts:
+            return [c for c, bad in zip(with_parent, verdicts, strict=True) if bad]
     out = facts.repo.run(
         ["diff-tree", "--stdin", "-r", "--no-renames", "--name-only", "-z"],
         input="".join(f"{c.sha} {c.parents[0]}\n" for c in with_parent).encode(),
@@ -113,6 +137,36 @@ def _outside_task_dir(facts: VersionFacts, commits: list[Commit], task_id: str) 
         elif text and not text.startswith(task_dir):
             bad.add(current)
     return [c for c in with_parent if c.sha in bad]
+
+
+def _changes_outside(repo: Repository, tree: str, base: str | None, task_dir: str) -> bool | None:
+    """Whether ``tree`` differs from ``base`` (None: the empty tree) at any path not under
+    ``task_dir`` (``a/b/``), as ``diff-tree -r`` would list it, comparing the trees along
+    the task directory's path level by level; None when a tree cannot be read here."""
+    parts = [p.encode() for p in task_dir.strip("/").split("/")]
+    new: str | None = tree
+    while new != base:
+        names = [n for n in (new, base) if n is not None]
+        read = repo.read_trees(names)
+        if any(t is None for t in read):
+            return None
+        trees = dict(zip(names, read, strict=True))
+        a = {e.name: (e.mode, e.sha) for e in trees.get(new, []) or []} if new else {}
+        b = {e.name: (e.mode, e.sha) for e in trees.get(base, []) or []} if base else {}
+        head = parts[0]
+        na, nb = a.pop(head, None), b.pop(head, None)
+        if a != b:
+            return True  # something beside the task directory's path changed
+        if na == nb:
+            return False
+        if any(e is not None and e[0] not in _TREE_MODES for e in (na, nb)):
+            return True  # a file where the path to the task directory runs
+        if len(parts) == 1:
+            return False  # only inside the task directory
+        parts = parts[1:]
+        new = na[1].hex() if na else None
+        base = nb[1].hex() if nb else None
+    return False
 
 
 def refuse_unpublished(
