@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--repo", type=Path, default=None, help="the git repository (default: current directory)"
     )
-    parser.add_argument("--version", action="version", version=f"artifact-store {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for register in _REGISTRY:
@@ -56,6 +56,15 @@ _REGISTRY: list[Callable[[argparse._SubParsersAction[_Parser]], None]] = [
     event_commands.register,
     capsule_commands.register,
 ]
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked (importlib.metadata
+    costs ~20 ms, a third of the command's start)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"artifact-store {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
