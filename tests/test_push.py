@@ -422,6 +422,26 @@ def test_push_pending_catches_up_with_a_remote_that_is_ahead(tmp_path, repo, rem
     assert git(repo, "rev-parse", "corr_mine^{commit}") == mine["commit_sha"]
 
 
+def test_push_pending_of_a_version_pushed_without_a_read_joins_a_remote_that_moved(
+    tmp_path, repo, remote, git
+):
+    """push_pending pushes a branch whose versions sit on what this clone last saw on the
+    remote without reading it first; when another clone moved the remote meanwhile the
+    push is refused and joined: both versions on the remote, under their own ids."""
+    first = version(make_store(repo), "first", "first\n")
+    other = clone_of(tmp_path, remote, git, "other")
+    theirs = version(make_store(other), "theirs", "theirs\n")
+    mine = version(make_store(repo, auto_push=False), "mine", "mine\n")
+    pending = make_store(repo).push_pending()
+    assert pending["pushed"] == [BRANCH] and pending["success"], pending
+    tip = git(remote, "rev-parse", BRANCH)
+    for made in (first, theirs, mine):
+        git(remote, "merge-base", "--is-ancestor", made["commit_sha"], tip)
+    assert git(remote, "rev-parse", "corr_mine^{commit}") == mine["commit_sha"]
+    assert git(remote, "rev-parse", "corr_theirs^{commit}") == theirs["commit_sha"]
+    git(remote, "fsck", "--strict")
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -505,7 +525,8 @@ def test_push_pending_lists_only_the_remotes_branches(tmp_path, repo, remote, gi
     """git 2.39's ls-remote sends the server a prefix only for --heads/--tags: with a
     pattern alone a fleet's remote lists every ref it has (its tags). push_pending
     reads branches with --heads, and the remote's index refs only when a branch it
-    saw there is gone (archived there, maybe)."""
+    saw there is gone (archived there, maybe). A branch whose versions sit on top of what
+    this clone last saw there is pushed without a read (the push answers)."""
     from pytest_artifact_store.remote.link import Link
 
     calls: list[list[str]] = []
@@ -522,7 +543,10 @@ def test_push_pending_lists_only_the_remotes_branches(tmp_path, repo, remote, gi
     offline = make_store(repo, auto_push=False)
     offline.commit_artifacts("wf", "t", [_file(tmp_path, "b")], correlation_id="b1")
     assert make_store(repo).push_pending()["pushed"] == ["ai/generated/wf/t"]
-    assert len(calls) == 1 and calls[0][1] == "--heads", calls
+    assert calls == []  # a version on top of what it saw there: the push itself answers
+    offline.commit_artifacts("wf", "u", [_file(tmp_path, "c")], correlation_id="c1")
+    assert make_store(repo).push_pending()["pushed"] == ["ai/generated/wf/u"]
+    assert len(calls) == 1 and calls[0][1] == "--heads", calls  # a task new to it: asked
     git(remote, "update-ref", "-d", "refs/heads/ai/generated/wf/t")  # gone there
     calls.clear()
     restored = make_store(repo).push_pending(verify=True)

@@ -173,6 +173,20 @@ class Pusher:
             for b, sha in local.items()
             if verify or theirs.get(b) != sha or b in unconfirmed or b in owed or b in approvals
         )
+        # A branch with versions on top of what this clone last saw on the remote is
+        # pushed first, as a commit's auto-push is: the push answers (a remote that moved
+        # meanwhile refuses it, and it is joined), so its refs need no read before it.
+        ahead_only = {
+            b
+            for b in ask
+            if not verify
+            and b not in unconfirmed
+            and b not in owed
+            and b not in approvals
+            and theirs.get(b) is not None
+            and self.repo.is_ancestor(theirs[b], local[b])
+        }
+        ask = [b for b in ask if b not in ahead_only]
         if ask:
             with Link(self.repo, remote, timeout) as link:
                 theirs = self._read_remote_branches(link, ask)
@@ -192,7 +206,7 @@ class Pusher:
             if branch not in theirs and any(self.repo.is_ancestor(sha, i) for i in folded):
                 result.setdefault("archived", []).append(branch)
                 continue
-            ahead = theirs.get(branch)
+            ahead = None if branch in ahead_only else theirs.get(branch)
             if ahead not in (None, sha) and self.repo.is_ancestor(sha, ahead):
                 sha = self._catch_up(remote, branch, sha, ahead)
                 owed.setdefault(branch, sha)
