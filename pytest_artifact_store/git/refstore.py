@@ -6,7 +6,8 @@ packed; a listing needs the few thousand task branches under one prefix. ``git
 for-each-ref`` spends ~1.5 us a ref checking that its object exists (6 ms at 3,345
 branches, beside ~2 ms to start) -- reading the prefix's slice of the file costs a
 tenth of that. Anything this module is not sure of (a reftable repository, a packed-refs
-file not marked sorted, a symbolic or malformed loose ref) answers None: ask git.
+file not marked sorted or not ending in a newline, a symbolic, malformed or symlinked
+loose ref or directory, a name that is not UTF-8) answers None: ask git.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 # what git's check_refname_format refuses in a component, and a loose file's content
 _BAD_NAME = re.compile(r"(^|/)\.|\.lock(/|$)|\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|/$|\.$")
-_OBJECT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 def packed_seek(data: mmap.mmap | bytes, prefix: bytes) -> int | None:
@@ -81,36 +82,47 @@ def parse_packed(data: bytes) -> list[tuple[str, str]] | None:
     return out
 
 
-def read_refs(common_dir: Path, prefixes: Sequence[str]) -> tuple[dict[str, str], bytes] | None:
+def read_refs(
+    common_dir: Path, prefixes: Sequence[str], hexsz: int = 40
+) -> tuple[dict[str, str], bytes] | None:
     """({loose ref name: object id}, the packed-refs lines) of the refs under
     ``prefixes`` (each ending in ``/``, sorted, none under another), or None when git
     must be asked. The packed lines are the file's slices for the prefixes, one after
     the other (so in name order); a loose file overrides a packed line of its name.
     Loose files are read before packed-refs: a ``git pack-refs`` between the two moves
-    a ref from the first to the second, never out of both."""
+    a ref from the first to the second, never out of both. ``hexsz``: the length of the
+    repository's object ids (a loose file holding another length is broken to git)."""
     if (common_dir / "reftable").exists():
         return None
     loose: dict[str, str] = {}
     for prefix in prefixes:
         base = os.path.join(common_dir, prefix)
         for root, dirs, files in os.walk(base):
+            if any(os.path.islink(os.path.join(root, d)) for d in dirs):
+                return None  # git reads through it; os.walk would not
             dirs.sort()
             for name in files:
                 path = os.path.join(root, name)
                 ref = os.path.relpath(path, common_dir).replace(os.sep, "/")
                 if name.endswith(".lock"):
                     continue  # an update in flight: the ref is still what the file says
-                if _BAD_NAME.search(ref):
+                if _BAD_NAME.search(ref) or (not ref.isascii() and not _utf8(ref)):
                     return None
-                try:
-                    with open(path, "rb") as fh:
-                        content = fh.read(200)
+                try:  # (a symlink: git may take it as a symbolic ref)
+                    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
                 except FileNotFoundError:  # packed (or deleted) since the listing
                     continue
                 except OSError:
                     return None
-                sha = content.decode("ascii", "replace").strip()
-                if not _OBJECT_ID.fullmatch(sha):
+                try:
+                    content = os.read(fd, 200)
+                except OSError:
+                    return None
+                finally:
+                    os.close(fd)
+                # git trims the end only: leading whitespace makes a broken ref
+                sha = content.decode("ascii", "replace").rstrip()
+                if len(sha) != hexsz or not _HEX.fullmatch(sha):
                     return None  # a symbolic ref, or a file git would not take as is
                 loose[ref] = sha
     try:
@@ -123,6 +135,8 @@ def read_refs(common_dir: Path, prefixes: Sequence[str]) -> tuple[dict[str, str]
         if os.fstat(fh.fileno()).st_size == 0:
             return loose, b""
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            if data[-1:] != b"\n":
+                return None  # git refuses it ("unterminated line"): let it say so
             slices = []
             for prefix in prefixes:
                 raw = prefix.encode()
@@ -130,6 +144,14 @@ def read_refs(common_dir: Path, prefixes: Sequence[str]) -> tuple[dict[str, str]
                 hi = packed_seek(data, _after(raw))
                 if lo is None or hi is None:
                     return None
-                piece = data[lo:hi]
-                slices.append(piece if piece.endswith(b"\n") or not piece else piece + b"\n")
+                slices.append(data[lo:hi])  # (whole lines: the file ends in a newline)
     return loose, b"".join(slices)
+
+
+def _utf8(name: str) -> bool:
+    """Whether a file name read from the disk was UTF-8 (else it holds surrogates)."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

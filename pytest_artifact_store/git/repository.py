@@ -121,7 +121,7 @@ class Repository:
         self._updater = RefUpdater(self.cwd)
         self._cache: JsonCache | bool | None = False  # False: not decided yet
         self._times: TipTimes | None = None  # made on first use
-        self._remote_urls: tuple[tuple[object, ...], str] | None = None  # (_config_stamp, config)
+        self._remote_urls: tuple[tuple[object, ...] | None, str] | None = None  # (stamp, config)
         self._packing = threading.local()  # per thread: see packing()
         self._in_process: InProcessReader | bool | None = False  # None: not usable
         self._small_reads = 0
@@ -665,7 +665,8 @@ class Repository:
         shared with the next call while packed-refs is the same."""
         ordered = sorted(set(prefixes))
         nested = any(b.startswith(a) for a, b in itertools.pairwise(ordered))
-        found = None if nested else read_refs(self.common_dir, ordered)
+        hexsz = 40 if self.hash_name == "sha1" else 64
+        found = None if nested else read_refs(self.common_dir, ordered, hexsz)
         packed = None
         if found is not None:
             packed = _PACKED.get((str(self.common_dir), *ordered), found[1], parse_packed)
@@ -719,8 +720,8 @@ class Repository:
         unset; the last value where several are), read in one git call -- and not again
         while the repository's and the user's config files and GIT_CONFIG* variables
         are what they were (a push asks three times)."""
-        stamp = _config_stamp(self.common_dir)
-        if self._remote_urls is None or self._remote_urls[0] != stamp:
+        stamp = _config_stamp(self.git_dir, self.common_dir)
+        if stamp is None or self._remote_urls is None or self._remote_urls[0] != stamp:
             res = self.run(["config", "-z", "--get-regexp", r"^remote\..*url$"], check=False)
             self._remote_urls = (stamp, res.stdout)
         found = {"url": "", "pushurl": ""}
@@ -853,27 +854,34 @@ class Repository:
             proc.wait()
 
 
-def _config_stamp(common_dir: Path) -> tuple[object, ...]:
+def _config_stamp(git_dir: Path, common_dir: Path) -> tuple[object, ...] | None:
     """What git's config for this repository is read from, as it stands: the files'
-    identities and times (a ``git config``/``git remote`` write replaces the file) and
-    the variables that add or point elsewhere. (A file included by one of them is not
-    looked at.)"""
+    contents (a rewrite of the same size within a timestamp's tick is still seen) and
+    the variables that add or point elsewhere. None when a file includes others
+    (``[include]``, ``[includeIf]``: other files, or a condition on the branch): then
+    git is asked every time."""
     home = os.environ.get("HOME", "")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     paths = [
         os.path.join(common_dir, "config"),
+        os.path.join(git_dir, "config.worktree"),  # (extensions.worktreeConfig)
         os.environ.get("GIT_CONFIG_GLOBAL") or os.path.join(home, ".gitconfig"),
         os.path.join(xdg, "git", "config"),
-        "/etc/gitconfig",
+        os.environ.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig",
     ]
-    stats: list[object] = []
+    contents: list[object] = []
     for path in paths:
         try:
-            st = os.stat(path)
-            stats.append((path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+            with open(path, "rb") as fh:
+                data = fh.read()
         except OSError:
-            stats.append((path, None))
-    return (*stats, *sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_CONFIG")))
+            contents.append((path, None))
+            continue
+        if b"include" in data.lower():
+            return None
+        contents.append((path, data))
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_CONFIG"))
+    return (*contents, *env)
 
 
 def _committer_time(data: bytes) -> int | None:

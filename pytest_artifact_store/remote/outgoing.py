@@ -13,6 +13,8 @@ from pytest_artifact_store.remote.link import Link, PushFailed
 _READS = 64  # commits read per round while walking what a push publishes
 _IN_PROCESS = 8  # commits whose trees are compared here rather than by one diff-tree
 _TREE_MODES = (b"40000", b"040000")
+# the modes git writes; diff-tree reads others (100664, 040000) as one of these
+_CANONICAL_MODES = frozenset((b"100644", b"100755", b"120000", b"40000", b"160000"))
 
 
 def outgoing_tags(
@@ -118,8 +120,8 @@ def _outside_task_dir(facts: VersionFacts, commits: list[Commit], task_id: str) 
     task_dir = facts.task_dir(task_id) + "/"
     if len(with_parent) <= _IN_PROCESS:  # a push's one or two versions: trees read here
         parents = facts.repo.read_many([f"{c.parents[0]}^{{tree}}" for c in with_parent])
-        verdicts = [
-            _changes_outside(facts.repo, c.tree, p[0] if p else None, task_dir)
+        verdicts = [  # (a parent's tree missing: diff-tree says what it says)
+            _changes_outside(facts.repo, c.tree, p[0], task_dir) if p else None
             for c, p in zip(with_parent, parents, strict=True)
         ]
         if None not in verdicts:
@@ -142,7 +144,8 @@ def _outside_task_dir(facts: VersionFacts, commits: list[Commit], task_id: str) 
 def _changes_outside(repo: Repository, tree: str, base: str | None, task_dir: str) -> bool | None:
     """Whether ``tree`` differs from ``base`` (None: the empty tree) at any path not under
     ``task_dir`` (``a/b/``), as ``diff-tree -r`` would list it, comparing the trees along
-    the task directory's path level by level; None when a tree cannot be read here."""
+    the task directory's path level by level; None when a tree cannot be read here, or
+    is one diff-tree reads otherwise than as a set of names (a name twice, an odd mode)."""
     parts = [p.encode() for p in task_dir.strip("/").split("/")]
     new: str | None = tree
     while new != base:
@@ -153,6 +156,12 @@ def _changes_outside(repo: Repository, tree: str, base: str | None, task_dir: st
         trees = dict(zip(names, read, strict=True))
         a = {e.name: (e.mode, e.sha) for e in trees.get(new, []) or []} if new else {}
         b = {e.name: (e.mode, e.sha) for e in trees.get(base, []) or []} if base else {}
+        for entries in read:  # a name twice hides one entry from the dicts above
+            if entries is not None and (
+                len({e.name for e in entries}) != len(entries)
+                or any(e.mode not in _CANONICAL_MODES for e in entries)
+            ):
+                return None
         head = parts[0]
         na, nb = a.pop(head, None), b.pop(head, None)
         if a != b:
