@@ -13,11 +13,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from tree_support import BASE, TASK_DIR, diff_tree_says, tree_of
 
 from pytest_artifact_store import ArtifactStore, ArtifactStoreConfig, ArtifactStoreError
 from pytest_artifact_store.git.repository import Repository
 from pytest_artifact_store.remote.outgoing import _changes_outside, _outside_task_dir
-from tests.test_outgoing import BASE, TASK_DIR, diff_tree_says, tree_of
 
 PREFIXES = ["refs/heads/ai/generated/", "refs/remotes/origin/ai/generated/"]
 BRANCH = "ai/generated/wf/task_001"
