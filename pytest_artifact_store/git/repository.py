@@ -59,6 +59,9 @@ _REF_FORMATS: dict[str, Callable[[str, str], str]] = {
 }
 _GLOB = re.compile(r"[*?\[\\]")  # a pattern git matches as a glob, not as a prefix
 _PACKED = SameBytes()  # packed task refs, parsed, while packed-refs holds the same
+_Refs = list[tuple[str, str]]
+# refs_under's last merge of loose refs over each packed list: (packed, loose, merged)
+_MERGED: dict[tuple[str, ...], tuple[_Refs, tuple[tuple[str, str], ...], _Refs]] = {}
 _WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
 
 
@@ -662,7 +665,7 @@ class Repository:
         sorted by name, as ``git for-each-ref`` lists them -- read from the ref files
         when git's files backend holds them (:func:`read_refs`), else from git. Like
         for-each-ref, a ref to a missing object is listed. Read-only: the list is
-        shared with the next call while packed-refs is the same."""
+        shared with the next call while the ref files say the same."""
         ordered = sorted(set(prefixes))
         nested = any(b.startswith(a) for a, b in itertools.pairwise(ordered))
         hexsz = 40 if self.hash_name == "sha1" else 64
@@ -676,9 +679,20 @@ class Repository:
         loose = found[0]
         if not loose:  # the same list while packed-refs says the same (SameBytes)
             return packed
+        # a working clone's own refs are loose until git packs them (gc --auto): the
+        # same merged list, too, while packed-refs and the loose files say the same
+        key = (str(self.common_dir), *ordered)
+        overlay = tuple(sorted(loose.items()))
+        last = _MERGED.get(key)
+        if last is not None and last[0] is packed and last[1] == overlay:
+            return last[2]
         refs = {ref: sha for sha, ref in packed}
         refs.update(loose)
-        return [(refs[ref], ref) for ref in sorted(refs)]
+        merged = [(refs[ref], ref) for ref in sorted(refs)]
+        if len(_MERGED) >= 32:
+            _MERGED.clear()
+        _MERGED[key] = (packed, overlay, merged)
+        return merged
 
     def for_each_ref(self, patterns: Sequence[str], fmt: str) -> list[str]:
         """``git for-each-ref --format=fmt patterns`` as lines. The store's own reads --
