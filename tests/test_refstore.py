@@ -155,3 +155,20 @@ def test_a_listing_sees_each_move_of_the_refs_it_reused(repo: Path, git) -> None
     assert listed() == first  # c0 was never among the 50 newest
     git(repo, "update-ref", "refs/heads/ai/generated/wf/t00", newest)  # loose again
     assert listed()[0] == "new-on-old-task"
+
+
+def test_without_home_no_file_of_the_working_directory_counts_as_the_users_config(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HOME unset git reads no global config; ``.gitconfig`` in the current
+    directory is not one either (it once was, as a path relative to it)."""
+    from pytest_artifact_store.git.repository import _config_stamp
+
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    monkeypatch.chdir(repo)
+    (repo / ".gitconfig").write_text("[user]\n\tname = here\n")
+    stamp = _config_stamp(repo / ".git", repo / ".git")
+    assert stamp is not None
+    assert all(not (isinstance(p, tuple) and p[0] == ".gitconfig") for p in stamp)

@@ -7,7 +7,7 @@ plumbing only (objects, trees, ``commit-tree``-equivalent writes, one ``update-r
 
 from __future__ import annotations
 
-from pytest_artifact_store.git.cache import JsonCache
+from pytest_artifact_store.git.cache import JsonCache, LastBuilt
 from pytest_artifact_store.git.objects import (
     MODE_EXEC,
     MODE_FILE,
@@ -35,6 +35,7 @@ __all__ = [
     "Commit",
     "GitResult",
     "JsonCache",
+    "LastBuilt",
     "Repository",
     "TreeEntry",
     "blob_json",

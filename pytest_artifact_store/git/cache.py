@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 
 from pytest_artifact_store.git.objects import IMMUTABLE_NAME, Commit
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 
@@ -162,26 +163,27 @@ class JsonCache:
         return self._sign(body[:-1], key) + b" " + body if body else b""
 
 
-class SameBytes:
-    """The last value built from each key's bytes, given back while the bytes are the
-    same (compared whole: a memcmp, where parsing them again is a Python loop a line).
-    A long-lived caller -- a service, an orchestrator listing after every run --
-    re-reads a fleet's few thousand task branches unchanged; values are shared, so
-    callers treat them as read-only. Bounded: the oldest key goes first."""
+class LastBuilt:
+    """Per key, the last value built from a stamp, given back while the stamp is equal:
+    bytes compared whole (a memcmp, where parsing them again is a Python loop a line), or
+    a tuple holding a value this memo gave back (the same object: equal at once). A
+    long-lived caller -- a service, an orchestrator listing after every run -- re-reads a
+    fleet's few thousand task branches unchanged; values are shared, so callers treat
+    them as read-only. Bounded: the oldest key goes first."""
 
     def __init__(self, keys: int = 32) -> None:
         self._keys = keys
-        self._last: dict[object, tuple[bytes, Any]] = {}
+        self._last: dict[object, tuple[object, Any]] = {}
 
-    def get(self, key: object, data: bytes, build: Callable[[bytes], T]) -> T:
+    def get(self, key: object, stamp: S, build: Callable[[S], T]) -> T:
         last = self._last.get(key)
-        if last is not None and last[0] == data:
+        if last is not None and last[0] == stamp:
             return cast(T, last[1])
-        value = build(data)
+        value = build(stamp)
         self._last.pop(key, None)
         if len(self._last) >= self._keys:
             self._last.pop(next(iter(self._last)), None)
-        self._last[key] = (data, value)
+        self._last[key] = (stamp, value)
         return value
 
 
@@ -234,7 +236,7 @@ class TipTimes(JsonCache):
                 raise
 
 
-_TIMES = SameBytes()  # each memo file's times, while its bytes are the same
+_TIMES = LastBuilt()  # each memo file's times, while its bytes are the same
 
 
 def _read_regular(path: Path, limit: int) -> bytes | None:

@@ -31,7 +31,7 @@ from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git.cache import (
     CacheValue,
     JsonCache,
-    SameBytes,
+    LastBuilt,
     TipTimes,
     commit_from_facts,
     commit_from_log,
@@ -58,10 +58,9 @@ _REF_FORMATS: dict[str, Callable[[str, str], str]] = {
     "%(objectname)": lambda sha, ref: sha,
 }
 _GLOB = re.compile(r"[*?\[\\]")  # a pattern git matches as a glob, not as a prefix
-_PACKED = SameBytes()  # packed task refs, parsed, while packed-refs holds the same
-_Refs = list[tuple[str, str]]
-# refs_under's last merge of loose refs over each packed list: (packed, loose, merged)
-_MERGED: dict[tuple[str, ...], tuple[_Refs, tuple[tuple[str, str], ...], _Refs]] = {}
+_Refs = list[tuple[str, str]]  # (object id, ref name)
+_PACKED = LastBuilt()  # packed task refs, parsed, while packed-refs holds the same
+_MERGED = LastBuilt()  # loose refs over a packed list, while both say the same
 _WALK_READS = 256  # commits a cached walk reads one by one before git log takes over
 
 
@@ -677,22 +676,12 @@ class Repository:
             lines = self._for_each_ref(ordered, "%(objectname) %(refname)")
             return [(sha, ref) for sha, _, ref in (line.partition(" ") for line in lines)]
         loose = found[0]
-        if not loose:  # the same list while packed-refs says the same (SameBytes)
+        if not loose:  # the same list while packed-refs says the same (LastBuilt)
             return packed
         # a working clone's own refs are loose until git packs them (gc --auto): the
         # same merged list, too, while packed-refs and the loose files say the same
-        key = (str(self.common_dir), *ordered)
-        overlay = tuple(sorted(loose.items()))
-        last = _MERGED.get(key)
-        if last is not None and last[0] is packed and last[1] == overlay:
-            return last[2]
-        refs = {ref: sha for sha, ref in packed}
-        refs.update(loose)
-        merged = [(refs[ref], ref) for ref in sorted(refs)]
-        if len(_MERGED) >= 32:
-            _MERGED.clear()
-        _MERGED[key] = (packed, overlay, merged)
-        return merged
+        stamp = (packed, tuple(sorted(loose.items())))
+        return _MERGED.get((str(self.common_dir), *ordered), stamp, _overlay)
 
     def for_each_ref(self, patterns: Sequence[str], fmt: str) -> list[str]:
         """``git for-each-ref --format=fmt patterns`` as lines. The store's own reads --
@@ -868,23 +857,33 @@ class Repository:
             proc.wait()
 
 
+def _overlay(stamp: tuple[_Refs, tuple[tuple[str, str], ...]]) -> _Refs:
+    """(object id, ref name) of packed refs with loose ones over them, by name."""
+    packed, loose = stamp
+    refs = {ref: sha for sha, ref in packed}
+    refs.update(loose)
+    return [(refs[ref], ref) for ref in sorted(refs)]
+
+
 def _config_stamp(git_dir: Path, common_dir: Path) -> tuple[object, ...] | None:
     """What git's config for this repository is read from, as it stands: the files'
     contents (a rewrite of the same size within a timestamp's tick is still seen) and
     the variables that add or point elsewhere. None when a file includes others
     (``[include]``, ``[includeIf]``: other files, or a condition on the branch): then
     git is asked every time."""
-    home = os.environ.get("HOME", "")
-    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    home = os.environ.get("HOME")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or (home and os.path.join(home, ".config"))
     paths = [
         os.path.join(common_dir, "config"),
         os.path.join(git_dir, "config.worktree"),  # (extensions.worktreeConfig)
-        os.environ.get("GIT_CONFIG_GLOBAL") or os.path.join(home, ".gitconfig"),
-        os.path.join(xdg, "git", "config"),
+        os.environ.get("GIT_CONFIG_GLOBAL") or (home and os.path.join(home, ".gitconfig")),
+        xdg and os.path.join(xdg, "git", "config"),  # (no HOME: git reads neither)
         os.environ.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig",
     ]
     contents: list[object] = []
     for path in paths:
+        if not path:
+            continue
         try:
             with open(path, "rb") as fh:
                 data = fh.read()

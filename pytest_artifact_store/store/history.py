@@ -16,6 +16,7 @@ from pytest_artifact_store import naming
 from pytest_artifact_store.errors import ArtifactStoreError
 from pytest_artifact_store.git import (
     Commit,
+    LastBuilt,
     blob_json,
 )
 from pytest_artifact_store.remote.facts import JOIN_TRAILER, JOIN_VERSION_TRAILER
@@ -44,9 +45,9 @@ class Version:
     archived: bool = False
 
 
-# the last task-branch table built from each ref list (Repository.refs_under gives back
-# the same list while packed-refs holds the same task refs and none is loose)
-_TABLES: dict[tuple[Any, ...], tuple[list[tuple[str, str]], dict[tuple[str, str], Tip]]] = {}
+# the task-branch table built from each ref list (Repository.refs_under gives back the
+# same list while the ref files say the same)
+_TABLES = LastBuilt()
 
 
 @dataclass(slots=True)
@@ -79,48 +80,11 @@ class History(Publishing):
             f"{space}{prefix}/{workflow_id}/" if workflow_id else f"{space}{prefix}/"
             for space in spaces
         ]
-        # A fleet's clone has thousands of task branches (mostly remote-tracking ones):
-        # one pass, a few string operations a line. They come sorted by name, so
-        # refs/archive/ and refs/heads/ come before refs/remotes/: a remote's copy is
-        # met when the local branch (or its archive) is already known.
-        heads_at, archive_at, remote_at = (
-            len(f"{s}{prefix}/") for s in ("refs/heads/", "refs/archive/", remote_space)
-        )
         refs = self.repo.refs_under(patterns)
-        table = (str(self.repo.common_dir), remote_space, prefix, workflow_id, task_id, tracking)
-        last = _TABLES.get(table)
-        if last is not None and last[0] is refs and not archived:
-            return dict(last[1])  # the refs are the same list: nothing moved (SameBytes)
-        found: dict[tuple[str, str], Tip] = {}
-        archived_here: set[tuple[str, str]] = set()
-        for sha, ref in refs:
-            if tracking and ref.startswith(remote_space):
-                workflow, slash, task = ref[remote_at:].partition("/")
-                if not slash or "/" in task or (task_id is not None and task != task_id):
-                    continue
-                key = (workflow, task)
-                tip = found.get(key)
-                if tip is None:
-                    if key not in archived_here:
-                        found[key] = Tip(ref, sha)
-                elif sha != tip.sha:
-                    tip.also.append(sha)
-                continue
-            archive = ref.startswith("refs/archive/")
-            workflow, slash, task = ref[archive_at if archive else heads_at :].partition("/")
-            if not slash or "/" in task or (task_id is not None and task != task_id):
-                continue
-            key = (workflow, task)
-            if archive:
-                archived_here.add(key)
-                if archived:
-                    found[key] = Tip(ref, sha, True)
-            else:
-                found[key] = Tip(ref, sha)
-        if not archived:
-            if len(_TABLES) >= 32:
-                _TABLES.clear()
-            _TABLES[table] = (refs, dict(found))
+        shape = (prefix, remote_space, task_id, archived, tracking)
+        where = (str(self.repo.common_dir), *shape)
+        table = _TABLES.get(where, (refs, *shape), lambda stamp: _tip_table(*stamp))
+        found = dict(table)  # (the table itself is shared)
         if archived:  # tasks archived and folded elsewhere: the indexes keep their tips
             for key, (ref, sha) in self._indexed_tasks(workflow_id, task_id).items():
                 if key not in found:
@@ -638,6 +602,53 @@ def _tag_names(commit: Commit) -> list[str]:
     if commit.trailers.get("Prompt-Hash"):
         names.append(naming.PROMPT_PREFIX + commit.trailers["Prompt-Hash"])
     return names
+
+
+def _tip_table(
+    refs: list[tuple[str, str]],
+    prefix: str,
+    remote_space: str,
+    task_id: str | None,
+    archived: bool,
+    tracking: bool,
+) -> dict[tuple[str, str], Tip]:
+    """The task branches of ``refs`` (sorted by name) by (workflow, task): see
+    :meth:`History._branches`.
+
+    A fleet's clone has thousands of task branches (mostly remote-tracking ones): one
+    pass, a few string operations a line. They come sorted by name, so refs/archive/ and
+    refs/heads/ come before refs/remotes/: a remote's copy is met when the local branch
+    (or its archive) is already known."""
+    heads_at, archive_at, remote_at = (
+        len(f"{s}{prefix}/") for s in ("refs/heads/", "refs/archive/", remote_space)
+    )
+    found: dict[tuple[str, str], Tip] = {}
+    archived_here: set[tuple[str, str]] = set()
+    for sha, ref in refs:
+        if tracking and ref.startswith(remote_space):
+            workflow, slash, task = ref[remote_at:].partition("/")
+            if not slash or "/" in task or (task_id is not None and task != task_id):
+                continue
+            key = (workflow, task)
+            tip = found.get(key)
+            if tip is None:
+                if key not in archived_here:
+                    found[key] = Tip(ref, sha)
+            elif sha != tip.sha:
+                tip.also.append(sha)
+            continue
+        archive = ref.startswith("refs/archive/")
+        workflow, slash, task = ref[archive_at if archive else heads_at :].partition("/")
+        if not slash or "/" in task or (task_id is not None and task != task_id):
+            continue
+        key = (workflow, task)
+        if archive:
+            archived_here.add(key)
+            if archived:
+                found[key] = Tip(ref, sha, True)
+        else:
+            found[key] = Tip(ref, sha)
+    return found
 
 
 def sort_key(entry: Mapping[str, Any]) -> str:
